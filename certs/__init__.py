@@ -1,0 +1,1 @@
+"""certs: the one home of TLS (SSLContext factory, profiles, checks, test PKI)."""

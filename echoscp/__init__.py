@@ -1,0 +1,1 @@
+"""echoscp: a Verification SCP compatible with pynetdicom's echoscp, with TLS."""
