@@ -1,0 +1,257 @@
+"""The project's one log format: DCMTK-style named loggers printing ``X: message`` lines.
+
+A small log4cplus look-alike (no stdlib ``logging``, which costs 12 ms to import):
+loggers form a dotted-name hierarchy below a root logger, each event goes to the
+appenders of its logger and its ancestors (additivity), and the default set-up is
+DCMTK's: root level WARN, one console appender on stderr with the pattern
+``%P: %m%n`` applied to every line of a message, flushed immediately.
+``-lc`` property files (``echoscu.logconfig``) replace the appenders and levels.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+#: log4cplus level values (higher = more severe); ALL is TRACE, NOT_SET means "inherit"
+OFF = 60000
+FATAL = 50000
+ERROR = 40000
+WARN = 30000
+INFO = 20000
+DEBUG = 10000
+TRACE = 0
+ALL = TRACE
+NOT_SET = -1
+
+#: names accepted by ``-ll`` and in ``-lc`` files (case-insensitive), as log4cplus knows them
+LEVELS_BY_NAME = {
+    "OFF": OFF,
+    "FATAL": FATAL,
+    "ERROR": ERROR,
+    "WARN": WARN,
+    "INFO": INFO,
+    "DEBUG": DEBUG,
+    "TRACE": TRACE,
+    "ALL": ALL,
+}
+#: ``%p``: the level's name
+LEVEL_NAMES = {FATAL: "FATAL", ERROR: "ERROR", WARN: "WARN", INFO: "INFO", DEBUG: "DEBUG",
+               TRACE: "TRACE"}
+#: ``%P``: DCMTK's one-letter level code
+LEVEL_LETTERS = {FATAL: "F", ERROR: "E", WARN: "W", INFO: "I", DEBUG: "D", TRACE: "T"}
+
+ROOT_NAME = "root"
+
+#: DCMTK's logger names, used by echoscu and echoscp alike
+APP_LOGGER = "dcmtk.apps.echoscu"
+NET_LOGGER = "dcmtk.dcmnet"
+TLS_LOGGER = "dcmtk.dcmtls"
+DATA_LOGGER = "dcmtk.dcmdata"
+
+
+def parse_level(text: str) -> int | None:
+    """Return the level named by ``text`` (case-insensitive, as ``-ll`` accepts it), else None."""
+    return LEVELS_BY_NAME.get(text.upper())
+
+
+class LogEvent:
+    """One message on its way to the appenders: who logged it, how severe, what, when."""
+
+    __slots__ = ("logger", "level", "message", "timestamp")
+
+    def __init__(self, logger: str, level: int, message: str) -> None:
+        self.logger = logger
+        self.level = level
+        self.message = message
+        self.timestamp = time.time()
+
+
+class Layout:
+    """Turns an event into the text an appender writes."""
+
+    def format(self, event: LogEvent) -> str:
+        """Return the text for ``event`` (subclasses decide the shape)."""
+        raise NotImplementedError
+
+
+class PrefixLayout(Layout):
+    """DCMTK's default layout ``%P: %m%n``, applied to each line of the message."""
+
+    def format(self, event: LogEvent) -> str:
+        """Return the text of ``event``: one ``X: line`` per message line."""
+        prefix = LEVEL_LETTERS[event.level] + ": "
+        return "".join(prefix + line + "\n" for line in event.message.split("\n"))
+
+
+class Appender:
+    """A destination for events; a layout turns each event into text, Threshold filters."""
+
+    def __init__(self, layout: Layout, threshold: int = NOT_SET) -> None:
+        self.layout = layout
+        self.threshold = threshold
+
+    def append(self, event: LogEvent) -> None:
+        """Write ``event`` unless it is below this appender's threshold."""
+        if event.level >= self.threshold:
+            self.write(self.layout.format(event))
+
+    def write(self, text: str) -> None:
+        """Put formatted text where this appender sends it (subclasses decide)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the appender holds (files); console appenders hold nothing."""
+
+
+class ConsoleAppender(Appender):
+    """Writes to stderr or stdout (looked up at each write, so redirection works)."""
+
+    def __init__(self, layout: Layout, to_stderr: bool = True,
+                 immediate_flush: bool = True, threshold: int = NOT_SET) -> None:
+        super().__init__(layout, threshold)
+        self.to_stderr = to_stderr
+        self.immediate_flush = immediate_flush
+
+    def write(self, text: str) -> None:
+        """Write and (by default) flush; a closed pipe on the other end is ignored."""
+        stream = sys.stderr if self.to_stderr else sys.stdout
+        if stream is None:
+            return
+        try:
+            stream.write(text)
+            if self.immediate_flush:
+                stream.flush()
+        except (BrokenPipeError, ValueError):
+            # reader went away (`| head`) or stream closed: logging must not kill the run
+            pass
+
+
+class Logger:
+    """A named logger; cheap level checks so callers can skip building debug text."""
+
+    __slots__ = ("name", "parent", "level", "appenders", "additive", "threshold")
+
+    def __init__(self, name: str, parent: Logger | None) -> None:
+        self.name = name
+        self.parent = parent
+        self.level = NOT_SET
+        self.appenders: list[Appender] = []
+        self.additive = True
+        self.threshold = parent.threshold if parent is not None else WARN
+
+    def enabled(self, level: int) -> bool:
+        """True if an event of ``level`` would be passed to the appenders."""
+        return level >= self.threshold
+
+    def log(self, level: int, message: str) -> None:
+        """Emit ``message`` at ``level`` if that level is enabled."""
+        if level >= self.threshold:
+            self.force_log(level, message)
+
+    def force_log(self, level: int, message: str) -> None:
+        """Emit ``message`` whatever the level (DCMTK's ``forcedLog``, used by --arguments)."""
+        event = LogEvent(self.name, level, message)
+        logger: Logger | None = self
+        while logger is not None:
+            for appender in logger.appenders:
+                appender.append(event)
+            if not logger.additive:
+                break
+            logger = logger.parent
+
+    def fatal(self, message: str) -> None:
+        """Log at FATAL (``F:``)."""
+        if FATAL >= self.threshold:
+            self.force_log(FATAL, message)
+
+    def error(self, message: str) -> None:
+        """Log at ERROR (``E:``)."""
+        if ERROR >= self.threshold:
+            self.force_log(ERROR, message)
+
+    def warn(self, message: str) -> None:
+        """Log at WARN (``W:``)."""
+        if WARN >= self.threshold:
+            self.force_log(WARN, message)
+
+    def info(self, message: str) -> None:
+        """Log at INFO (``I:``)."""
+        if INFO >= self.threshold:
+            self.force_log(INFO, message)
+
+    def debug(self, message: str) -> None:
+        """Log at DEBUG (``D:``)."""
+        if DEBUG >= self.threshold:
+            self.force_log(DEBUG, message)
+
+    def trace(self, message: str) -> None:
+        """Log at TRACE (``T:``)."""
+        if TRACE >= self.threshold:
+            self.force_log(TRACE, message)
+
+
+_root = Logger(ROOT_NAME, None)
+_loggers: dict[str, Logger] = {ROOT_NAME: _root}
+
+
+def get_logger(name: str) -> Logger:
+    """Return the logger called ``name`` (dotted hierarchy; ``root`` is the root logger)."""
+    logger = _loggers.get(name)
+    if logger is None:
+        head, dot, _ = name.rpartition(".")
+        parent = get_logger(head) if dot and head else _root
+        logger = _loggers[name] = Logger(name, parent)
+    return logger
+
+
+def root_logger() -> Logger:
+    """Return the root logger (its level decides whether command-line errors are shown)."""
+    return _root
+
+
+def all_loggers() -> list[Logger]:
+    """Return every logger created so far, parents before children."""
+    return sorted(_loggers.values(), key=lambda lg: (lg is not _root, lg.name.count("."), lg.name))
+
+
+def refresh_thresholds() -> None:
+    """Recompute each logger's effective level after levels changed (inherit from ancestors)."""
+    for logger in all_loggers():
+        if logger.level != NOT_SET:
+            logger.threshold = logger.level
+        elif logger.parent is not None:
+            logger.threshold = logger.parent.threshold
+
+
+def reset() -> None:
+    """Restore DCMTK's default set-up: root at WARN, one ``%P: %m%n`` console appender on stderr."""
+    for logger in _loggers.values():
+        for appender in logger.appenders:
+            appender.close()
+        logger.appenders = []
+        logger.level = NOT_SET
+        logger.additive = True
+    _root.level = WARN
+    _root.appenders = [ConsoleAppender(PrefixLayout())]
+    refresh_thresholds()
+
+
+def set_level(level: int) -> None:
+    """Set the root logger's level (``-q``/``-v``/``-d``/``-ll``); appenders stay as they are."""
+    _root.level = level
+    refresh_thresholds()
+
+
+def configure_from_file(path: str, appname: str) -> None:
+    """Replace the set-up with a log4cplus property file (``-lc``).
+
+    Raises ``echoscu.logconfig.LogConfigError`` with a one-line message if the file
+    is unusable or asks for something we do not support.
+    """
+    from echoscu import logconfig
+
+    logconfig.configure(path, appname)
+
+
+reset()
