@@ -1,0 +1,258 @@
+"""DIMSE command sets (group 0000, Implicit VR Little Endian) for C-ECHO, a strict
+command decoder, and precomputed whole-PDU fast paths for the echo hot loops."""
+
+from __future__ import annotations
+
+from dul.uids import VERIFICATION
+
+# command element tags (group 0000, so the tag value equals the element number)
+COMMAND_GROUP_LENGTH = 0x0000_0000
+AFFECTED_SOP_CLASS_UID = 0x0000_0002
+REQUESTED_SOP_CLASS_UID = 0x0000_0003
+COMMAND_FIELD = 0x0000_0100
+MESSAGE_ID = 0x0000_0110
+MESSAGE_ID_RESPONDED = 0x0000_0120
+MOVE_DESTINATION = 0x0000_0600
+PRIORITY = 0x0000_0700
+COMMAND_DATA_SET_TYPE = 0x0000_0800
+STATUS = 0x0000_0900
+OFFENDING_ELEMENT = 0x0000_0901
+ERROR_COMMENT = 0x0000_0902
+ERROR_ID = 0x0000_0903
+AFFECTED_SOP_INSTANCE_UID = 0x0000_1000
+REQUESTED_SOP_INSTANCE_UID = 0x0000_1001
+EVENT_TYPE_ID = 0x0000_1002
+ATTRIBUTE_IDENTIFIER_LIST = 0x0000_1005
+ACTION_TYPE_ID = 0x0000_1008
+REMAINING_SUBOPERATIONS = 0x0000_1020
+COMPLETED_SUBOPERATIONS = 0x0000_1021
+FAILED_SUBOPERATIONS = 0x0000_1022
+WARNING_SUBOPERATIONS = 0x0000_1023
+MOVE_ORIGINATOR_AE_TITLE = 0x0000_1030
+MOVE_ORIGINATOR_MESSAGE_ID = 0x0000_1031
+
+#: CommandDataSetType value meaning "no data set follows"
+NO_DATA_SET = 0x0101
+
+C_ECHO_RQ = 0x0030
+C_ECHO_RSP = 0x8030
+
+#: command field -> DIMSE message name, for logs
+COMMAND_NAMES = {
+    0x0001: "C-STORE-RQ",
+    0x8001: "C-STORE-RSP",
+    0x0010: "C-GET-RQ",
+    0x8010: "C-GET-RSP",
+    0x0020: "C-FIND-RQ",
+    0x8020: "C-FIND-RSP",
+    0x0021: "C-MOVE-RQ",
+    0x8021: "C-MOVE-RSP",
+    0x0030: "C-ECHO-RQ",
+    0x8030: "C-ECHO-RSP",
+    0x0FFF: "C-CANCEL-RQ",
+    0x0100: "N-EVENT-REPORT-RQ",
+    0x8100: "N-EVENT-REPORT-RSP",
+    0x0110: "N-GET-RQ",
+    0x8110: "N-GET-RSP",
+    0x0120: "N-SET-RQ",
+    0x8120: "N-SET-RSP",
+    0x0130: "N-ACTION-RQ",
+    0x8130: "N-ACTION-RSP",
+    0x0140: "N-CREATE-RQ",
+    0x8140: "N-CREATE-RSP",
+    0x0150: "N-DELETE-RQ",
+    0x8150: "N-DELETE-RSP",
+}
+
+#: value representation of every command element PS3.7 E.1 defines (retired ones as raw)
+_VR = {
+    COMMAND_GROUP_LENGTH: "UL",
+    AFFECTED_SOP_CLASS_UID: "UI",
+    REQUESTED_SOP_CLASS_UID: "UI",
+    COMMAND_FIELD: "US",
+    MESSAGE_ID: "US",
+    MESSAGE_ID_RESPONDED: "US",
+    MOVE_DESTINATION: "AE",
+    PRIORITY: "US",
+    COMMAND_DATA_SET_TYPE: "US",
+    STATUS: "US",
+    OFFENDING_ELEMENT: "AT",
+    ERROR_COMMENT: "LO",
+    ERROR_ID: "US",
+    AFFECTED_SOP_INSTANCE_UID: "UI",
+    REQUESTED_SOP_INSTANCE_UID: "UI",
+    EVENT_TYPE_ID: "US",
+    ATTRIBUTE_IDENTIFIER_LIST: "AT",
+    ACTION_TYPE_ID: "US",
+    REMAINING_SUBOPERATIONS: "US",
+    COMPLETED_SUBOPERATIONS: "US",
+    FAILED_SUBOPERATIONS: "US",
+    WARNING_SUBOPERATIONS: "US",
+    MOVE_ORIGINATOR_AE_TITLE: "AE",
+    MOVE_ORIGINATOR_MESSAGE_ID: "US",
+}
+
+
+class DIMSEError(Exception):
+    """Malformed command set (its own class, not a PDUError: the PDUs were fine)."""
+
+
+def _element(tag: int, value: bytes) -> bytes:
+    group_element = (tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little")
+    return group_element + len(value).to_bytes(4, "little") + value
+
+
+def _us(tag: int, value: int) -> bytes:
+    return _element(tag, value.to_bytes(2, "little"))
+
+
+def _uid(tag: int, uid: str) -> bytes:
+    raw = uid.encode("ascii")
+    if len(raw) % 2:
+        raw += b"\x00"
+    return _element(tag, raw)
+
+
+def _command_set(*elements: bytes) -> bytes:
+    body = b"".join(elements)
+    return _element(COMMAND_GROUP_LENGTH, len(body).to_bytes(4, "little")) + body
+
+
+def echo_rq(message_id: int) -> bytes:
+    """The 68-byte C-ECHO-RQ command set, exactly as DCMTK sends it (no Priority)."""
+    return _command_set(
+        _uid(AFFECTED_SOP_CLASS_UID, VERIFICATION),
+        _us(COMMAND_FIELD, C_ECHO_RQ),
+        _us(MESSAGE_ID, message_id),
+        _us(COMMAND_DATA_SET_TYPE, NO_DATA_SET),
+    )
+
+
+def echo_rsp(
+    message_id_responded: int, status: int, affected_sop_class: str = VERIFICATION
+) -> bytes:
+    """A C-ECHO-RSP command set (78 bytes with the Verification SOP class)."""
+    return _command_set(
+        _uid(AFFECTED_SOP_CLASS_UID, affected_sop_class),
+        _us(COMMAND_FIELD, C_ECHO_RSP),
+        _us(MESSAGE_ID_RESPONDED, message_id_responded),
+        _us(COMMAND_DATA_SET_TYPE, NO_DATA_SET),
+        _us(STATUS, status),
+    )
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\x00 ").decode("utf-8", "surrogateescape")
+
+
+def decode_command(data: bytes) -> dict[int, object]:
+    """Tag -> value for a command set: int for US/UL, a tuple of tags for AT, str
+    (trailing NULs and blanks stripped) for UI/AE/LO, raw bytes for unknown tags.
+
+    Strict: raises DIMSEError for truncation, undefined lengths, elements outside
+    group 0000, tags out of ascending order, and US/UL values of the wrong size.
+    """
+    values: dict[int, object] = {}
+    end = len(data)
+    pos = 0
+    previous = -1
+    while pos < end:
+        if end - pos < 8:
+            raise DIMSEError(
+                f"command set: element header at offset {pos} needs 8 bytes, {end - pos} remain"
+            )
+        group = data[pos] | (data[pos + 1] << 8)
+        element = data[pos + 2] | (data[pos + 3] << 8)
+        length = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        pos += 8
+        where = f"command set: element ({group:04x},{element:04x})"
+        if group != 0:
+            raise DIMSEError(f"{where} is outside the command group 0000")
+        if element <= previous:
+            raise DIMSEError(f"{where} is out of ascending order")
+        previous = element
+        if length > end - pos:
+            raise DIMSEError(f"{where} length {length} exceeds remaining {end - pos} bytes")
+        raw = data[pos : pos + length]
+        pos += length
+        vr = _VR.get(element)
+        if vr == "US" or vr == "UL":
+            size = 2 if vr == "US" else 4
+            if length != size:
+                raise DIMSEError(f"{where} ({vr}) has length {length}, expected {size}")
+            values[element] = int.from_bytes(raw, "little")
+        elif vr == "AT":
+            if length % 4:
+                raise DIMSEError(f"{where} (AT) length {length} is not a multiple of 4")
+            values[element] = tuple(
+                (int.from_bytes(raw[i : i + 2], "little") << 16)
+                | int.from_bytes(raw[i + 2 : i + 4], "little")
+                for i in range(0, length, 4)
+            )
+        elif vr is not None:
+            values[element] = _text(raw)
+        else:
+            values[element] = bytes(raw)
+    return values
+
+
+def command_has_dataset(command: bytes) -> bool:
+    """Whether a command set announces a data set (CommandDataSetType != 0x0101).
+
+    Tolerant by design (the reassembler asks before anyone validates the command):
+    an unreadable command or a missing element counts as "no data set".
+    """
+    try:
+        value = decode_command(command).get(COMMAND_DATA_SET_TYPE, NO_DATA_SET)
+    except DIMSEError:
+        return False
+    return value != NO_DATA_SET
+
+
+# --------------------------------------------------------------------------- fast paths
+
+
+def _single_pdv_pdu(context_id: int, command: bytes) -> bytes:
+    """A P-DATA-TF PDU carrying ``command`` as one last command fragment."""
+    pdv_length = len(command) + 2
+    return (
+        b"\x04\x00"
+        + (pdv_length + 4).to_bytes(4, "big")
+        + pdv_length.to_bytes(4, "big")
+        + bytes((context_id, 0x03))
+        + command
+    )
+
+
+_ECHO_RQ_TEMPLATE = _single_pdv_pdu(1, echo_rq(0))
+_ECHO_RQ_HEAD = _ECHO_RQ_TEMPLATE[:10]
+_ECHO_RQ_MID = _ECHO_RQ_TEMPLATE[11 : 12 + 56]
+_ECHO_RQ_TAIL = _ECHO_RQ_TEMPLATE[12 + 58 :]
+
+_ECHO_RSP_TEMPLATE = _single_pdv_pdu(1, echo_rsp(0, 0))
+_ECHO_RSP_HEAD = _ECHO_RSP_TEMPLATE[:10]
+_ECHO_RSP_MID = _ECHO_RSP_TEMPLATE[11 : 12 + 56]
+_ECHO_RSP_MID2 = _ECHO_RSP_TEMPLATE[12 + 58 : 12 + 76]
+
+
+def echo_rq_pdu(context_id: int, message_id: int) -> bytes:
+    """The whole 80-byte P-DATA-TF PDU of a C-ECHO-RQ, patched from a template."""
+    return (
+        _ECHO_RQ_HEAD
+        + bytes((context_id,))
+        + _ECHO_RQ_MID
+        + message_id.to_bytes(2, "little")
+        + _ECHO_RQ_TAIL
+    )
+
+
+def echo_rsp_pdu(context_id: int, message_id_responded: int, status: int = 0) -> bytes:
+    """The whole 90-byte P-DATA-TF PDU of a Verification C-ECHO-RSP, from a template."""
+    return (
+        _ECHO_RSP_HEAD
+        + bytes((context_id,))
+        + _ECHO_RSP_MID
+        + message_id_responded.to_bytes(2, "little")
+        + _ECHO_RSP_MID2
+        + status.to_bytes(2, "little")
+    )

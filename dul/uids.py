@@ -1,0 +1,149 @@
+"""UID tables: transfer syntaxes in DCMTK 3.7.0's ``--propose-ts`` order with DCMTK's
+names (for ``-d`` dumps), and the transfer syntaxes pynetdicom's echoscp accepts."""
+
+from __future__ import annotations
+
+VERIFICATION = "1.2.840.10008.1.1"
+APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
+
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
+EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+
+#: (UID, DCMTK name) in DCMTK 3.7.0's -pts order; -pts n proposes the first n
+DCMTK_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
+    ("1.2.840.10008.1.2", "LittleEndianImplicit"),
+    ("1.2.840.10008.1.2.1", "LittleEndianExplicit"),
+    ("1.2.840.10008.1.2.2", "BigEndianExplicit"),
+    ("1.2.840.10008.1.2.1.98", "EncapsulatedUncompressedLittleEndianExplicit"),
+    ("1.2.840.10008.1.2.4.50", "JPEGBaseline"),
+    ("1.2.840.10008.1.2.4.51", "JPEGExtended:Process2+4"),
+    ("1.2.840.10008.1.2.4.52", "JPEGExtended:Process3+5"),
+    ("1.2.840.10008.1.2.4.53", "JPEGSpectralSelection:Non-hierarchical:Process6+8"),
+    ("1.2.840.10008.1.2.4.54", "JPEGSpectralSelection:Non-hierarchical:Process7+9"),
+    ("1.2.840.10008.1.2.4.55", "JPEGFullProgression:Non-hierarchical:Process10+12"),
+    ("1.2.840.10008.1.2.4.56", "JPEGFullProgression:Non-hierarchical:Process11+13"),
+    ("1.2.840.10008.1.2.4.57", "JPEGLossless:Non-hierarchical:Process14"),
+    ("1.2.840.10008.1.2.4.58", "JPEGLossless:Non-hierarchical:Process15"),
+    ("1.2.840.10008.1.2.4.59", "JPEGExtended:Hierarchical:Process16+18"),
+    ("1.2.840.10008.1.2.4.60", "JPEGExtended:Hierarchical:Process17+19"),
+    ("1.2.840.10008.1.2.4.61", "JPEGSpectralSelection:Hierarchical:Process20+22"),
+    ("1.2.840.10008.1.2.4.62", "JPEGSpectralSelection:Hierarchical:Process21+23"),
+    ("1.2.840.10008.1.2.4.63", "JPEGFullProgression:Hierarchical:Process24+26"),
+    ("1.2.840.10008.1.2.4.64", "JPEGFullProgression:Hierarchical:Process25+27"),
+    ("1.2.840.10008.1.2.4.65", "JPEGLossless:Hierarchical:Process28"),
+    ("1.2.840.10008.1.2.4.66", "JPEGLossless:Hierarchical:Process29"),
+    ("1.2.840.10008.1.2.4.70", "JPEGLossless:Non-hierarchical-1stOrderPrediction"),
+    ("1.2.840.10008.1.2.5", "RLELossless"),
+    ("1.2.840.10008.1.2.1.99", "DeflatedLittleEndianExplicit"),
+    ("1.2.840.10008.1.2.8.1", "DeflatedImageFrameCompression"),
+    ("1.2.840.10008.1.2.4.80", "JPEGLSLossless"),
+    ("1.2.840.10008.1.2.4.81", "JPEGLSLossy"),
+    ("1.2.840.10008.1.2.4.90", "JPEG2000LosslessOnly"),
+    ("1.2.840.10008.1.2.4.91", "JPEG2000"),
+    ("1.2.840.10008.1.2.4.92", "JPEG2000MulticomponentLosslessOnly"),
+    ("1.2.840.10008.1.2.4.93", "JPEG2000Multicomponent"),
+    ("1.2.840.10008.1.2.4.100", "MPEG2MainProfile@MainLevel"),
+    ("1.2.840.10008.1.2.4.101", "MPEG2MainProfile@HighLevel"),
+    ("1.2.840.10008.1.2.4.102", "MPEG4HighProfile/Level4.1"),
+    ("1.2.840.10008.1.2.4.103", "MPEG4BDcompatibleHighProfile/Level4.1"),
+    ("1.2.840.10008.1.2.4.104", "MPEG4HighProfile/Level4.2For2DVideo"),
+    ("1.2.840.10008.1.2.4.105", "MPEG4HighProfile/Level4.2For3DVideo"),
+    ("1.2.840.10008.1.2.4.106", "MPEG4StereoHighProfile/Level4.2"),
+    ("1.2.840.10008.1.2.4.107", "HEVCMainProfile/Level5.1"),
+    ("1.2.840.10008.1.2.4.108", "HEVCMain10Profile/Level5.1"),
+    ("1.2.840.10008.1.2.4.100.1", "FragmentableMPEG2MainProfile/MainLevel"),
+    ("1.2.840.10008.1.2.4.101.1", "FragmentableMPEG2MainProfile/HighLevel"),
+    ("1.2.840.10008.1.2.4.102.1", "FragmentableMPEG4HighProfile/Level4.1"),
+    ("1.2.840.10008.1.2.4.103.1", "FragmentableMPEG4BDcompatibleHighProfile/Level4.1"),
+    ("1.2.840.10008.1.2.4.104.1", "FragmentableMPEG4HighProfile/Level4.2For2DVideo"),
+    ("1.2.840.10008.1.2.4.105.1", "FragmentableMPEG4HighProfile/Level4.2For3DVideo"),
+    ("1.2.840.10008.1.2.4.106.1", "FragmentableMPEG4StereoHighProfile/Level4.2"),
+    ("1.2.840.10008.1.2.4.201", "HighThroughputJPEG2000ImageCompressionLosslessOnly"),
+    (
+        "1.2.840.10008.1.2.4.202",
+        "HighThroughputJPEG2000withRPCLOptionsImageCompressionLosslessOnly",
+    ),
+    ("1.2.840.10008.1.2.4.203", "HighThroughputJPEG2000ImageCompression"),
+    ("1.2.840.10008.1.2.4.110", "JPEGXLLossless"),
+    ("1.2.840.10008.1.2.4.111", "JPEGXLJPEGRecompression"),
+    ("1.2.840.10008.1.2.4.112", "JPEGXL"),
+)
+
+#: the largest -pts value DCMTK 3.7.0 accepts
+MAX_PROPOSED_TRANSFER_SYNTAXES = len(DCMTK_TRANSFER_SYNTAXES)
+
+#: the transfer syntaxes pynetdicom 3.0.4's echoscp accepts, in its preference order
+ECHOSCP_TRANSFER_SYNTAXES: tuple[str, ...] = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.92",
+    "1.2.840.10008.1.2.4.93",
+    "1.2.840.10008.1.2.4.94",
+    "1.2.840.10008.1.2.4.95",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.100.1",
+    "1.2.840.10008.1.2.4.101",
+    "1.2.840.10008.1.2.4.101.1",
+    "1.2.840.10008.1.2.4.102",
+    "1.2.840.10008.1.2.4.102.1",
+    "1.2.840.10008.1.2.4.103",
+    "1.2.840.10008.1.2.4.103.1",
+    "1.2.840.10008.1.2.4.104",
+    "1.2.840.10008.1.2.4.104.1",
+    "1.2.840.10008.1.2.4.105",
+    "1.2.840.10008.1.2.4.105.1",
+    "1.2.840.10008.1.2.4.106",
+    "1.2.840.10008.1.2.4.106.1",
+    "1.2.840.10008.1.2.4.107",
+    "1.2.840.10008.1.2.4.108",
+    "1.2.840.10008.1.2.4.110",
+    "1.2.840.10008.1.2.4.111",
+    "1.2.840.10008.1.2.4.112",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.4.204",
+    "1.2.840.10008.1.2.4.205",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.7.1",
+    "1.2.840.10008.1.2.7.2",
+    "1.2.840.10008.1.2.7.3",
+    "1.2.840.10008.1.2.8.1",
+)
+
+_DCMTK_NAMES = dict(DCMTK_TRANSFER_SYNTAXES)
+_DCMTK_NAMES[VERIFICATION] = "VerificationSOPClass"
+_DCMTK_NAMES["1.2.840.10008.1.2.4.94"] = "JPIPReferenced"
+_DCMTK_NAMES["1.2.840.10008.1.2.4.95"] = "JPIPReferencedDeflate"
+
+#: the UID root of the DICOM standard; only such UIDs are looked up in pydicom
+_STANDARD_ROOT = "1.2.840.10008."
+
+
+def dcmtk_name(uid: str) -> str | None:
+    """DCMTK's name for a UID as printed after ``=`` in dumps, or None if unknown.
+
+    Verification and the transfer syntaxes come from our table; other standard
+    UIDs fall back to pydicom's keyword, imported only when such a UID shows up.
+    """
+    name = _DCMTK_NAMES.get(uid)
+    if name is not None or not uid.startswith(_STANDARD_ROOT):
+        return name
+    try:
+        from pydicom.uid import UID_dictionary
+    except ImportError:
+        return None
+    entry = UID_dictionary.get(uid)
+    return entry[4] or None if entry else None
