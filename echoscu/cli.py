@@ -1,0 +1,337 @@
+"""echoscu's entry point: DCMTK's command-line flow (spec section 0, steps 1-7), then the driver.
+
+The order of the checks is DCMTK's, because it decides which error a user sees
+when several are present: parse errors, usage, exclusive options, parameter count,
+port, logging set-up (after which ``-q`` silences command-line errors), value
+options in a fixed order, then the TLS option checks (3.7.0 order, spec 6.11).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from echoscu import log
+from echoscu.cmdline import (
+    CommandLineError,
+    ParsedLine,
+    check_conflict,
+    check_dependence,
+    check_param_count,
+    expand_command_files,
+    parse_arguments,
+    signed_value,
+    to_int32,
+    unsigned_param,
+    unsigned_value,
+)
+from echoscu.helptext import (
+    CRL_BLOCK,
+    FORMAT_BLOCK,
+    IP_BLOCK,
+    LOG_BLOCK,
+    MAX_PDU,
+    MAX_PROPOSED_TS,
+    MIN_PDU,
+    PASSWORD_BLOCK,
+    PEER_BLOCK,
+    PROFILE_BLOCK,
+    PROFILE_KEYS,
+    SEED_BLOCK,
+    TABLE,
+    TLS_OPTS,
+    TRANSPORT_BLOCK,
+    error_block,
+)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (5 ms)
+if TYPE_CHECKING:
+    from certs.options import TLSOptions
+    from echoscu.options import EchoOptions
+
+EXIT_OK = 0
+EXIT_COMMAND_LINE = 1
+
+#: environment variable that makes us hand over to Click's shell completion
+COMPLETE_VAR = "_ECHOSCU_COMPLETE"
+
+_LOG_BLOCK_LEVELS = {"--debug": log.DEBUG, "--verbose": log.INFO, "--quiet": log.FATAL}
+_IP_FAMILIES = {"--ipv4": "ipv4", "--ipv6": "ipv6", "--ip-auto": "auto"}
+_AE_TITLE_MAX = 16
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Run echoscu with ``argv`` (without the program name; default ``sys.argv[1:]``).
+
+    ``prog`` is the name ``--arguments`` and ``${appname}`` show (default: as invoked).
+    Returns the exit code; bad input gives DCMTK's error text and 1, never a traceback.
+    """
+    if os.environ.get(COMPLETE_VAR):
+        from echoscu.clickcmd import run_completion
+
+        return run_completion()
+    if argv is None:
+        argv = sys.argv[1:]
+        if prog is None:
+            prog = invoked_name(sys.argv[0])
+    try:
+        return _run(list(argv), prog or "echoscu")
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def invoked_name(argv0: str) -> str:
+    """argv[0] as the user typed it, as far as we can tell.
+
+    A console script sees its full path even when started through PATH; if its
+    directory is on PATH we show the bare name, as DCMTK's argv[0] would be.
+    """
+    directory, name = os.path.split(argv0)
+    if directory and directory in os.environ.get("PATH", "").split(os.pathsep):
+        return name
+    return argv0
+
+
+def _interrupted() -> int:
+    """End the way a C program killed by SIGINT ends (the shell sees 130), without a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    return 130
+
+
+def _print(text: str, stream: str = "stdout") -> None:
+    """Write a block of text to stdout or stderr and flush it (a closed pipe is not an error)."""
+    out = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        pass
+
+
+def _run(args: list[str], prog: str) -> int:
+    """Steps 1-7 of DCMTK's flow; then the driver does the rest."""
+    try:
+        line = parse_arguments(TABLE, expand_command_files(args), prog)
+        early = _exclusive_or_count(line)
+        if early is not None:
+            return early
+        options = _parameters(line)
+        _configure_logging(line)
+    except CommandLineError as error:
+        _print(error_block(str(error)), "stderr")
+        return EXIT_COMMAND_LINE
+    quiet = not log.root_logger().enabled(log.ERROR)
+    if line.find("--arguments"):
+        _print_arguments(line)
+    try:
+        _network_options(line, options)
+        options.tls = _tls_options(line)
+        _offline_checks(line, options)
+    except CommandLineError as error:
+        if not quiet:
+            _print(error_block(str(error)), "stderr")
+        return EXIT_COMMAND_LINE
+    from echoscu import driver
+
+    return driver.run(options)
+
+
+def _exclusive_or_count(line: ParsedLine) -> int | None:
+    """Steps 2-4: usage without arguments, the exclusive options, the parameter count."""
+    from echoscu import helptext
+
+    if not line.arguments:
+        _print(helptext.usage())
+        return EXIT_OK
+    if not line.has_exclusive:
+        check_param_count(TABLE, line)
+        return None
+    if line.find("--help"):
+        _print(helptext.usage())
+    elif line.find("--version"):
+        _print(helptext.version())
+    elif line.find("--list-ciphers"):
+        _print(helptext.cipher_list())
+    elif line.find("--list-profiles"):
+        _print(helptext.profile_list())
+    else:
+        # --verify-cert / --is-root-cert: handled after all other options
+        return None
+    return EXIT_OK
+
+
+def _parameters(line: ParsedLine) -> EchoOptions:
+    """Step 5: peer verbatim, port 1..65535 (skipped for the offline certificate checks)."""
+    from echoscu.options import EchoOptions
+
+    options = EchoOptions()
+    if not (line.find("--verify-cert") or line.find("--is-root-cert")):
+        options.peer = line.params[0][1]
+        options.port = unsigned_param(line.params[1][1], 1, 65535)
+    return options
+
+
+def _configure_logging(line: ParsedLine) -> None:
+    """Step 6: -q/-v/-d, -ll, -lc with DCMTK's checks and their order."""
+    level: int | None = None
+    for occurrence in line.examine_block(LOG_BLOCK):
+        level = _LOG_BLOCK_LEVELS[occurrence.option.long]
+    log_level = line.find("--log-level")
+    if log_level:
+        check_conflict("--log-level", "--verbose, --debug or --quiet", level is not None)
+        level = log.parse_level(log_level.value)
+        if level is None:
+            raise CommandLineError("Invalid log level for --log-level option")
+    log_config = line.find("--log-config")
+    if log_config:
+        check_conflict("--log-config", "--log-level", log_level is not None)
+        check_conflict("--log-config", "--verbose, --debug or --quiet", level is not None)
+        from echoscu.logconfig import LogConfigError
+
+        try:
+            log.configure_from_file(log_config.value, os.path.basename(line.prog))
+        except LogConfigError as error:
+            raise CommandLineError(str(error)) from None
+    else:
+        log.reset()
+        log.set_level(log.WARN if level is None else level)
+
+
+def _print_arguments(line: ParsedLine) -> None:
+    """``--arguments``: the expanded, normalised command line, always logged at INFO."""
+    shown = "".join(f"'{arg}' " for arg in line.arguments if arg)
+    log.root_logger().force_log(
+        log.INFO, f"calling '{line.prog}' with {len(line.arguments)} arguments: {shown}\n")
+
+
+def _ae_title(text: str) -> str:
+    """DCMTK keeps the first 16 bytes of an AE title (no other check at this point)."""
+    raw = os.fsencode(text)
+    return os.fsdecode(raw[:_AE_TITLE_MAX]) if len(raw) > _AE_TITLE_MAX else text
+
+
+def _network_options(line: ParsedLine, options: EchoOptions) -> None:
+    """Step 7: value options at their rightmost occurrence, in DCMTK's order."""
+    found = line.find("--aetitle")
+    if found:
+        options.calling_aet = _ae_title(found.value)
+    found = line.find("--call")
+    if found:
+        options.called_aet = _ae_title(found.value)
+    found = line.find("--timeout")
+    if found:
+        options.connect_timeout = to_int32(signed_value(found, 1))
+    found = line.find("--socket-timeout")
+    if found:
+        options.socket_timeout = to_int32(signed_value(found, -1))
+    found = line.find("--acse-timeout")
+    if found:
+        options.acse_timeout = to_int32(signed_value(found, 1))
+    found = line.find("--dimse-timeout")
+    if found:
+        options.dimse_timeout = to_int32(signed_value(found, 1))
+    found = line.find("--max-pdu")
+    if found:
+        options.max_pdu = unsigned_value(found, MIN_PDU, MAX_PDU)
+    found = line.find("--repeat")
+    if found:
+        options.repeat = unsigned_value(found, 1)
+    options.abort = line.find("--abort") is not None
+    found = line.find("--propose-ts")
+    if found:
+        options.propose_ts = unsigned_value(found, 1, MAX_PROPOSED_TS)
+    found = line.find("--propose-pc")
+    if found:
+        options.propose_pc = unsigned_value(found, 1, 128)
+    for occurrence in line.examine_block(IP_BLOCK):
+        options.ip_family = _IP_FAMILIES[occurrence.option.long]
+
+
+def _tls_options(line: ParsedLine) -> TLSOptions | None:
+    """The TLS option checks in DCMTK 3.7.0's order (spec 2.6, 6.11); None = plain TCP."""
+    settings: dict[str, object] = {}
+    secure = authenticate = False
+    for occurrence in line.examine_block(TRANSPORT_BLOCK):
+        long = occurrence.option.long
+        secure = long != "--disable-tls"
+        authenticate = long == "--enable-tls"
+        if authenticate:
+            settings["key_file"], settings["cert_file"] = occurrence.values
+
+    for occurrence in line.examine_block(PASSWORD_BLOCK):
+        long = occurrence.option.long
+        check_dependence(long, "--enable-tls", authenticate)
+        settings["password_mode"] = {"--std-passwd": "prompt", "--use-passwd": "given",
+                                     "--null-passwd": "null"}[long]
+        settings["password"] = occurrence.value if long == "--use-passwd" else None
+
+    for occurrence in line.examine_block(FORMAT_BLOCK):
+        check_dependence(occurrence.option.long, TLS_OPTS, secure)
+        settings["file_format"] = "pem" if occurrence.option.long == "--pem-keys" else "der"
+
+    for occurrence in line.examine_block(CRL_BLOCK):
+        check_dependence(occurrence.option.long, TLS_OPTS, secure)
+        settings["crl_mode"] = "leaf" if occurrence.option.long == "--enable-crl-vfy" else "all"
+
+    request_sni = line.find("--request-sni")
+    if request_sni:
+        settings["sni"] = request_sni.value
+    if line.find("--no-sni"):
+        check_conflict("--no-sni", "--request-sni", request_sni is not None)
+
+    seed = line.find("--seed")
+    if seed:
+        check_dependence("--seed", TLS_OPTS, secure)
+        settings["seed_file"] = seed.value
+
+    for occurrence in line.examine_block(SEED_BLOCK):
+        long = occurrence.option.long
+        check_dependence(long, TLS_OPTS, secure)
+        check_dependence(long, "--seed", seed is not None)
+        settings["write_seed"] = long == "--write-seed"
+        settings["write_seed_file"] = occurrence.value if long == "--write-seed-file" else None
+
+    for occurrence in line.examine_block(PEER_BLOCK):
+        check_dependence(occurrence.option.long, TLS_OPTS, secure)
+        settings["peer_cert"] = ("require" if occurrence.option.long == "--require-peer-cert"
+                                 else "ignore")
+
+    for occurrence in line.examine_block(PROFILE_BLOCK):
+        long = occurrence.option.long
+        # DCMTK (all versions) names --profile-basic in the message for --profile-aes
+        check_dependence("--profile-basic" if long == "--profile-aes" else long, TLS_OPTS,
+                         secure)
+        settings["profile"] = PROFILE_KEYS[long]
+
+    lists = (("--add-cert-file", "ca_files"), ("--add-cert-dir", "ca_dirs"),
+             ("--add-crl-file", "crl_files"))
+    for long, _ in lists:
+        if line.find(long):
+            check_dependence(long, TLS_OPTS, secure)
+
+    if line.find("--cipher"):
+        check_dependence("--cipher", TLS_OPTS, secure)
+        check_conflict("--cipher", "--profile-bcp195-ex", settings.get("profile") == "bcp195-ex")
+
+    if not secure:
+        return None
+    from certs.options import TLSOptions
+
+    for long, field in lists:
+        settings[field] = [occurrence.value for occurrence in line.find_all(long)]
+    settings["ciphers"] = [occurrence.value for occurrence in line.find_all("--cipher")]
+    settings["mode"] = "enabled" if authenticate else "anonymous"
+    return TLSOptions(**settings)
+
+
+def _offline_checks(line: ParsedLine, options: EchoOptions) -> None:
+    """+vc / +rc: the files to check once the TLS settings are known (driver step 9)."""
+    found = line.find("--verify-cert")
+    if found:
+        options.verify_cert = found.value
+    found = line.find("--is-root-cert")
+    if found:
+        options.is_root_cert = found.value
