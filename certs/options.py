@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 #: profile keys, in DCMTK's internal examination order (+pg, +pm, +px, +py, +pz, +pb, +pa, +pn)
-ProfileName = Literal["8996", "8996-mod", "bcp195", "bcp195-nd", "bcp195-ex", "basic", "aes", "null"]
+ProfileName = Literal[
+    "8996", "8996-mod", "bcp195", "bcp195-nd", "bcp195-ex", "basic", "aes", "null"
+]
 
 
 @dataclass

@@ -1,0 +1,393 @@
+"""DCMTK's ciphersuite tables and TLS security profiles (3.7.0 behaviour).
+
+Pure data plus the ``+cs`` rules; ``ssl`` itself is never imported here because
+``--help`` lists the profiles. Only ``supported_ciphersuites`` asks the linked
+OpenSSL, through ``_ssl`` (the C module behind ``ssl``) to save ssl's 12 ms of
+enum building.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from certs.errors import TLSSetupError
+
+
+class Ciphersuite(NamedTuple):
+    """One row of DCMTK's TLS <= 1.2 table (spec Appendix A)."""
+
+    iana: str
+    #: None = not defined by the OpenSSL headers DCMTK is built with ("compiled out")
+    openssl: str | None
+    #: "SSLv3" (usable from SSLv3/TLS 1.0 on) or "TLSv1.2"
+    min_protocol: str
+    #: "RSA" (key transport), "ECDH" (static), "DHE", "ECDHE"
+    key_exchange: str
+    #: "SHA1", "SHA256", "SHA384", "AEAD", "CCM"
+    mac: str
+    bits: int
+    effective_bits: int
+
+    @property
+    def mode(self) -> str:
+        """Mode of operation: "CBC", "GCM", "CCM" or "n/a" (NULL, ChaCha20)."""
+        if "_CBC_" in self.iana:
+            return "CBC"
+        if "_GCM_" in self.iana:
+            return "GCM"
+        if "_CCM" in self.iana:
+            return "CCM"
+        return "n/a"
+
+
+_TLS12 = "TLSv1.2"
+_SSL3 = "SSLv3"
+
+#: DCMTK 3.6.8+ table order (3.7.0); drives +cc order and the names +cs accepts
+CIPHERSUITES: tuple[Ciphersuite, ...] = tuple(Ciphersuite(*row) for row in (
+    ("TLS_RSA_WITH_NULL_SHA", "NULL-SHA", _SSL3, "RSA", "SHA1", 0, 0),
+    ("TLS_RSA_WITH_3DES_EDE_CBC_SHA", "DES-CBC3-SHA", _SSL3, "RSA", "SHA1", 168, 112),
+    ("TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA", _SSL3, "RSA", "SHA1", 128, 128),
+    ("TLS_RSA_WITH_CAMELLIA_128_CBC_SHA", "CAMELLIA128-SHA", _SSL3, "RSA", "SHA1", 128, 128),
+    ("TLS_RSA_WITH_AES_128_CBC_SHA256", "AES128-SHA256", _TLS12, "RSA", "SHA256", 128, 128),
+    ("TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256", _TLS12, "RSA", "AEAD", 128, 128),
+    ("TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA", "ECDH-ECDSA-AES128-SHA", _SSL3, "ECDH", "SHA1",
+     128, 128),
+    ("TLS_ECDH_RSA_WITH_AES_128_CBC_SHA", "ECDH-RSA-AES128-SHA", _SSL3, "ECDH", "SHA1", 128, 128),
+    ("TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256", "ECDH-ECDSA-AES128-SHA256", _TLS12, "ECDH",
+     "SHA256", 128, 128),
+    ("TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256", "ECDH-RSA-AES128-SHA256", _TLS12, "ECDH", "SHA256",
+     128, 128),
+    ("TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256", "ECDH-ECDSA-AES128-GCM-SHA256", _TLS12, "ECDH",
+     "AEAD", 128, 128),
+    ("TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256", "ECDH-RSA-AES128-GCM-SHA256", _TLS12, "ECDH",
+     "AEAD", 128, 128),
+    ("TLS_RSA_WITH_CAMELLIA_256_CBC_SHA", "CAMELLIA256-SHA", _SSL3, "RSA", "SHA1", 256, 256),
+    ("TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA", _SSL3, "RSA", "SHA1", 256, 256),
+    ("TLS_RSA_WITH_AES_256_CBC_SHA256", "AES256-SHA256", _TLS12, "RSA", "SHA256", 256, 256),
+    ("TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384", _TLS12, "RSA", "AEAD", 256, 256),
+    ("TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA", "ECDH-ECDSA-AES256-SHA", _SSL3, "ECDH", "SHA1",
+     256, 256),
+    ("TLS_ECDH_RSA_WITH_AES_256_CBC_SHA", "ECDH-RSA-AES256-SHA", _SSL3, "ECDH", "SHA1", 256, 256),
+    ("TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384", "ECDH-ECDSA-AES256-SHA384", _TLS12, "ECDH",
+     "SHA384", 256, 256),
+    ("TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384", "ECDH-RSA-AES256-SHA384", _TLS12, "ECDH", "SHA384",
+     256, 256),
+    ("TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384", "ECDH-ECDSA-AES256-GCM-SHA384", _TLS12, "ECDH",
+     "AEAD", 256, 256),
+    ("TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384", "ECDH-RSA-AES256-GCM-SHA384", _TLS12, "ECDH",
+     "AEAD", 256, 256),
+    ("TLS_DHE_DSS_WITH_AES_128_CBC_SHA", "DHE-DSS-AES128-SHA", _SSL3, "DHE", "SHA1", 128, 128),
+    ("TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA", "DHE-DSS-CAMELLIA128-SHA", _SSL3, "DHE", "SHA1",
+     128, 128),
+    ("TLS_DHE_RSA_WITH_AES_128_CBC_SHA", "DHE-RSA-AES128-SHA", _SSL3, "DHE", "SHA1", 128, 128),
+    ("TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA", "DHE-RSA-CAMELLIA128-SHA", _SSL3, "DHE", "SHA1",
+     128, 128),
+    ("TLS_DHE_DSS_WITH_AES_128_CBC_SHA256", "DHE-DSS-AES128-SHA256", _TLS12, "DHE", "SHA256",
+     128, 128),
+    ("TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", "DHE-RSA-AES128-SHA256", _TLS12, "DHE", "SHA256",
+     128, 128),
+    ("TLS_DHE_DSS_WITH_AES_128_GCM_SHA256", "DHE-DSS-AES128-GCM-SHA256", _TLS12, "DHE", "AEAD",
+     128, 128),
+    ("TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE-RSA-AES128-GCM-SHA256", _TLS12, "DHE", "AEAD",
+     128, 128),
+    ("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA", _SSL3, "ECDHE", "SHA1",
+     128, 128),
+    ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA", _SSL3, "ECDHE", "SHA1",
+     128, 128),
+    ("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE-ECDSA-AES128-SHA256", _TLS12, "ECDHE",
+     "SHA256", 128, 128),
+    ("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256", _TLS12, "ECDHE",
+     "SHA256", 128, 128),
+    ("TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256", None, _TLS12, "ECDHE", "SHA256", 128, 128),
+    ("TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256", None, _TLS12, "ECDHE", "SHA256", 128, 128),
+    ("TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "ECDHE-ECDSA-AES128-CCM", _TLS12, "ECDHE", "CCM",
+     128, 128),
+    ("TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", "ECDHE-ECDSA-AES128-CCM8", _TLS12, "ECDHE", "CCM",
+     128, 128),
+    ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256", _TLS12, "ECDHE",
+     "AEAD", 128, 128),
+    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256", _TLS12, "ECDHE",
+     "AEAD", 128, 128),
+    ("TLS_DHE_DSS_WITH_AES_256_CBC_SHA", "DHE-DSS-AES256-SHA", _SSL3, "DHE", "SHA1", 256, 256),
+    ("TLS_DHE_RSA_WITH_AES_256_CBC_SHA", "DHE-RSA-AES256-SHA", _SSL3, "DHE", "SHA1", 256, 256),
+    ("TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA", "DHE-DSS-CAMELLIA256-SHA", _SSL3, "DHE", "SHA1",
+     256, 256),
+    ("TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA", "DHE-RSA-CAMELLIA256-SHA", _SSL3, "DHE", "SHA1",
+     256, 256),
+    ("TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "DHE-RSA-CHACHA20-POLY1305", _TLS12, "DHE",
+     "AEAD", 256, 256),
+    ("TLS_DHE_DSS_WITH_AES_256_CBC_SHA256", "DHE-DSS-AES256-SHA256", _TLS12, "DHE", "SHA256",
+     256, 256),
+    ("TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", "DHE-RSA-AES256-SHA256", _TLS12, "DHE", "SHA256",
+     256, 256),
+    ("TLS_DHE_DSS_WITH_AES_256_GCM_SHA384", "DHE-DSS-AES256-GCM-SHA384", _TLS12, "DHE", "AEAD",
+     256, 256),
+    ("TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "DHE-RSA-AES256-GCM-SHA384", _TLS12, "DHE", "AEAD",
+     256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA", _SSL3, "ECDHE", "SHA1",
+     256, 256),
+    ("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA", _SSL3, "ECDHE", "SHA1",
+     256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", "ECDHE-ECDSA-AES256-SHA384", _TLS12, "ECDHE",
+     "SHA384", 256, 256),
+    ("TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE-RSA-AES256-SHA384", _TLS12, "ECDHE",
+     "SHA384", 256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_GCM_SHA384", None, _TLS12, "ECDHE", "SHA384", 256, 256),
+    ("TLS_ECDHE_RSA_WITH_CAMELLIA_256_GCM_SHA384", None, _TLS12, "ECDHE", "SHA384", 256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305", _TLS12,
+     "ECDHE", "AEAD", 256, 256),
+    ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305", _TLS12,
+     "ECDHE", "AEAD", 256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_CCM", "ECDHE-ECDSA-AES256-CCM", _TLS12, "ECDHE", "CCM",
+     256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8", "ECDHE-ECDSA-AES256-CCM8", _TLS12, "ECDHE", "CCM",
+     256, 256),
+    ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384", _TLS12, "ECDHE",
+     "AEAD", 256, 256),
+    ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384", _TLS12, "ECDHE",
+     "AEAD", 256, 256),
+))
+
+_BY_IANA = {suite.iana: suite for suite in CIPHERSUITES}
+
+#: TLS 1.3 suites (IANA name = OpenSSL name, key bits), DCMTK's table order
+TLS13_CIPHERSUITES: tuple[tuple[str, int], ...] = (
+    ("TLS_AES_128_CCM_SHA256", 128),
+    ("TLS_AES_128_CCM_8_SHA256", 128),
+    ("TLS_AES_128_GCM_SHA256", 128),
+    ("TLS_CHACHA20_POLY1305_SHA256", 256),
+    ("TLS_AES_256_GCM_SHA384", 256),
+)
+
+
+# ---------------------------------------------------------------------------
+# Profiles
+
+#: +cs rule sets (spec 6.3, 3.7.0)
+CS_RFC8996 = "rfc8996"      # NULL and SHA-1 MAC refused; RFC 9325 warnings
+CS_BCP195 = "bcp195"        # NULL refused; RSA key transport warning (RFC 7525)
+CS_FORBIDDEN = "forbidden"  # nothing may be added
+CS_ANY = "any"              # anything goes
+
+
+class Profile(NamedTuple):
+    """One DCMTK security profile: its options, texts, suites and protocol versions."""
+
+    #: the TLSOptions.profile value
+    key: str
+    short: str
+    long: str
+    #: the name used in messages and +ph
+    name: str
+    #: 3.7.0 --help text, possibly with an embedded line break
+    help: str
+    default: bool
+    retired: bool
+    #: TLS <= 1.2 suites (IANA names) in DCMTK's (client preference) order
+    suites: tuple[str, ...]
+    #: TLS 1.3 allowed at all
+    tls13: bool
+    #: explicit TLS 1.3 suites; None = OpenSSL's defaults
+    tls13_suites: tuple[str, ...] | None
+    #: lowest and highest protocol version offered ("TLSv1", "TLSv1.2", "TLSv1.3")
+    min_version: str
+    max_version: str
+    #: one of the CS_* rule sets
+    cs_rule: str
+    #: OpenSSL suite name whose presence makes the profile available (None = always)
+    requires: str | None
+
+
+_ND_SUITES = (
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+)
+
+#: every profile DCMTK 3.7.0 knows, in its help order (pg, pm, py, px, pz, pb, pa, pn)
+PROFILES: tuple[Profile, ...] = (
+    Profile(
+        "8996", "+pg", "--profile-8996", "BCP 195 RFC 8996 TLS Profile",
+        "BCP 195 RFC 8996 TLS Profile (default)", True, False,
+        ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+        True, None, "TLSv1", "TLSv1.3", CS_RFC8996, None),
+    Profile(
+        "8996-mod", "+pm", "--profile-8996-mod", "Modified BCP 195 RFC 8996 TLS Profile",
+        "Modified BCP 195 RFC 8996 TLS Profile", False, False,
+        ("TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256",
+         "TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256",
+         "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
+         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+         "TLS_ECDHE_RSA_WITH_CAMELLIA_256_GCM_SHA384",
+         "TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_GCM_SHA384",
+         "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+         "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+         "TLS_ECDHE_ECDSA_WITH_AES_256_CCM", "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8",
+         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+        True,
+        ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256",
+         "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"),
+        "TLSv1", "TLSv1.3", CS_FORBIDDEN, "ECDHE-ECDSA-AES128-CCM"),
+    Profile(
+        "bcp195-nd", "+py", "--profile-bcp195-nd", "Non-downgrading BCP 195 TLS Profile",
+        "Non-downgrading BCP 195 TLS Profile (retired)", False, True,
+        _ND_SUITES, True, None, "TLSv1.2", "TLSv1.3", CS_BCP195, None),
+    Profile(
+        "bcp195", "+px", "--profile-bcp195", "BCP 195 TLS Profile",
+        "BCP 195 TLS Profile (retired)", False, True,
+        (*_ND_SUITES, "TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+        True, None, "TLSv1", "TLSv1.3", CS_BCP195, None),
+    Profile(
+        "bcp195-ex", "+pz", "--profile-bcp195-ex", "Extended BCP 195 TLS Profile",
+        "Extended BCP 195 TLS Profile (retired)", False, True,
+        (*_ND_SUITES, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+        False, None, "TLSv1.2", "TLSv1.2", CS_FORBIDDEN, None),
+    Profile(
+        "basic", "+pb", "--profile-basic", "Basic TLS Secure Transport Connection Profile",
+        "Basic TLS Secure Transport Connection Profile\n(retired)", False, True,
+        ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",),
+        False, None, "TLSv1", "TLSv1.2", CS_BCP195, "DES-CBC3-SHA"),
+    Profile(
+        "aes", "+pa", "--profile-aes", "AES TLS Secure Transport Connection Profile",
+        "AES TLS Secure Transport Connection Profile\n(retired)", False, True,
+        ("TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+        False, None, "TLSv1", "TLSv1.2", CS_BCP195, None),
+    Profile(
+        "null", "+pn", "--profile-null", "Authenticated unencrypted communication",
+        "Authenticated unencrypted communication\n(retired, was used in IHE ATNA)", False, True,
+        ("TLS_RSA_WITH_NULL_SHA",),
+        False, None, "TLSv1", "TLSv1.2", CS_ANY, "NULL-SHA"),
+)
+
+_PROFILE_BY_KEY = {profile.key: profile for profile in PROFILES}
+
+_openssl_suites_cache: frozenset[str] | None = None
+
+
+def openssl_suites() -> frozenset[str]:
+    """OpenSSL names the linked OpenSSL offers for "ALL:eNULL" at security level 0."""
+    global _openssl_suites_cache
+    if _openssl_suites_cache is None:
+        import _ssl
+
+        context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+        context.set_ciphers("ALL:eNULL:@SECLEVEL=0")
+        _openssl_suites_cache = frozenset(cipher["name"] for cipher in context.get_ciphers())
+    return _openssl_suites_cache
+
+
+def is_supported(suite: Ciphersuite) -> bool:
+    """True if the linked OpenSSL knows this suite (DCMTK's rule for +cc and +cs)."""
+    return suite.openssl is not None and suite.openssl in openssl_suites()
+
+
+def supported_ciphersuites() -> list[str]:
+    """IANA names of the TLS <= 1.2 suites the linked OpenSSL supports, in table order (+cc)."""
+    return [suite.iana for suite in CIPHERSUITES if is_supported(suite)]
+
+
+def available_profiles() -> list[Profile]:
+    """The profiles the linked OpenSSL supports, in DCMTK 3.7.0 help order."""
+    available = openssl_suites()
+    return [p for p in PROFILES if p.requires is None or p.requires in available]
+
+
+def profile(key: str) -> Profile:
+    """The profile for a ``TLSOptions.profile`` key (KeyError for an unknown key)."""
+    return _PROFILE_BY_KEY[key]
+
+
+def profile_suites(prof: Profile) -> list[Ciphersuite]:
+    """The profile's TLS <= 1.2 suites the linked OpenSSL supports, in profile order.
+
+    Unsupported members (3DES, Camellia-GCM) are silently dropped, as OpenSSL does.
+    """
+    suites = (_BY_IANA[name] for name in prof.suites)
+    return [suite for suite in suites if is_supported(suite)]
+
+
+def _not_allowed(text: str) -> TLSSetupError:
+    return TLSSetupError([
+        ("F", text),
+        ("F", "000b:000a Ciphersuite not allowed in current DICOM security profile"),
+    ])
+
+
+def check_added_ciphersuite(prof: Profile, name: str) -> tuple[Ciphersuite, list[str]]:
+    """Apply DCMTK 3.7.0's ``+cs`` rules for one name under a profile (spec 6.3).
+
+    Returns the suite and the warnings to print; raises TLSSetupError with the F: lines.
+    """
+    suite = _BY_IANA.get(name)
+    if suite is None or suite.openssl is None:  # compiled-out rows are not in DCMTK's table
+        raise TLSSetupError([("F", f"000b:0003 Unknown or invalid ciphersuite: {name}")])
+    if not is_supported(suite):
+        raise TLSSetupError([
+            ("F", f"Ciphersuite '{name}' not supported by the OpenSSL library used to compile "
+                  "this application."),
+            ("F", f"000b:0003 Unknown or invalid ciphersuite: {name}"),
+        ])
+    warnings: list[str] = []
+    if prof.cs_rule == CS_FORBIDDEN:
+        raise _not_allowed(
+            f"Additional ciphersuites not permitted with security profile '{prof.name}'")
+    if prof.cs_rule in (CS_RFC8996, CS_BCP195) and suite.bits == 0:
+        raise _not_allowed(
+            f"Unencrypted ciphersuite '{name}' not permitted with security profile '{prof.name}'")
+    if prof.cs_rule == CS_BCP195 and suite.key_exchange == "RSA":
+        warnings.append(f"Ciphersuite '{name}' uses RSA key transport. RFC 7525 recommends "
+                        "that such cipher suites should not be used.")
+    if prof.cs_rule == CS_RFC8996:
+        if suite.mac == "SHA1":
+            raise _not_allowed(f"Ciphersuite '{name}' using SHA-1 MAC not permitted with "
+                               f"security profile '{prof.name}'")
+        if suite.key_exchange == "RSA":
+            warnings.append(f"Ciphersuite '{name}' uses RSA key transport. RFC 9325 recommends "
+                            "that such cipher suites should not be used.")
+        elif suite.key_exchange == "DHE":
+            warnings.append(f"Ciphersuite '{name}' uses ephemeral finite-field Diffie-Hellman "
+                            "key agreement. RFC 9325 recommends that such cipher suites should "
+                            "not be used.")
+        if suite.mode == "CBC":
+            warnings.append(f"Ciphersuite '{name}' uses CBC mode of operation. RFC 9325 "
+                            "recommends that such cipher suites should not be used, unless both "
+                            "sides support the encrypt_then_mac extension (we do).")
+    return suite, warnings
+
+
+def cipher_list(prof: Profile, added: list[str], warn: Callable[[str], None],
+                server: bool = False) -> list[str]:
+    """The OpenSSL suite names to configure: profile order, then the ``+cs`` additions.
+
+    ``added`` is in processing order (right-to-left on the command line); each name's
+    warnings go to ``warn`` as it is processed, and the first name that breaks a rule
+    raises TLSSetupError (as DCMTK, which stops there). A server (acceptor) uses the
+    strongest-first table order instead, as DCMTK does for server preference.
+    """
+    suites = profile_suites(prof)
+    for name in added:
+        suite, warnings = check_added_ciphersuite(prof, name)
+        for text in warnings:
+            warn(text)
+        suites.append(suite)
+    if server:
+        suites.sort(key=CIPHERSUITES.index, reverse=True)
+    return [suite.openssl for suite in suites]
+
+
+def tls13_suites(prof: Profile, server: bool = False) -> list[str] | None:
+    """The explicit TLS 1.3 suite list of a profile (None = OpenSSL's defaults).
+
+    A server uses the strongest-first table order, as for TLS <= 1.2.
+    """
+    if prof.tls13_suites is None:
+        return None
+    if not server:
+        return list(prof.tls13_suites)
+    order = [name for name, _bits in TLS13_CIPHERSUITES]
+    return sorted(prof.tls13_suites, key=order.index, reverse=True)
