@@ -1,0 +1,539 @@
+"""echoscu's network driver: steps 8-14 of DCMTK's program flow over ``dul`` and a socket.
+
+A blocking driver: connect (and TLS handshake), associate, C-ECHO ``--repeat`` times,
+release or abort. Every wait is bounded by the DCMTK timeout that governs it, and
+every failure is reported with DCMTK's message and exit code (spec sections 3-5).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from dul import dimse, uids
+from dul.association import (
+    ABORT_REASON_UNEXPECTED_PDU,
+    Aborted,
+    AssociationAccepted,
+    AssociationRejected,
+    ConnectionClosed,
+    MessageReceived,
+    ProtocolError,
+    ReleaseConfirmed,
+    ReleaseRequested,
+    Requestor,
+)
+from dul.pdu import PDU_NAMES, AssociateRQ, PresentationContextRQ, UserInformation
+from echoscu import messages as msg
+from echoscu.dumps import (
+    IMPLEMENTATION_CLASS_UID,
+    association_dump,
+    implementation_version_name,
+    pdu_hex_dump,
+)
+from echoscu.log import APP_LOGGER, DATA_LOGGER, DEBUG, NET_LOGGER, TLS_LOGGER, get_logger
+
+if TYPE_CHECKING:
+    from echoscu.options import EchoOptions
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INVALID_INPUT_FILE = 22
+EXIT_ASSOCIATION_ABORTED = 70
+EXIT_INTERRUPTED = 130
+
+#: DCMTK caps the peer's max PDU at this when computing Max Send PDV
+_MAX_PDU_CAP = 131072
+_DEFAULT_SEND_PDV = 4084
+
+app = get_logger(APP_LOGGER)
+net = get_logger(NET_LOGGER)
+data_log = get_logger(DATA_LOGGER)
+
+_has_quickack = hasattr(socket, "TCP_QUICKACK")
+
+
+class _Timeout(Exception):
+    """A bounded wait ran out (the caller knows which DCMTK condition that is)."""
+
+
+class _Closed(Exception):
+    """The peer closed the connection, reset it, or the socket timed out (-ts)."""
+
+
+def run(opts: EchoOptions) -> int:
+    """Do what DCMTK's echoscu does after the command line was accepted; return the exit code."""
+    try:
+        return _run(opts)
+    except KeyboardInterrupt:
+        app.fatal("Interrupted by signal SIGINT")
+        return EXIT_INTERRUPTED
+
+
+def _run(opts: EchoOptions) -> int:
+    if app.enabled(DEBUG):
+        from echoscu import __date__, __version__
+
+        app.debug(f"$echoscu: echoscu v{__version__} {__date__} $\n")
+
+    our_max_pdu = opts.max_pdu
+    if our_max_pdu % 2:
+        net.warn(f"ASSOC: PDV receive length {our_max_pdu} is odd (using {our_max_pdu - 1})")
+        our_max_pdu -= 1
+
+    tls_context = None
+    if opts.tls is not None:
+        tls_context = _tls_context(opts)
+        if tls_context is None:
+            return EXIT_FAILURE
+    if opts.verify_cert is not None or opts.is_root_cert is not None:
+        return _offline_check(opts)
+
+    rq = _association_request(opts, our_max_pdu)
+    if app.enabled(DEBUG):
+        app.debug("Request Parameters:\n" + association_dump(rq))
+    app.info("Requesting Association")
+    titles = ((opts.calling_aet, "Calling AP Title"), (opts.called_aet, "Called AP Title"))
+    for value, what in titles:
+        if not value:
+            cond = msg.illegal_service_parameter(what)
+            net.error(cond.text)
+            app.fatal(f"Association Request Failed: {cond}")
+            return EXIT_FAILURE
+
+    session = _Session(opts, rq, our_max_pdu)
+    try:
+        session.connect(tls_context)
+        accepted = session.associate()
+    except msg.Condition as cond:
+        app.fatal(f"Association Request Failed: {cond}")
+        session.close()
+        return EXIT_FAILURE
+    except _Rejected as rejected:
+        errors, fatal = msg.describe_rejection(*rejected.args)
+        for line in errors:
+            app.error(line)
+        app.fatal("\n".join(fatal))
+        session.close()
+        return EXIT_FAILURE
+    if not accepted:
+        app.fatal("No Acceptable Presentation Contexts")
+        session.close()
+        return EXIT_FAILURE
+
+    code = session.echo_and_finish()
+    if code != EXIT_FAILURE and opts.tls is not None and (
+        opts.tls.write_seed or opts.tls.write_seed_file
+    ):
+        from certs.context import write_seed
+
+        write_seed(opts.tls)
+    return code
+
+
+def _tls_context(opts: EchoOptions):
+    """Build the client SSLContext, printing DCMTK's lines on failure (then None)."""
+    from certs.context import TLSSetupError, client_context
+
+    tls_log = get_logger(TLS_LOGGER)
+    try:
+        return client_context(opts.tls, tls_log)
+    except TLSSetupError as error:
+        for level, text in error.messages:
+            _log_letter(app, level, text)
+        return None
+
+
+def _log_letter(logger, letter: str, text: str) -> None:
+    {"F": logger.fatal, "E": logger.error, "W": logger.warn, "I": logger.info,
+     "D": logger.debug}[letter](text)
+
+
+def _offline_check(opts: EchoOptions) -> int:
+    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (spec section 7)."""
+    from certs.offline import is_root_cert, verify_cert
+
+    tls_log = get_logger(TLS_LOGGER)
+    if opts.verify_cert is not None:
+        path = opts.verify_cert
+        if verify_cert(opts.tls, path, tls_log):
+            print(f"Verification of certificate '{path}' passed.", flush=True)
+            return EXIT_OK
+        print(f"Verification of certificate '{path}' failed.", flush=True)
+        return EXIT_INVALID_INPUT_FILE
+    path = opts.is_root_cert
+    if is_root_cert(opts.tls, path, tls_log):
+        print(f"Certificate '{path}' is a valid, self-signed root CA.", flush=True)
+        return EXIT_OK
+    print(f"Certificate '{path}' is not a valid, self-signed root CA.", flush=True)
+    return EXIT_INVALID_INPUT_FILE
+
+
+def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
+    """The A-ASSOCIATE-RQ DCMTK's echoscu sends: ``-ppc`` contexts of ``-pts`` syntaxes."""
+    syntaxes = [uid for uid, _ in uids.DCMTK_TRANSFER_SYNTAXES[: opts.propose_ts]]
+    contexts = [
+        PresentationContextRQ(2 * index + 1, uids.VERIFICATION, list(syntaxes))
+        for index in range(opts.propose_pc)
+    ]
+    user_info = UserInformation(
+        max_pdu=our_max_pdu,
+        implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+        implementation_version_name=implementation_version_name(),
+    )
+    return AssociateRQ(
+        called_ae=opts.called_aet, calling_ae=opts.calling_aet, contexts=contexts,
+        user_info=user_info,
+    )
+
+
+class _Rejected(Exception):
+    """The peer answered with A-ASSOCIATE-RJ (args: result, source, reason)."""
+
+
+def max_send_pdv(peer_max_pdu: int | None) -> int:
+    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings (spec 5.7)."""
+    size = peer_max_pdu or 0
+    if size == 0 or size > _MAX_PDU_CAP:
+        size = _MAX_PDU_CAP
+    if size % 2:
+        net.warn(f"ASSOC: PDV send length {size} is odd (using {size - 1})")
+        size -= 1
+    pdv = size - 12
+    if pdv < 1:
+        net.warn(f"ASSOC: PDV send length {pdv} (using default)")
+        return _DEFAULT_SEND_PDV
+    if pdv < 12:
+        net.warn("ASSOC: PDV send length too small, using DUL to split larger PDVs.")
+        return _DEFAULT_SEND_PDV
+    return pdv
+
+
+def _resolve(host: str, port: int, family: str) -> tuple:
+    """The address to connect to, as DCMTK picks it (legacy IPv4 forms always win)."""
+    try:
+        socket.inet_aton(host)
+    except (OSError, ValueError):
+        pass
+    else:
+        if host:
+            return socket.AF_INET, (socket.inet_ntoa(socket.inet_aton(host)), port)
+    wanted = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6, "auto": socket.AF_UNSPEC}[family]
+    try:
+        infos = socket.getaddrinfo(host, port, wanted, socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise msg.unknown_host(host) from None
+    if not infos or not host:
+        raise msg.unknown_host(host)
+    info = infos[0]
+    return info[0], info[4]
+
+
+def _nodelay_setting() -> bool:
+    """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
+    value = os.environ.get("TCP_NODELAY")
+    if value is None:
+        return True
+    try:
+        number = int(value)
+    except ValueError:
+        net.warn(f"DULFSM: cannot parse environment variable TCP_NODELAY={value}")
+        return True
+    if number:
+        net.debug(
+            f"DULFSM: disabling Nagle algorithm as requested at runtime (TCP_NODELAY={value})"
+        )
+    return number != 0
+
+
+class _Session:
+    """One association's I/O: the socket, the ``dul`` requestor, and DCMTK's timeouts."""
+
+    def __init__(self, opts: EchoOptions, rq: AssociateRQ, our_max_pdu: int) -> None:
+        self.opts = opts
+        self.rq = rq
+        self.sock: socket.socket | None = None
+        self.dul = Requestor(rq, our_max_pdu)
+        self.context_id = 0
+        self.socket_timeout: float | None = (
+            None if opts.socket_timeout <= 0 else float(opts.socket_timeout)
+        )
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connect(self, tls_context) -> None:
+        """TCP connect (``-to``), socket timeouts (``-ts``), TCP_NODELAY, TLS handshake."""
+        opts = self.opts
+        family, address = _resolve(opts.peer, opts.port, opts.ip_family)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock = sock
+        if opts.socket_timeout == 0:
+            net.debug("setting network send timeout to 0 (infinite)")
+            net.debug("setting network receive timeout to 0 (infinite)")
+        elif opts.socket_timeout > 0:
+            net.debug(f"setting network send timeout to {opts.socket_timeout} seconds")
+            net.debug(f"setting network receive timeout to {opts.socket_timeout} seconds")
+        if _nodelay_setting():
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(None if opts.connect_timeout is None else float(opts.connect_timeout))
+        try:
+            sock.connect(address)
+        except TimeoutError:
+            raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise msg.tcp_init_error(reason) from None
+        sock.settimeout(self.socket_timeout)
+        if tls_context is not None:
+            self.sock = self._tls_handshake(tls_context, sock)
+
+    def _tls_handshake(self, tls_context, sock: socket.socket):
+        from certs.session import check_peer_certificates, connection_details, tls_error_condition
+
+        tls_log = get_logger(TLS_LOGGER)
+        server_name = self.opts.tls.sni
+        try:
+            tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
+        except OSError as error:
+            condition = tls_error_condition(error)
+            raise msg.Condition(msg.DCMTLS, *_split_condition(condition)) from None
+        if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):
+            raise msg.Condition(msg.DCMTLS, 0x0886, "TLS error: certificate verify failed")
+        if app.enabled(DEBUG):
+            net.debug("\n".join(connection_details(tls_sock)))
+        return tls_sock
+
+    def close(self) -> None:
+        """Drop the connection without any further PDU."""
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    # -- raw I/O ------------------------------------------------------------------------
+
+    def _send(self, data: bytes, routine: str) -> None:
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise msg.tcp_io_error("Connection timed out", routine) from None
+        except OSError as error:
+            raise msg.tcp_io_error(os.strerror(error.errno or 0), routine) from None
+
+    def _next_event(self, timeout: float | None):
+        """The next ``dul`` event, reading from the socket for at most ``timeout`` seconds.
+
+        ``_Timeout`` when nothing complete arrived in time; a closed or reset
+        connection arrives as ``ConnectionClosed`` from ``dul``.
+        """
+        event = self.dul.next_event()
+        if event is not None:
+            return event
+        sock = self.sock
+        sock.settimeout(timeout)
+        while True:
+            if _has_quickack:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                except OSError:
+                    pass
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                raise _Timeout() from None
+            except OSError:
+                data = b""
+            self.dul.receive_data(data)
+            event = self.dul.next_event()
+            if event is not None:
+                return event
+
+    # -- association ----------------------------------------------------------------------
+
+    def associate(self) -> bool:
+        """Send the A-ASSOCIATE-RQ, wait ``-ta`` for the answer; True if a context was accepted."""
+        net.debug("Constructing Associate RQ PDU")
+        self._send(self.dul.start(), "sendAssociationRQTCP")
+        try:
+            event = self._next_event(float(self.opts.acse_timeout))
+        except _Timeout:
+            raise msg.read_timeout() from None
+        if isinstance(event, AssociationAccepted):
+            if net.enabled(DEBUG):
+                net.debug(pdu_hex_dump(event.raw))
+                net.debug("Parsing an A-ASSOCIATE PDU")
+            ac = event.ac
+            self.max_send_pdv = max_send_pdv(ac.user_info.max_pdu)
+            if app.enabled(DEBUG):
+                app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
+            proposed = {ctx.id for ctx in self.rq.contexts}
+            accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
+            if not accepted:
+                return False
+            self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
+            self.peer_max_pdu = ac.user_info.max_pdu or 0
+            app.info(f"Association Accepted (Max Send PDV: {self.max_send_pdv})")
+            return True
+        if isinstance(event, AssociationRejected):
+            rj = event.rj
+            raise _Rejected(rj.result, rj.source, rj.reason)
+        if isinstance(event, ProtocolError):
+            raise _protocol_condition(event) from None
+        # A-ABORT, release request or a closed connection before any answer
+        raise msg.peer_aborted()
+
+    # -- echo, release, abort -----------------------------------------------------------
+
+    def echo_and_finish(self) -> int:
+        """``--repeat`` C-ECHOs, then release (or ``--abort``); the exit code of the run."""
+        opts = self.opts
+        if self.peer_max_pdu and self.peer_max_pdu <= 12:
+            failure = msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu))
+            return self._echo_failed(failure)
+        dimse_timeout = float(opts.dimse_timeout) if opts.dimse_timeout else self.socket_timeout
+        message_id = 0
+        for _ in range(opts.repeat):
+            message_id = (message_id + 1) & 0xFFFF
+            app.info(f"Sending Echo Request (MsgID {message_id})")
+            try:
+                self._send(
+                    self.dul.send_message(self.context_id, dimse.echo_rq(message_id)),
+                    "sendPDataTCP",
+                )
+                status = self._await_response(message_id, dimse_timeout)
+            except _PeerAborted as aborted:
+                app.error(f"Echo Failed: {aborted.condition}")
+                app.info("Peer Aborted Association")
+                self.close()
+                return EXIT_OK
+            except _PeerReleased:
+                app.error(f"Echo Failed: {msg.peer_requested_release()}")
+                app.fatal("Protocol Error: Peer requested release (Aborting)")
+                return self._abort(EXIT_ASSOCIATION_ABORTED)
+            except msg.Condition as failure:
+                return self._echo_failed(failure)
+            app.info(f"Received Echo Response ({msg.status_text(status)})")
+        if opts.abort:
+            return self._abort(EXIT_OK)
+        return self._release()
+
+    def _echo_failed(self, failure: msg.Condition) -> int:
+        app.error(f"Echo Failed: {failure}")
+        app.error(f"Echo SCU Failed: {failure}")
+        return self._abort(EXIT_ASSOCIATION_ABORTED)
+
+    def _await_response(self, message_id: int, timeout: float | None) -> int:
+        """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure."""
+        try:
+            event = self._next_event(timeout)
+        except _Timeout:
+            if self.opts.dimse_timeout:
+                raise msg.dimse_timeout() from None
+            raise _PeerAborted(msg.peer_aborted()) from None
+        if isinstance(event, MessageReceived):
+            data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            command = dimse.decode_command(event.command)
+            command_field = command.get(dimse.COMMAND_FIELD)
+            if command_field != dimse.C_ECHO_RSP:
+                raise msg.unexpected_command_field(command_field or 0)
+            responded = command.get(dimse.MESSAGE_ID_RESPONDED)
+            if responded != message_id:
+                raise msg.unexpected_message_id(responded, message_id)
+            _dump_status_detail(command)
+            return command.get(dimse.STATUS, 0)
+        if isinstance(event, (Aborted, ConnectionClosed)):
+            raise _PeerAborted(msg.peer_aborted())
+        if isinstance(event, ReleaseRequested):
+            raise _PeerReleased()
+        if isinstance(event, ProtocolError):
+            raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed(), _protocol_condition(event))
+        raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
+
+    def _release(self) -> int:
+        app.info("Releasing Association")
+        try:
+            self._send(self.dul.release(), "sendReleaseRQTCP")
+            event = self._next_event(float(self.opts.acse_timeout))
+        except _Timeout:
+            app.fatal(f"Association Release Failed: {msg.read_timeout()}")
+            self.close()
+            return EXIT_FAILURE
+        except msg.Condition as cond:
+            app.fatal(f"Association Release Failed: {cond}")
+            self.close()
+            return EXIT_FAILURE
+        self.close()
+        if isinstance(event, ReleaseConfirmed):
+            return EXIT_OK
+        if isinstance(event, ProtocolError):
+            app.fatal(f"Association Release Failed: {_protocol_condition(event)}")
+        else:
+            app.fatal(f"Association Release Failed: {msg.peer_aborted()}")
+        return EXIT_FAILURE
+
+    def _abort(self, code: int) -> int:
+        """Send A-ABORT, then wait up to ``-ta`` for the peer to close, as DCMTK does."""
+        app.info("Aborting Association")
+        try:
+            self._send(self.dul.abort(), "sendAbortTCP")
+        except msg.Condition as cond:
+            app.fatal(f"Association Abort Failed: {cond}")
+            self.close()
+            return EXIT_FAILURE
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(float(self.opts.acse_timeout))
+            while self.sock.recv(65536):
+                pass
+        except OSError:
+            pass
+        self.close()
+        return code
+
+
+class _PeerAborted(Exception):
+    """During the echo the peer aborted, closed, or the socket timed out (exit 0)."""
+
+    def __init__(self, condition: msg.Condition) -> None:
+        super().__init__(str(condition))
+        self.condition = condition
+
+
+class _PeerReleased(Exception):
+    """During the echo the peer sent A-RELEASE-RQ (exit 70)."""
+
+
+def _protocol_condition(event: ProtocolError) -> msg.Condition:
+    """DCMTK's condition for a PDU that is unknown, out of place, or ill-formed."""
+    if event.pdu_type is not None and event.pdu_type not in PDU_NAMES:
+        return msg.unrecognized_pdu(event.pdu_type)
+    if event.abort_reason == ABORT_REASON_UNEXPECTED_PDU:
+        return msg.net(0x031F, "Received unexpected PDU")
+    return msg.net(0x0307, "DUL Illegal or ill-formed PDU")
+
+
+def _split_condition(condition: str) -> tuple[int, str]:
+    """``000b:0886 TLS error: …`` → (0x0886, ``TLS error: …``)."""
+    head, _, text = condition.partition(" ")
+    return int(head.partition(":")[2], 16), text
+
+
+_STANDARD_RSP_TAGS = frozenset((
+    dimse.COMMAND_GROUP_LENGTH, dimse.AFFECTED_SOP_CLASS_UID, dimse.COMMAND_FIELD,
+    dimse.MESSAGE_ID_RESPONDED, dimse.COMMAND_DATA_SET_TYPE, dimse.STATUS,
+))
+
+
+def _dump_status_detail(command: dict) -> None:
+    """Extra elements in a C-ECHO-RSP are printed at debug level, as DCMTK does."""
+    extra = {tag: value for tag, value in command.items() if tag not in _STANDARD_RSP_TAGS}
+    if not extra or not app.enabled(DEBUG):
+        return
+    lines = ["Status Detail (should never be any):", "# Dicom-Data-Set",
+             "# Used TransferSyntax: Little Endian Implicit"]
+    for tag, value in sorted(extra.items()):
+        lines.append(f"({tag >> 16:04x},{tag & 0xFFFF:04x}) {value!r}")
+    app.debug("\n".join(lines))

@@ -1,0 +1,111 @@
+"""The ``-d`` dumps of association parameters and received PDUs, in DCMTK's layout.
+
+Built only when debug output is enabled (the callers check the level first).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dul.uids import dcmtk_name
+from echoscu.messages import CONTEXT_RESULTS, INVALID_CONTEXT_RESULT
+
+if TYPE_CHECKING:
+    from dul.pdu import AssociateAC, AssociateRQ
+
+#: implementation identity, shown as "Our ..." in the dumps and sent on the wire
+IMPLEMENTATION_CLASS_UID = "2.25.211717524918349529527401668842660094394"
+
+
+def implementation_version_name() -> str:
+    """``ECHOSCU_<version>``, at most 16 characters as PS3.7 allows."""
+    from echoscu import __version__
+
+    return f"ECHOSCU_{__version__}"[:16]
+
+
+def uid_text(uid: str) -> str:
+    """A UID as DCMTK prints it: ``=<name>`` when it knows the name, else the UID."""
+    name = dcmtk_name(uid)
+    return f"={name}" if name else uid
+
+
+_ROLE_NAMES = {(0, 0): "Default", (1, 0): "SCU", (0, 1): "SCP", (1, 1): "SCP/SCU"}
+
+
+def _context_lines(rq: AssociateRQ, ac: AssociateAC | None) -> list[str]:
+    results = {ctx.id: ctx for ctx in ac.contexts} if ac is not None else {}
+    lines = ["Presentation Contexts:"]
+    for ctx in rq.contexts:
+        answer = results.get(ctx.id)
+        if answer is None:
+            state = "Proposed"
+        else:
+            state = CONTEXT_RESULTS.get(answer.result, INVALID_CONTEXT_RESULT)
+        lines.append(f"  Context ID:        {ctx.id} ({state})")
+        lines.append(f"    Abstract Syntax: {uid_text(ctx.abstract_syntax)}")
+        lines.append("    Proposed SCP/SCU Role: Default")
+        if answer is None:
+            lines.append("    Proposed Transfer Syntax(es):")
+            lines += [f"      {uid_text(ts)}" for ts in ctx.transfer_syntaxes]
+        else:
+            lines.append(f"    Accepted SCP/SCU Role: {_accepted_role(ac, ctx.abstract_syntax)}")
+            if answer.result == 0 and answer.transfer_syntax:
+                lines.append(f"    Accepted Transfer Syntax: {uid_text(answer.transfer_syntax)}")
+    return lines
+
+
+def _accepted_role(ac: AssociateAC, abstract_syntax: str) -> str:
+    for role in ac.user_info.role_selections:
+        if role.uid == abstract_syntax:
+            return _ROLE_NAMES.get((role.scu_role, role.scp_role), "None")
+    return "Default"
+
+
+def association_dump(rq: AssociateRQ, ac: AssociateAC | None = None) -> str:
+    """The BEGIN/END A-ASSOCIATE-RQ (``ac`` is None) or A-ASSOCIATE-AC block."""
+    kind = "AC" if ac is not None else "RQ"
+    theirs = ac.user_info if ac is not None else None
+    lines = [
+        f"====================== BEGIN A-ASSOCIATE-{kind} =====================",
+        f"Our Implementation Class UID:      {rq.user_info.implementation_class_uid or ''}",
+        f"Our Implementation Version Name:   {rq.user_info.implementation_version_name or ''}",
+        f"Their Implementation Class UID:    {(theirs and theirs.implementation_class_uid) or ''}",
+        "Their Implementation Version Name: "
+        f"{(theirs and theirs.implementation_version_name) or ''}",
+        f"Application Context Name:    {rq.application_context}",
+        f"Calling Application Name:    {rq.calling_ae}",
+        f"Called Application Name:     {rq.called_ae}",
+        f"Responding Application Name: {ac.called_ae if ac is not None else ''}",
+        f"Our Max PDU Receive Size:    {rq.user_info.max_pdu or 0}",
+        f"Their Max PDU Receive Size:  {(theirs and theirs.max_pdu) or 0}",
+    ]
+    lines += _context_lines(rq, ac)
+    lines += [
+        "Requested Extended Negotiation: none",
+        "Accepted Extended Negotiation:  none",
+        "Requested User Identity Negotiation: none",
+        "User Identity Negotiation Response:  none",
+        f"======================= END A-ASSOCIATE-{kind} ======================",
+    ]
+    return "\n".join(lines)
+
+
+_PDU_NAMES = {
+    0x01: "Associate Request",
+    0x02: "Associate Accept",
+    0x03: "Associate Reject",
+    0x04: "Data",
+    0x05: "Release Request",
+    0x06: "Release Reply",
+    0x07: "Abort",
+}
+
+
+def pdu_hex_dump(raw: bytes) -> str:
+    """``PDU Type: …, PDU Length: n + 6 bytes PDU header`` and the bytes, 16 a line."""
+    name = _PDU_NAMES.get(raw[0], f"Unknown {raw[0]:02x}")
+    lines = [f"PDU Type: {name}, PDU Length: {len(raw) - 6} + 6 bytes PDU header"]
+    for start in range(0, len(raw), 16):
+        lines.append("".join(f"  {byte:02x}" for byte in raw[start:start + 16]))
+    return "\n".join(lines)
