@@ -757,6 +757,14 @@ class PDUReader:
         """Number of received bytes not yet returned as a PDU."""
         return len(self._buffer)
 
+    def header(self) -> bytes:
+        """The first (up to 6) buffered bytes: the header of the PDU being framed."""
+        return bytes(self._buffer[:6])
+
+    def clear(self) -> None:
+        """Drop every buffered byte (the connection's input is ignored from now on)."""
+        self._buffer.clear()
+
     def next(self) -> tuple[int, bytes] | None:
         """The next whole PDU as (type, raw bytes incl. header), or None if incomplete.
 
