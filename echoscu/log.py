@@ -42,6 +42,8 @@ LEVEL_NAMES = {FATAL: "FATAL", ERROR: "ERROR", WARN: "WARN", INFO: "INFO", DEBUG
 LEVEL_LETTERS = {FATAL: "F", ERROR: "E", WARN: "W", INFO: "I", DEBUG: "D", TRACE: "T"}
 
 ROOT_NAME = "root"
+#: when logging started (``%r`` and TTCCLayout print milliseconds since then)
+STARTED_AT = time.time()
 
 #: DCMTK's logger names, used by echoscu and echoscp alike
 APP_LOGGER = "dcmtk.apps.echoscu"
@@ -58,13 +60,15 @@ def parse_level(text: str) -> int | None:
 class LogEvent:
     """One message on its way to the appenders: who logged it, how severe, what, when."""
 
-    __slots__ = ("logger", "level", "message", "timestamp")
+    __slots__ = ("logger", "level", "message", "timestamp", "forced")
 
-    def __init__(self, logger: str, level: int, message: str) -> None:
+    def __init__(self, logger: str, level: int, message: str, forced: bool = False) -> None:
         self.logger = logger
         self.level = level
         self.message = message
         self.timestamp = time.time()
+        #: logged with ``force_log`` (like DCMTK's forcedLog: no source location attached)
+        self.forced = forced
 
 
 class Layout:
@@ -147,11 +151,14 @@ class Logger:
     def log(self, level: int, message: str) -> None:
         """Emit ``message`` at ``level`` if that level is enabled."""
         if level >= self.threshold:
-            self.force_log(level, message)
+            self._emit(LogEvent(self.name, level, message))
 
     def force_log(self, level: int, message: str) -> None:
         """Emit ``message`` whatever the level (DCMTK's ``forcedLog``, used by --arguments)."""
-        event = LogEvent(self.name, level, message)
+        self._emit(LogEvent(self.name, level, message, forced=True))
+
+    def _emit(self, event: LogEvent) -> None:
+        """Hand ``event`` to this logger's appenders and (while additive) its ancestors'."""
         logger: Logger | None = self
         while logger is not None:
             for appender in logger.appenders:
@@ -163,32 +170,32 @@ class Logger:
     def fatal(self, message: str) -> None:
         """Log at FATAL (``F:``)."""
         if FATAL >= self.threshold:
-            self.force_log(FATAL, message)
+            self._emit(LogEvent(self.name, FATAL, message))
 
     def error(self, message: str) -> None:
         """Log at ERROR (``E:``)."""
         if ERROR >= self.threshold:
-            self.force_log(ERROR, message)
+            self._emit(LogEvent(self.name, ERROR, message))
 
     def warn(self, message: str) -> None:
         """Log at WARN (``W:``)."""
         if WARN >= self.threshold:
-            self.force_log(WARN, message)
+            self._emit(LogEvent(self.name, WARN, message))
 
     def info(self, message: str) -> None:
         """Log at INFO (``I:``)."""
         if INFO >= self.threshold:
-            self.force_log(INFO, message)
+            self._emit(LogEvent(self.name, INFO, message))
 
     def debug(self, message: str) -> None:
         """Log at DEBUG (``D:``)."""
         if DEBUG >= self.threshold:
-            self.force_log(DEBUG, message)
+            self._emit(LogEvent(self.name, DEBUG, message))
 
     def trace(self, message: str) -> None:
         """Log at TRACE (``T:``)."""
         if TRACE >= self.threshold:
-            self.force_log(TRACE, message)
+            self._emit(LogEvent(self.name, TRACE, message))
 
 
 _root = Logger(ROOT_NAME, None)
