@@ -1,0 +1,80 @@
+"""echoscu as a ``click.Command`` built from the option table: shell completion and introspection.
+
+Not on the hot path (``import click`` costs more than DCMTK's whole echo): the real
+parsing is ``echoscu.cmdline``. Click only describes the options (names, value
+counts, help) so its completion machinery works; running the command hands the
+untouched argv to ``echoscu.cli.main``, so DCMTK's rules still apply.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from echoscu import cli
+from echoscu.cmdline import Option
+from echoscu.helptext import APP_NAME, DESCRIPTION, TABLE
+
+#: options that may be given several times and are all used (the others: rightmost wins)
+REPEATABLE = ("--add-cert-file", "--add-cert-dir", "--add-crl-file", "--cipher")
+#: value descriptions that name a file or directory (completed as paths)
+_PATH_HINTS = ("[f]ilename", "[d]irectory", "[p]rivate key file")
+LOG_LEVELS = ("fatal", "error", "warn", "info", "debug", "trace")
+
+
+class EchoscuCommand(click.Command):
+    """A Click command that remembers the raw arguments for ``cli.main``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Keep a copy of the arguments before Click looks at them."""
+        ctx.meta["echoscu.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _complete_levels(ctx: click.Context, param: click.Parameter,
+                     incomplete: str) -> list[str]:
+    return [level for level in LOG_LEVELS if level.startswith(incomplete.lower())]
+
+
+def _click_option(option: Option) -> click.Option:
+    """The Click description of one table option."""
+    names = [option.short, option.long] if option.short else [option.long]
+    help_text = option.help.replace("\n", " ")
+    if option.nvalues == 0:
+        return click.Option(names, is_flag=True, help=help_text)
+    kwargs: dict[str, object] = {"nargs": option.nvalues, "help": help_text,
+                                 "metavar": option.value_help.strip()}
+    if option.value_help.startswith(_PATH_HINTS):
+        kwargs["type"] = click.Path()
+    if option.long == "--log-level":
+        kwargs["shell_complete"] = _complete_levels
+    if option.long in REPEATABLE:
+        kwargs["multiple"] = True
+    return click.Option(names, **kwargs)
+
+
+def _run_echoscu(**_: object) -> None:
+    """Callback: run echoscu itself on the original arguments and exit with its code."""
+    ctx = click.get_current_context()
+    ctx.exit(cli.main(ctx.meta["echoscu.argv"], prog=APP_NAME))
+
+
+def build_command() -> click.Command:
+    """A Click command with every option echoscu has here (as DCMTK registers them)."""
+    params: list[click.Parameter] = [
+        click.Argument([param.name], required=False) for param in TABLE.params
+    ]
+    params += [_click_option(option) for option in TABLE.options if option.is_available()]
+    return EchoscuCommand(APP_NAME, params=params, callback=_run_echoscu, help=DESCRIPTION,
+                          add_help_option=False)
+
+
+def run_completion() -> int:
+    """Answer a shell-completion request (``_ECHOSCU_COMPLETE`` is set) and return the code."""
+    code: object = 0
+    try:
+        build_command().main(sys.argv[1:], prog_name=APP_NAME, complete_var=cli.COMPLETE_VAR)
+    except SystemExit as stop:
+        code = stop.code
+    return code if isinstance(code, int) else 0
