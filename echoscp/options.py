@@ -1,0 +1,131 @@
+"""Validated echoscp settings: what the command line hands the server, nothing more.
+
+Also the transfer-syntax preference lists of pynetdicom's echoscp (``-x=``, ``-xe``,
+``-xb``, ``-xi``) and parsers for the operator options' values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from dul.uids import (
+    ECHOSCP_TRANSFER_SYNTAXES,
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
+
+if TYPE_CHECKING:
+    from certs.options import TLSOptions
+
+DEFAULT_AE_TITLE = "ECHOSCP"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_PDU = 16382
+DEFAULT_MAX_ASSOCIATIONS = 1000
+
+#: A-ASSOCIATE-RJ (result, source, reason) sent when --max-associations is reached:
+#: rejected-transient, service provider (presentation related), local limit exceeded
+LIMIT_REJECTION = (2, 3, 2)
+#: --require-calling-aet: rejected-permanent, service user, calling AE title not recognised
+CALLING_AET_REJECTION = (1, 1, 3)
+#: --require-called-aet: rejected-permanent, service user, called AE title not recognised
+CALLED_AET_REJECTION = (1, 1, 7)
+
+#: reasons PS3.8 table 9-21 defines for each rejection source (--reject checks against it)
+REJECT_REASONS = {1: (1, 2, 3, 7), 2: (1, 2), 3: (1, 2)}
+
+
+@dataclass
+class ServerOptions:
+    """Everything echoscp's options say, already checked; the server reads only this."""
+
+    port: int
+    #: "" = every IPv4 and IPv6 address (one dual-stack socket when the host has IPv6)
+    bind_address: str = ""
+    ae_title: str = DEFAULT_AE_TITLE
+    acse_timeout: float = DEFAULT_TIMEOUT
+    dimse_timeout: float = DEFAULT_TIMEOUT
+    network_timeout: float = DEFAULT_TIMEOUT
+    #: our maximum receive PDU length; 0 = unlimited
+    max_pdu: int = DEFAULT_MAX_PDU
+    #: transfer syntaxes we accept for Verification, best first (our order wins)
+    transfer_syntaxes: tuple[str, ...] = ECHOSCP_TRANSFER_SYNTAXES
+    max_associations: int = DEFAULT_MAX_ASSOCIATIONS
+    #: status of every C-ECHO-RSP (--status)
+    status: int = 0x0000
+    #: seconds to wait before each C-ECHO-RSP (--delay)
+    delay: float = 0.0
+    #: (result, source, reason) to reject every association with (--reject)
+    reject: tuple[int, int, int] | None = None
+    require_called_aet: bool = False
+    #: calling AE titles allowed; empty = any (--require-calling-aet)
+    require_calling_aets: list[str] = field(default_factory=list)
+    #: file for one JSON line per association; "-" = stdout (--log-json)
+    log_json: str | None = None
+    tls: TLSOptions | None = None
+    #: TCP_NODELAY on accepted sockets (DESIGN D2: on unless the environment says 0)
+    nodelay: bool = True
+
+
+def preferred_transfer_syntaxes(preference: str | None) -> tuple[str, ...]:
+    """The accepted transfer syntaxes, best first, for a pynetdicom echoscp preference.
+
+    None keeps pynetdicom's list (Implicit VR LE first); "uncompr" (``-x=``) moves
+    Implicit VR LE to the end; "little" (``-xe``) and "big" (``-xb``) move Explicit
+    VR LE / BE to the front; "implicit" (``-xi``) accepts Implicit VR LE only.
+    """
+    syntaxes = list(ECHOSCP_TRANSFER_SYNTAXES)
+    if preference == "implicit":
+        return (IMPLICIT_VR_LITTLE_ENDIAN,)
+    if preference == "uncompr":
+        syntaxes.remove(IMPLICIT_VR_LITTLE_ENDIAN)
+        syntaxes.append(IMPLICIT_VR_LITTLE_ENDIAN)
+    elif preference in ("little", "big"):
+        first = EXPLICIT_VR_LITTLE_ENDIAN if preference == "little" else EXPLICIT_VR_BIG_ENDIAN
+        syntaxes.remove(first)
+        syntaxes.insert(0, first)
+    return tuple(syntaxes)
+
+
+def parse_status(text: str) -> int:
+    """A C-ECHO status from hex text (``0122``, ``0x0122``, ``C000``); ValueError if bad."""
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    if not digits or len(digits) > 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise ValueError(f"'{text}' is not a hexadecimal status 0000..FFFF")
+    return int(digits, 16)
+
+
+def check_rejection(result: int, source: int, reason: int) -> str | None:
+    """None if (result, source, reason) is a valid A-ASSOCIATE-RJ, else what is wrong."""
+    if result not in (1, 2):
+        return f"result {result} is neither 1 (permanent) nor 2 (transient)"
+    if source not in REJECT_REASONS:
+        return f"source {source} is not 1 (service user), 2 (ACSE) or 3 (presentation)"
+    if reason not in REJECT_REASONS[source]:
+        allowed = ", ".join(str(r) for r in REJECT_REASONS[source])
+        return f"reason {reason} is not defined for source {source} (allowed: {allowed})"
+    return None
+
+
+def check_ae_title(title: str) -> str | None:
+    """None if ``title`` can be sent as an AE title, else what is wrong with it."""
+    if not title.strip(" "):
+        return "an AE title must not be empty or all spaces"
+    if len(title.encode("ascii", "replace")) > 16:
+        return f"AE title '{title}' is longer than 16 characters"
+    if any(c == "\\" or ord(c) < 0x20 or ord(c) > 0x7E for c in title):
+        return f"AE title '{title}' contains a backslash, control or non-ASCII character"
+    return None
+
+
+def nodelay_from_environment() -> bool:
+    """TCP_NODELAY as DCMTK reads it: on unless ``TCP_NODELAY`` is an integer equal to 0."""
+    value = os.environ.get("TCP_NODELAY")
+    if value is None:
+        return True
+    try:
+        return int(value) != 0
+    except ValueError:
+        return True
