@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
@@ -283,6 +283,18 @@ class Script:
     stream_seconds: float = 2.0
     on_release: OnRelease = "reply"
     on_peer_abort: OnPeerAbort = "close"
+
+    def __post_init__(self) -> None:
+        for name, kind in (
+            ("on_associate", OnAssociate),
+            ("on_echo", OnEcho),
+            ("on_release", OnRelease),
+            ("on_peer_abort", OnPeerAbort),
+        ):
+            if getattr(self, name) not in get_args(kind):
+                raise ValueError(f"{name}={getattr(self, name)!r}: not one of {get_args(kind)}")
+        if not self.context_results:
+            raise ValueError("context_results needs at least one result")
 
 
 def accept_pdu(request: AssociateRequest, script: Script) -> bytes:
@@ -563,7 +575,7 @@ class FakeSCP:
         tls = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         while True:
             if self._stop.is_set() or time.monotonic() > deadline:
-                record.events.append("tls-timeout")
+                record.events.append("stopped" if self._stop.is_set() else "timeout")
                 tls.close()
                 return None
             try:

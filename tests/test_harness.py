@@ -9,6 +9,8 @@ import ssl
 import struct
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -111,11 +113,48 @@ def test_assert_same_shows_a_diff() -> None:
 # --- the fake SCP on its own -----------------------------------------------------------
 
 
-def test_fake_scp_stops_while_a_client_sends_nothing() -> None:
-    fake = FakeSCP(Script()).start()
+def _wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not reached in time"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_fake_scp_stops_while_a_client_sends_nothing(
+    tls: bool, tls_identity: tuple[Path, Path]
+) -> None:
+    context = None
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_identity[1], tls_identity[0])
+    fake = FakeSCP(Script(), ssl_context=context).start()
     with socket.create_connection(("127.0.0.1", fake.port), timeout=5):
+        _wait_until(lambda: fake.associations)
         fake.stop(timeout=5)
-    assert fake.associations and fake.associations[0].events == ["stopped"]
+    assert fake.associations[0].events == ["stopped"]
+
+
+def test_fake_scp_gives_up_on_a_connection_after_its_time_limit() -> None:
+    with FakeSCP(Script(), connection_timeout=0.3) as fake:
+        with socket.create_connection(("127.0.0.1", fake.port), timeout=5):
+            (association,) = fake.wait_for(1)
+    assert association.events == ["timeout"]
+
+
+def test_script_refuses_unknown_behaviours() -> None:
+    with pytest.raises(ValueError, match="on_echo='abrt'"):
+        Script(on_echo="abrt")  # type: ignore[arg-type]
+
+
+@pytest.mark.dcmtk
+def test_fake_scp_plays_one_script_per_association() -> None:
+    with FakeSCP(Script(on_associate="reject"), Script(status=0x0110)) as fake:
+        results = [dcmtk("-v", "127.0.0.1", str(fake.port)) for _ in range(3)]
+        records = fake.wait_for(3)
+    assert [r.returncode for r in results] == [1, 0, 0]
+    assert "I: Received Echo Response (Unknown Status: 0x110)" in results[2].stderr_lines
+    assert [r.events[1] for r in records] == ["rejected", "accepted", "accepted"]
 
 
 def test_fake_scp_reports_a_peer_that_closes_at_once() -> None:
