@@ -142,6 +142,9 @@ def expand_command_files(args: Iterable[str]) -> list[str]:
         try:
             with open(name, "rb") as handle:
                 data = handle.read()
+        except IsADirectoryError:
+            # a C++ ifstream opens a directory, then reads nothing from it
+            data = b""
         except OSError:
             raise CommandLineError(f"Cannot open command file '{name}'") from None
         # bytes as the C++ stream reads them; undecodable bytes survive as surrogates
