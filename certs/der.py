@@ -155,11 +155,12 @@ class Certificate:
     """The fields of one DER certificate that DCMTK's TLS layer inspects."""
 
     def __init__(self, der: bytes) -> None:
+        tag, cstart, cend = read_tlv(der, 0)
+        der = der[:cend]  # DER files may carry trailing bytes; OpenSSL reads one object
         self.der = der
-        _, cstart, cend = read_tlv(der, 0)
         parts = children(der, cstart, cend)
-        if len(parts) != 3:
-            raise DerError("a certificate has three parts")
+        if tag != 0x30 or [part[0] for part in parts] != [0x30, 0x30, 0x03]:
+            raise DerError("not a certificate")
         tbs = children(der, parts[0][1], parts[0][2])
         offset = 0
         self.version = 1
@@ -167,7 +168,10 @@ class Certificate:
             version_tlv = children(der, tbs[0][1], tbs[0][2])[0]
             self.version = int.from_bytes(der[version_tlv[1]:version_tlv[2]], "big") + 1
             offset = 1
-        serial, _sig, issuer, validity, subject, spki = tbs[offset:offset + 6]
+        fields = tbs[offset:offset + 6]
+        if [field[0] for field in fields] != [0x02, 0x30, 0x30, 0x30, 0x30, 0x30]:
+            raise DerError("not a certificate")
+        serial, _sig, issuer, validity, subject, spki = fields
         self.serial = int.from_bytes(der[serial[1]:serial[2]], "big", signed=True)
         self.issuer_der = der[issuer[3]:issuer[2]]
         self.subject_der = der[subject[3]:subject[2]]

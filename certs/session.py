@@ -1,0 +1,186 @@
+"""After the handshake: DCMTK's condition texts, peer-certificate checks and the -d dump.
+
+``tls_error_condition`` turns what ``do_handshake`` raised into the ``000b:xxxx``
+condition DCMTK prints; ``check_peer_certificates`` applies DCMTK 3.7.0's RFC 9325
+checks to the verified peer chain; ``connection_details`` is the ``-d`` block.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from certs import der
+from certs.context import Log
+from certs.openssl_errors import error_numbers, packed_code, reason_text
+from certs.options import TLSOptions
+
+#: the condition DCMTK reports when its verification callback refuses the peer
+CERTIFICATE_REFUSED = "000b:0886 TLS error: certificate verify failed"
+
+_IO_ERROR = "000b:0017 OpenSSL I/O error (SSL_ERROR_SYSCALL)"
+_WANT_READ = "000b:000b TLS read operation did not complete (SSL_ERROR_WANT_READ)"
+_WANT_WRITE = "000b:000c TLS write operation did not complete (SSL_ERROR_WANT_WRITE)"
+_ZERO_RETURN = "000b:000e TLS connection closed by peer (SSL_ERROR_ZERO_RETURN)"
+
+# ERR_lib_error_string of the libraries a handshake can fail in besides SSL
+_LIBRARY_TEXT = {
+    "SYS": "system library", "X509": "x509 certificate routines",
+    "ASN1": "asn1 encoding routines", "PEM": "PEM routines", "EVP": "digital envelope routines",
+    "PROV": "Provider routines", "RSA": "rsa routines", "BIO": "BIO routines",
+    "EC": "elliptic curve routines", "DH": "Diffie-Hellman routines",
+    "X509V3": "X509 V3 routines", "OSSL_DECODER": "DECODER routines",
+}
+
+
+def tls_error_condition(exc: BaseException) -> str:
+    """DCMTK's condition text for a failed TLS handshake or TLS read/write (spec 6.10).
+
+    SSL-library errors become ``000b:<0x800 + reason> TLS error: <reason text>``;
+    a reset connection is ``SSL_ERROR_SYSCALL``, a socket timeout ``SSL_ERROR_WANT_READ``.
+    """
+    if isinstance(exc, ssl.SSLZeroReturnError):
+        return _ZERO_RETURN
+    if isinstance(exc, ssl.SSLWantWriteError):
+        return _WANT_WRITE
+    if isinstance(exc, (ssl.SSLWantReadError, TimeoutError)):
+        return _WANT_READ
+    library = getattr(exc, "library", None)
+    numbers = error_numbers(library, getattr(exc, "reason", None))
+    if isinstance(exc, ssl.SSLError) and numbers is not None:
+        if library == "SSL":
+            return f"000b:{0x800 + numbers[1]:04x} TLS error: {reason_text(exc)}"
+        return (f"000b:0008 OpenSSL error {packed_code(exc):08x}: "
+                f"{_LIBRARY_TEXT.get(library, 'unknown library')}: {reason_text(exc)}")
+    return _IO_ERROR
+
+
+def _verified_chain(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[der.Certificate]:
+    """The peer's leaf and its issuers from our trust store, root first (as OpenSSL's
+    verification callback sees them). Python 3.11 cannot show intermediates the peer
+    sent that are not in the trust store; those are not checked."""
+    leaf = ssl_sock.getpeercert(binary_form=True)
+    if not leaf:
+        return []
+    chain = [der.Certificate(leaf)]
+    context = ssl_sock.context
+    anchors = [der.Certificate(c) for c in context.get_ca_certs(binary_form=True)]
+    while chain[-1].issuer_der != chain[-1].subject_der and len(chain) < 16:
+        issuer = next((c for c in anchors if c.subject_der == chain[-1].issuer_der), None)
+        if issuer is None or issuer in chain:
+            break
+        chain.append(issuer)
+    return list(reversed(chain))
+
+
+def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOptions,
+                            role: str, log: Log) -> bool:
+    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (spec 6.10); False = refuse.
+
+    ``role`` is "requestor" or "acceptor". Only a verified chain is checked (as in
+    DCMTK, whose callback runs only when OpenSSL's verification passed): with ``-ic``
+    or without a peer certificate this returns True and prints nothing. On False the
+    caller reports ``CERTIFICATE_REFUSED`` as the handshake failure.
+    """
+    if ssl_sock.context.verify_mode == ssl.CERT_NONE:
+        return True
+    try:
+        chain = _verified_chain(ssl_sock)
+    except der.DerError:
+        return True
+    for certificate in chain:
+        if not _acceptable(certificate, opts.profile, role, log):
+            return False
+    return True
+
+
+def _acceptable(certificate: der.Certificate, profile: str, role: str, log: Log) -> bool:
+    hash_name = certificate.signature_name
+    if certificate.signature_class == "weak":
+        log.error(f"Weak certificate hash key: peer provided certificate with '{hash_name}'. "
+                  "Refusing TLS connection.")
+        return False
+    weak_hash = certificate.signature_class == "other"
+    rsa_bits = certificate.key_bits if certificate.key_type == "RSA" else 0
+    ec_bits = certificate.key_bits if certificate.key_type == "EC" else 0
+    if profile == "8996-mod":
+        if 0 < rsa_bits < 2048:
+            log.error("RSA key length too short: the DICOM TLS profile requires at least 2048 "
+                      f"bits, but peer provided RSA certificate with {rsa_bits} bits. Refusing "
+                      "TLS connection.")
+            return False
+        if 0 < ec_bits < 256:
+            log.error("ECDSA key length too short: the DICOM TLS profile requires at least 256 "
+                      f"bits, but peer provided ECDSA certificate with {ec_bits} bits. Refusing "
+                      "TLS connection.")
+            return False
+        if weak_hash:
+            log.error("Weak certificate hash key: the DICOM TLS profile requires SHA-256 (or "
+                      f"better) for certificates, but peer provided certificate with "
+                      f"'{hash_name}'. Refusing TLS connection.")
+            return False
+        return True
+    if profile == "8996" and role == "requestor" and 0 < rsa_bits < 2048:
+        log.error("Server RSA key length too short: RFC 9325 requires at least 2048 bits, but "
+                  f"server provided RSA certificate with {rsa_bits} bits. Refusing TLS "
+                  "connection.")
+        return False
+    if 0 < rsa_bits < 2048:
+        log.warn("RSA key length too short: RFC 9325 recommends at least 2048 bits, but peer "
+                 f"provided RSA certificate with {rsa_bits} bits.")
+    if 0 < ec_bits < 224:
+        log.warn("ECDSA key length too short: RFC 9325 recommends at least 224 bits, but peer "
+                 f"provided ECDSA certificate with {ec_bits} bits.")
+    if weak_hash:
+        # DCMTK's text, unbalanced parenthesis included
+        log.warn("Weak certificate hash key: RFC 9325 recommends SHA-256 (or better, but peer "
+                 f"provided certificate with '{hash_name}'.")
+    return True
+
+
+def _signed_long(value: int) -> int:
+    """ASN1_INTEGER_get: the serial as a 64-bit long, -1 if it does not fit."""
+    return value if -(1 << 63) <= value < (1 << 63) else -1
+
+
+def connection_details(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[str]:
+    """The ``-d`` TLS CONNECTION DETAILS block (DCMTK <= 3.7.0 style), one line per item."""
+    name, _protocol, bits = ssl_sock.cipher()
+    lines = [
+        "================== BEGIN TLS CONNECTION DETAILS =================",
+        "Transport connection: TLS over TCP/IP",
+        f"  Protocol    : {ssl_sock.version()}",
+        f"  Ciphersuite : {name}, encryption: {bits} bits",
+    ]
+    leaf = ssl_sock.getpeercert(binary_form=True)
+    try:
+        certificate = der.Certificate(leaf) if leaf else None
+    except der.DerError:
+        certificate = None
+    if certificate is None:
+        lines.append("Peer did not provide a certificate or certificate verification is "
+                     "disabled.")
+    else:
+        key_type = certificate.key_type if certificate.key_type in ("RSA", "DSA", "DH") \
+            else "unknown"
+        lines += [
+            f"Peer X.509v{certificate.version} Certificate",
+            f"  Subject     : {der.name_oneline(certificate.subject_der)}",
+            f"  Issued by   : {der.name_oneline(certificate.issuer_der)}",
+            f"  Serial no.  : {_signed_long(certificate.serial)}",
+            f"  Validity    : not before {der.utctime_text(certificate.not_before)}, "
+            f"not after {der.utctime_text(certificate.not_after)}",
+            f"  Public key  : {key_type}, {certificate.key_bits} bits",
+        ]
+    lines.append("=================== END TLS CONNECTION DETAILS ==================")
+    return lines
+
+
+def peer_certificate_subject(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> str:
+    """The peer certificate's subject as ``/C=../CN=..`` ("" if the peer sent none)."""
+    leaf = ssl_sock.getpeercert(binary_form=True)
+    if not leaf:
+        return ""
+    try:
+        return der.name_oneline(der.Certificate(leaf).subject_der)
+    except der.DerError:
+        return ""
