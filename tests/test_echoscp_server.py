@@ -1,0 +1,622 @@
+"""echoscp over plain TCP: interop with DCMTK, pynetdicom and our echoscu; every option;
+timeouts, the association cap, shutdown, and peers that misbehave.
+
+Each test starts its own echoscp subprocess (``EchoSCP``) and stops it at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, run
+from test_echoscp_support import EchoSCP, RawAssociation, connect, receive_until_closed
+
+from dul import association as dul_events
+from dul import dimse, pdu, uids
+
+pytestmark = [pytest.mark.timeout(60)]
+
+IMPLICIT = uids.IMPLICIT_VR_LITTLE_ENDIAN
+EXPLICIT_LE = uids.EXPLICIT_VR_LITTLE_ENDIAN
+EXPLICIT_BE = uids.EXPLICIT_VR_BIG_ENDIAN
+DEFLATED = uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+
+
+@pytest.fixture
+def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
+    """Factory: ``scp(*args, env=None)`` starts echoscp with ``args``; all are stopped after."""
+    started: list[EchoSCP] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> EchoSCP:
+        server = EchoSCP(tmp_path, *args, env=env).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def dcmtk_echo(port: int, *args: str, host: str = "127.0.0.1", timeout: float = 30.0):
+    """DCMTK's echoscu against ``host:port`` (TCP_NODELAY=1, as DESIGN D2 assumes)."""
+    return run([DCMTK_ECHOSCU, *args, host, str(port)], timeout=timeout,
+               env={"TCP_NODELAY": "1"})
+
+
+def info_lines(text: str) -> list[str]:
+    """The ``I:`` lines of a log."""
+    return [line for line in text.splitlines() if line.startswith("I: ")]
+
+
+def json_records(path: Path) -> list[dict]:
+    """Every --log-json line, parsed."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def wait_for_records(path: Path, count: int, timeout: float = 10.0) -> list[dict]:
+    """Wait until --log-json holds ``count`` lines; return them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = json_records(path)
+        if len(records) >= count:
+            return records
+        time.sleep(0.02)
+    raise AssertionError(f"{count} JSON records expected, got {json_records(path)}")
+
+
+# --------------------------------------------------------------------------- interop
+
+
+@pytest.mark.dcmtk
+def test_dcmtk_echoscu_logs_like_pynetdicom(scp):
+    server = scp("-v")
+    result = dcmtk_echo(server.port, "-v", "--repeat", "2")
+    assert result.returncode == 0, result.stderr
+    assert "I: Received Echo Response (Success)" in result.stderr
+    assert server.stop() == 0
+    assert info_lines(server.stderr) == [
+        "I: Accepting Association",
+        "I: Received Echo Request (MsgID 1)",
+        "I: Received Echo Request (MsgID 2)",
+        "I: Association Released",
+    ]
+
+
+def test_pynetdicom_ae_echo(scp):
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    server = scp()
+    ae = AE(ae_title="PYNETDICOM")
+    ae.add_requested_context(Verification)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    assoc = ae.associate("127.0.0.1", server.port, ae_title="ECHOSCP")
+    assert assoc.is_established
+    try:
+        for _ in range(3):
+            status = assoc.send_c_echo()
+            assert status.Status == 0x0000
+    finally:
+        assoc.release()
+    assert assoc.is_released
+
+
+def test_our_echoscu(scp):
+    server = scp("-v")
+    result = run([sys.executable, "-m", "echoscu", "-v", "127.0.0.1", str(server.port)],
+                 timeout=30)
+    if result.returncode != 0 and "No module named" in result.stderr:
+        pytest.skip(f"our echoscu cannot run yet: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    assert "I: Received Echo Response (Success)" in result.stderr
+    server.stop()
+    assert "I: Received Echo Request (MsgID 1)" in server.stderr
+
+
+@pytest.mark.dcmtk
+def test_debug_dump_shape(scp):
+    server = scp("-d")
+    result = dcmtk_echo(server.port, "-pts", "3", "-ppc", "2")
+    assert result.returncode == 0, result.stderr
+    server.stop()
+    log = server.stderr.splitlines()
+    assert log[:2] == ["D: echoscp v0.1.0", "D: "]
+    for line in [
+        "D: ======================= INCOMING A-ASSOCIATE-RQ PDU ========================",
+        "D: Their Implementation Version Name:   OFFIS_DCMTK_367",
+        "D: Calling Application Name:    ECHOSCU",
+        "D: Called Application Name:     ANY-SCP",
+        "D: Presentation Contexts:",
+        "D:   Context ID:        3 (Proposed)",
+        "D:     Proposed Transfer Syntaxes:",
+        "D:       =Explicit VR Big Endian",
+        "D: ======================= OUTGOING A-ASSOCIATE-AC PDU ========================",
+        "D: Our Implementation Class UID:      2.25.211717524918349529527401668842660094394",
+        "D: Our Implementation Version Name:   ECHOSCP_0.1.0",
+        "D: Our Max PDU Receive Size:    16382",
+        "D:   Context ID:        3 (Accepted)",
+        "D:     Accepted Transfer Syntax: =Implicit VR Little Endian",
+        "D: ========================== INCOMING DIMSE MESSAGE ==========================",
+        "D: Message Type                  : C-ECHO RQ",
+        "D: Message ID                    : 1",
+        "D: ============================ END DIMSE MESSAGE =============================",
+    ]:
+        assert line in log, line
+    assert log.index("I: Accepting Association") < log.index("D: Accept Parameters:")
+    assert log[-1] == "I: Association Released"
+
+
+# --------------------------------------------------------------------------- negotiation
+
+_PROPOSALS = ([IMPLICIT, EXPLICIT_LE, DEFLATED, EXPLICIT_BE],
+              [EXPLICIT_BE, DEFLATED, EXPLICIT_LE, IMPLICIT],
+              [EXPLICIT_LE])
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    (None, [IMPLICIT, IMPLICIT, EXPLICIT_LE]),
+    ("-x=", [EXPLICIT_LE, EXPLICIT_LE, EXPLICIT_LE]),
+    ("-xe", [EXPLICIT_LE, EXPLICIT_LE, EXPLICIT_LE]),
+    ("-xb", [EXPLICIT_BE, EXPLICIT_BE, EXPLICIT_LE]),
+    ("-xi", [IMPLICIT, IMPLICIT, None]),
+])
+def test_transfer_syntax_preference_acceptor_order_wins(scp, option, expected):
+    server = scp(*([option] if option else []))
+    for proposal, wanted in zip(_PROPOSALS, expected):
+        client = RawAssociation(server.port, [(uids.VERIFICATION, proposal)])
+        event = client.associate()
+        assert isinstance(event, dul_events.AssociationAccepted)
+        (context,) = event.ac.contexts
+        if wanted is None:
+            assert context.result == 4
+        else:
+            assert (context.result, context.transfer_syntax) == (0, wanted)
+            assert client.echo(7) == 0
+        client.release()
+        client.close()
+
+
+@pytest.mark.dcmtk
+@pytest.mark.parametrize(("option", "accepted"), [
+    ("-xb", "=Explicit VR Big Endian"),
+    ("-x=", "=Explicit VR Little Endian"),
+])
+def test_dcmtk_propose_ts_3(scp, option, accepted):
+    server = scp("-d", option)
+    result = dcmtk_echo(server.port, "-pts", "3")
+    assert result.returncode == 0, result.stderr
+    server.stop()
+    assert f"D:     Accepted Transfer Syntax: {accepted}" in server.stderr
+
+
+def test_other_abstract_syntaxes_refused_per_context(scp):
+    server = scp()
+    client = RawAssociation(server.port, [(CT_IMAGE_STORAGE, [IMPLICIT]),
+                                          (uids.VERIFICATION, [IMPLICIT])])
+    event = client.associate()
+    assert [(c.id, c.result) for c in event.ac.contexts] == [(1, 3), (3, 0)]
+    assert event.ac.user_info.implementation_class_uid == \
+        "2.25.211717524918349529527401668842660094394"
+    assert event.ac.user_info.implementation_version_name == "ECHOSCP_0.1.0"
+    assert client.echo(1, context_id=3) == 0
+    client.release()
+    client.close()
+
+
+@pytest.mark.dcmtk
+def test_dcmtk_storescu_gets_no_context_and_server_keeps_serving(scp, tmp_path):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = CT_IMAGE_STORAGE
+    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    dataset.PatientName = "Echo^Test"
+    path = tmp_path / "ct.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+
+    server = scp("-v")
+    stored = run([DCMTK_STORESCU, "-v", "127.0.0.1", str(server.port), str(path)], timeout=30,
+                 env={"TCP_NODELAY": "1"})
+    assert stored.returncode != 0
+    assert "No presentation context" in stored.stderr or "No Acceptable" in stored.stderr
+    after = dcmtk_echo(server.port)
+    assert after.returncode == 0, after.stderr
+    server.stop()
+    assert info_lines(server.stderr)[0] == "I: Accepting Association"
+    assert info_lines(server.stderr)[-1] == "I: Association Released"
+
+
+@pytest.mark.parametrize("command_field", [0x0001, 0x0020])
+def test_other_dimse_message_aborts(scp, command_field):
+    server = scp("-v")
+    client = RawAssociation(server.port)
+    client.associate()
+    command = bytearray(dimse.echo_rq(5))
+    value = command.index(b"\x00\x00\x00\x01\x02\x00\x00\x00") + 8  # (0000,0100), length 2
+    command[value:value + 2] = command_field.to_bytes(2, "little")
+    assert dimse.decode_command(bytes(command))[dimse.COMMAND_FIELD] == command_field
+    client.send(client.machine.send_message(1, bytes(command)))
+    event = client.next_event()
+    assert isinstance(event, dul_events.Aborted)
+    client.close()
+    assert RawAssociation(server.port).associate().__class__ is dul_events.AssociationAccepted
+    server.stop()
+    assert info_lines(server.stderr)[:2] == ["I: Accepting Association", "I: Association Aborted"]
+
+
+def test_echo_on_rejected_context_aborts(scp):
+    server = scp("-v")
+    client = RawAssociation(server.port, [(CT_IMAGE_STORAGE, [IMPLICIT]),
+                                          (uids.VERIFICATION, [IMPLICIT])])
+    client.associate()
+    client.send(client.machine.send_message(1, dimse.echo_rq(1)))
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+    server.stop()
+    assert "I: Received DIMSE message with invalid or rejected context ID: 1" in server.stderr
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def test_fragmented_command_and_split_writes(scp):
+    server = scp()
+    client = RawAssociation(server.port)
+    client.associate()
+    command = dimse.echo_rq(42)
+    pdvs = [pdu.PDV(1, True, False, command[:10]), pdu.PDV(1, True, False, command[10:30])]
+    first = pdu.encode(pdu.PDataTF(pdvs))
+    second = pdu.encode(pdu.PDataTF([pdu.PDV(1, True, True, command[30:])]))
+    for byte in first + second:  # one byte per write, the worst a peer can do
+        client.sock.sendall(bytes((byte,)))
+    event = client.next_event()
+    assert dimse.decode_command(event.command)[dimse.MESSAGE_ID_RESPONDED] == 42
+    # two whole messages in one write
+    client.send(client.machine.send_message(1, dimse.echo_rq(43))
+                + client.machine.send_message(1, dimse.echo_rq(44)))
+    ids = [dimse.decode_command(client.next_event().command)[dimse.MESSAGE_ID_RESPONDED]
+           for _ in range(2)]
+    assert ids == [43, 44]
+    client.release()
+    client.close()
+
+
+def test_small_peer_max_pdu_fragments_our_response(scp):
+    server = scp()
+    client = RawAssociation(server.port, max_pdu=40)
+    client.associate()
+    client.send(client.machine.send_message(1, dimse.echo_rq(3)))
+    framer = pdu.PDUReader(1 << 16)
+    sizes, event = [], None
+    while event is None:
+        data = client.sock.recv(65536)
+        assert data
+        framer.feed(data)
+        while (whole := framer.next()) is not None:
+            sizes.append(len(whole[1]))
+        client.machine.receive_data(data)
+        event = client.machine.next_event()
+    assert len(sizes) > 1 and max(sizes) <= 40, sizes
+    assert dimse.decode_command(event.command)[dimse.STATUS] == 0
+    client.release()
+    client.close()
+
+
+@pytest.mark.dcmtk
+def test_max_pdu_option_announced_and_respected(scp):
+    server = scp("-pdu", "40")
+    client = RawAssociation(server.port)
+    assert client.associate().ac.user_info.max_pdu == 40
+    client.close()
+    result = dcmtk_echo(server.port, "-v")
+    assert result.returncode == 0, result.stderr
+    server2 = scp("-pdu", "0")
+    client = RawAssociation(server2.port)
+    assert client.associate().ac.user_info.max_pdu == 0
+    assert client.echo() == 0
+    client.close()
+
+
+@pytest.mark.parametrize("garbage", [
+    b"\x09\x00\x00\x00\x00\x04\x00\x00\x00\x00",    # unknown PDU type
+    b"\x04\x00\x7f\xff\xff\xff",                    # P-DATA-TF claiming 2 GiB
+    b"\x01\x00\x00\x00\x00\x02\xff\xff",            # truncated A-ASSOCIATE-RQ body
+])
+def test_garbage_is_aborted_and_server_survives(scp, garbage):
+    server = scp()
+    sock = connect(server.port)
+    sock.sendall(garbage)
+    answer = receive_until_closed(sock)
+    sock.close()
+    assert answer[:1] == b"\x07"  # A-ABORT
+    assert answer[8] == 2  # source: service provider
+    client = RawAssociation(server.port)
+    client.associate()
+    assert client.echo() == 0
+    client.release()
+    client.close()
+    server.stop()
+    assert server.returncode == 0
+    assert "Traceback" not in server.stderr
+    assert "E: Protocol error from 127.0.0.1" in server.stderr
+
+
+def test_lying_length_after_association_never_allocates(scp):
+    server = scp()
+    client = RawAssociation(server.port)
+    client.associate()
+    client.send(b"\x04\x00\xff\xff\xff\xff")
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+
+
+# --------------------------------------------------------------------------- binding
+
+
+def _ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+needs_ipv6 = pytest.mark.skipif(not _ipv6_available(), reason="no IPv6 loopback here")
+
+
+def _echo_from(host: str, port: int) -> int:
+    client = RawAssociation(port, host=host)
+    client.associate()
+    status = client.echo()
+    client.release()
+    client.close()
+    return status
+
+
+@needs_ipv6
+@pytest.mark.parametrize("bind", [None, "::"])
+def test_default_and_dual_stack_bind_serve_ipv4_and_ipv6(scp, bind):
+    server = scp(*(["-ba", bind] if bind else []))
+    assert _echo_from("127.0.0.1", server.port) == 0
+    assert _echo_from("::1", server.port) == 0
+
+
+@needs_ipv6
+def test_bind_address_restricts_family(scp):
+    server = scp("-ba", "127.0.0.1")
+    assert _echo_from("127.0.0.1", server.port) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("::1", server.port), timeout=5).close()
+    server6 = scp("-ba", "::1")
+    assert _echo_from("::1", server6.port) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", server6.port), timeout=5).close()
+
+
+def test_port_in_use_is_one_line_and_exit_1(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run([sys.executable, "-m", "echoscp", "-ba", "0.0.0.0", str(port)], timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"E: Cannot listen on 0.0.0.0:{port}: Address already in use"]
+
+
+# --------------------------------------------------------------------------- operators' options
+
+
+@pytest.mark.dcmtk
+def test_status_option(scp):
+    server = scp("--status", "0x0122")
+    result = dcmtk_echo(server.port, "-v")
+    assert result.returncode == 0
+    assert "I: Received Echo Response (Unknown Status: 0x122)" in result.stderr
+    client = RawAssociation(server.port)
+    client.associate()
+    assert client.echo() == 0x0122
+    client.close()
+
+
+def test_delay_does_not_block_other_associations(scp):
+    server = scp("--delay", "3")
+    slow = RawAssociation(server.port)
+    slow.associate()
+    slow.send(slow.machine.send_message(1, dimse.echo_rq(1)))
+    # while the first response is held back, a second association is served
+    other = RawAssociation(server.port)
+    assert isinstance(other.associate(), dul_events.AssociationAccepted)
+    other.send(other.machine.release())
+    assert isinstance(other.next_event(), dul_events.ReleaseConfirmed)
+    other.close()
+    readable, _, _ = select.select([slow.sock], [], [], 0)
+    assert readable == [], "the delayed response came before the other association finished"
+    event = slow.next_event()
+    assert dimse.decode_command(event.command)[dimse.STATUS] == 0
+    slow.release()
+    slow.close()
+
+
+@pytest.mark.dcmtk
+@pytest.mark.parametrize(("reject", "reason_line"), [
+    (("1", "1", "3"), "F: Reason: Calling AE Title Not Recognized"),
+    (("2", "3", "1"), "F: Reason: Temporary Congestion"),
+])
+def test_reject_option(scp, tmp_path, reject, reason_line):
+    log = tmp_path / "assoc.jsonl"
+    server = scp("-v", "--reject", *reject, "--log-json", str(log))
+    result = dcmtk_echo(server.port)
+    assert result.returncode == 1
+    assert "F: Association Rejected:" in result.stderr
+    assert reason_line in result.stderr
+    (record,) = wait_for_records(log, 1)
+    assert record["ended"] == "rejected"
+    server.stop()
+    assert info_lines(server.stderr) == ["I: Rejecting Association"]
+
+
+@pytest.mark.dcmtk
+def test_require_called_aet(scp):
+    server = scp("-aet", "MYSCP", "--require-called-aet")
+    assert dcmtk_echo(server.port, "-aec", "MYSCP").returncode == 0
+    wrong = dcmtk_echo(server.port, "-aec", "OTHER")
+    assert wrong.returncode == 1
+    assert "F: Result: Rejected Permanent, Source: Service User" in wrong.stderr
+    assert "F: Reason: Called AE Title Not Recognized" in wrong.stderr
+
+
+@pytest.mark.dcmtk
+def test_require_calling_aet(scp):
+    server = scp("--require-calling-aet", "GOOD", "--require-calling-aet", "ALSO")
+    assert dcmtk_echo(server.port, "-aet", "GOOD").returncode == 0
+    assert dcmtk_echo(server.port, "-aet", "ALSO").returncode == 0
+    wrong = dcmtk_echo(server.port, "-aet", "BAD")
+    assert wrong.returncode == 1
+    assert "F: Reason: Calling AE Title Not Recognized" in wrong.stderr
+
+
+@pytest.mark.dcmtk
+def test_log_json_records(scp, tmp_path):
+    log = tmp_path / "assoc.jsonl"
+    server = scp("--log-json", str(log), "-ta", "1")
+    assert dcmtk_echo(server.port, "--repeat", "3").returncode == 0
+    assert dcmtk_echo(server.port, "--abort").returncode == 0
+    silent = connect(server.port)
+    records = wait_for_records(log, 3)
+    silent.close()
+    released, peer_aborted, timed_out = records
+    assert released["ended"] == "released"
+    assert released["echoes"] == 3
+    assert released["calling_ae"] == "ECHOSCU"
+    assert released["called_ae"] == "ANY-SCP"
+    assert released["peer"] == "127.0.0.1"
+    assert isinstance(released["peer_port"], int)
+    assert released["tls_version"] is None and released["client_subject"] is None
+    assert released["time"].endswith("Z")
+    assert peer_aborted["ended"] == "peer-aborted"
+    assert peer_aborted["echoes"] == 1
+    assert timed_out["ended"] == "timeout"
+    assert timed_out["calling_ae"] is None
+    # a probe that connects and leaves leaves no record
+    connect(server.port).close()
+    assert dcmtk_echo(server.port).returncode == 0
+    assert [r["ended"] for r in wait_for_records(log, 4)] == [
+        "released", "peer-aborted", "timeout", "released"]
+
+
+# --------------------------------------------------------------------------- limits and timeouts
+
+
+@pytest.mark.dcmtk
+def test_association_cap(scp, tmp_path):
+    log = tmp_path / "assoc.jsonl"
+    server = scp("--max-associations", "2", "--log-json", str(log))
+    held = [RawAssociation(server.port) for _ in range(2)]
+    for client in held:
+        assert isinstance(client.associate(), dul_events.AssociationAccepted)
+    third = dcmtk_echo(server.port, "-v")
+    assert third.returncode == 1
+    assert "F: Association Rejected:" in third.stderr
+    assert ("F: Result: Rejected Transient, Source: Service Provider (Presentation Related)"
+            in third.stderr)
+    assert "F: Reason: Local Limit Exceeded" in third.stderr
+    held[0].release()
+    held[0].close()
+    wait_for_records(log, 2)  # the rejection and the release are accounted for
+    assert dcmtk_echo(server.port).returncode == 0
+    held[1].release()
+    held[1].close()
+
+
+@pytest.mark.dcmtk
+def test_artim_closes_silent_connection_without_blocking_others(scp):
+    server = scp("-ta", "1")
+    silent = connect(server.port)
+    assert dcmtk_echo(server.port).returncode == 0  # served while the silent one waits
+    assert receive_until_closed(silent) == b""  # closed by the server, nothing sent
+    silent.close()
+    server.stop()
+    assert "E: ACSE timeout reached while waiting for an A-ASSOCIATE-RQ from 127.0.0.1" \
+        in server.stderr
+
+
+def test_idle_timeout_aborts(scp):
+    server = scp("-tn", "1", "-v")
+    client = RawAssociation(server.port)
+    client.associate()
+    assert client.echo() == 0
+    event = client.next_event()  # nothing sent: the server gives up after -tn
+    assert isinstance(event, dul_events.Aborted)
+    client.close()
+    server.stop()
+    assert "E: Network timeout reached\nI: Aborting Association" in server.stderr
+
+
+def test_dimse_timeout_for_a_started_pdu(scp):
+    server = scp("-td", "1", "-tn", "30")
+    client = RawAssociation(server.port)
+    client.associate()
+    client.send(b"\x04\x00\x00\x00\x00\x50")  # a P-DATA-TF header, then nothing
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+    server.stop()
+    assert "E: DIMSE timeout reached while waiting for the rest of a message" in server.stderr
+
+
+# --------------------------------------------------------------------------- shutdown and logging
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_aborts_open_association_and_exits_0(scp, signum):
+    server = scp()
+    client = RawAssociation(server.port)
+    client.associate()
+    assert client.echo() == 0
+    assert server.signal(signum) == 0
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+    assert "Traceback" not in server.stderr
+
+
+@pytest.mark.dcmtk
+def test_quiet_and_default_levels(scp):
+    quiet = scp("-q")
+    default = scp()
+    for server in (quiet, default):
+        assert dcmtk_echo(server.port).returncode == 0
+        sock = connect(server.port)
+        sock.sendall(b"\x09\x00\x00\x00\x00\x00")
+        receive_until_closed(sock)
+        sock.close()
+    quiet.stop()
+    default.stop()
+    assert quiet.stderr == ""
+    assert default.stderr.startswith("E: Protocol error from 127.0.0.1")
+    assert "I: " not in default.stderr
+
+
+@pytest.mark.dcmtk
+def test_log_level_debug(scp):
+    server = scp("-ll", "debug")
+    assert dcmtk_echo(server.port).returncode == 0
+    server.stop()
+    assert "D: Request Parameters:" in server.stderr

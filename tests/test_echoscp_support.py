@@ -1,0 +1,229 @@
+"""Running our echoscp in tests: start on a free port, wait until it listens, always stop.
+
+No test functions live here; the ``test_echoscp_*`` modules import ``EchoSCP`` and
+the helpers. Readiness comes from /proc (the process's own LISTEN socket), so no
+probe connection ever reaches the server under test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from peers import free_port
+
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        entries = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for entry in entries:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{entry}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+class EchoSCP:
+    """Our echoscp as a subprocess; stderr/stdout go to files read after ``stop()``."""
+
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.args = list(args)
+        self.env = env
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self.returncode: int | None = None
+        self.stdout = ""
+        self.stderr = ""
+
+    def start(self, attempts: int = 5) -> EchoSCP:
+        """Start on a free port and return once the process itself listens on it."""
+        deadline = time.monotonic() + START_TIMEOUT
+        for _ in range(attempts):
+            self.port = free_port()
+            self._launch()
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    break
+                if _listening_inodes(self.port) & _socket_inodes(self.process.pid):
+                    return self
+                time.sleep(0.01)
+            self.stop()
+            if "Cannot listen" not in self.stderr or time.monotonic() >= deadline:
+                raise RuntimeError(f"echoscp did not start (exit {self.returncode}):\n"
+                                   f"{self.stderr}")
+        raise RuntimeError("echoscp found no free port")
+
+    def _launch(self) -> None:
+        environment = dict(os.environ)
+        environment.setdefault("TCP_NODELAY", "1")
+        environment.update(self.env or {})
+        self._out = open(self.workdir / f"echoscp-{self.port}.out", "w+b")  # noqa: SIM115
+        self._err = open(self.workdir / f"echoscp-{self.port}.err", "w+b")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "echoscp", *self.args, str(self.port)],
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err, env=environment)
+        self.returncode = None
+
+    def signal(self, signum: int = signal.SIGTERM) -> int:
+        """Send ``signum`` and wait for the exit; returns the exit code."""
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.stop()
+
+    def stop(self) -> int:
+        """End the process (SIGTERM, then SIGKILL), collect its output, return its exit code."""
+        if self.process is None:
+            return -1
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT)
+        self.returncode = self.process.returncode
+        self.stdout = self._read(self._out)
+        self.stderr = self._read(self._err)
+        return self.returncode
+
+    @staticmethod
+    def _read(stream) -> str:
+        if stream.closed:
+            return ""
+        stream.seek(0)
+        text = stream.read().decode("utf-8", "backslashreplace")
+        stream.close()
+        return text
+
+    def output_so_far(self) -> str:
+        """stderr written up to now (the process keeps running)."""
+        return (self.workdir / f"echoscp-{self.port}.err").read_text("utf-8", "replace")
+
+    def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
+        """Wait until ``text`` appears in stderr; return stderr (AssertionError on timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = self.output_so_far()
+            if text in current:
+                return current
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not logged within {timeout} s:\n{self.output_so_far()}")
+
+
+def connect(port: int, timeout: float = 5.0) -> socket.socket:
+    """A raw TCP connection to 127.0.0.1:port with a receive timeout."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.settimeout(timeout)
+    return sock
+
+
+def receive_until_closed(sock: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Everything the server sends until it closes (bounded by the socket timeout)."""
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class RawAssociation:
+    """A requestor built from our own ``dul`` on a blocking socket: full control of the bytes."""
+
+    def __init__(self, port: int, contexts: list[tuple[str, list[str]]] | None = None,
+                 calling_ae: str = "RAWSCU", called_ae: str = "ANY-SCP",
+                 max_pdu: int = 16384, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+        from dul import association, pdu, uids
+
+        self.pdu = pdu
+        self.events = association
+        if contexts is None:
+            contexts = [(uids.VERIFICATION, [uids.IMPLICIT_VR_LITTLE_ENDIAN])]
+        rq = pdu.AssociateRQ(
+            called_ae, calling_ae,
+            [pdu.PresentationContextRQ(2 * i + 1, abstract, list(syntaxes))
+             for i, (abstract, syntaxes) in enumerate(contexts)],
+            pdu.UserInformation(max_pdu=max_pdu,
+                                implementation_class_uid="1.2.3.4",
+                                implementation_version_name="RAWTEST"))
+        self.machine = association.Requestor(rq, max_receive_pdu=max_pdu)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+
+    def send(self, data: bytes) -> None:
+        """Put bytes on the wire as they are."""
+        self.sock.sendall(data)
+
+    def next_event(self):
+        """The next upper-layer event from the server (ConnectionClosed when it closes)."""
+        while True:
+            event = self.machine.next_event()
+            if event is not None:
+                return event
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            self.machine.receive_data(data)
+
+    def associate(self):
+        """Send the A-ASSOCIATE-RQ; return the answer event (accepted or rejected)."""
+        self.send(self.machine.start())
+        return self.next_event()
+
+    def echo(self, message_id: int = 1, context_id: int = 1) -> int:
+        """One C-ECHO; the response's status (AssertionError if something else came)."""
+        from dul import dimse
+
+        self.send(self.machine.send_message(context_id, dimse.echo_rq(message_id)))
+        event = self.next_event()
+        assert isinstance(event, self.events.MessageReceived), event
+        command = dimse.decode_command(event.command)
+        assert command[dimse.MESSAGE_ID_RESPONDED] == message_id
+        return command[dimse.STATUS]
+
+    def release(self) -> None:
+        """A-RELEASE-RQ, expect A-RELEASE-RP."""
+        self.send(self.machine.release())
+        event = self.next_event()
+        assert isinstance(event, self.events.ReleaseConfirmed), event
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
