@@ -113,6 +113,20 @@ def _print(text: str, stream: str = "stdout") -> None:
 
 def _run(args: list[str], prog: str) -> int:
     """Steps 1-7 of DCMTK's flow; then the driver does the rest."""
+    options = prepare(args, prog)
+    if isinstance(options, int):
+        return options
+    from echoscu import driver
+
+    return driver.run(options)
+
+
+def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:
+    """Steps 1-7: the validated options, or the exit code once everything is printed.
+
+    Prints what DCMTK prints up to that point (usage, version, lists, error blocks,
+    ``--arguments``) and configures logging; the network is not touched.
+    """
     try:
         line = parse_arguments(TABLE, expand_command_files(args), prog)
         early = _exclusive_or_count(line)
@@ -134,9 +148,7 @@ def _run(args: list[str], prog: str) -> int:
         if not quiet:
             _print(error_block(str(error)), "stderr")
         return EXIT_COMMAND_LINE
-    from echoscu import driver
-
-    return driver.run(options)
+    return options
 
 
 def _exclusive_or_count(line: ParsedLine) -> int | None:
