@@ -3,6 +3,8 @@ command decoder, and precomputed whole-PDU fast paths for the echo hot loops."""
 
 from __future__ import annotations
 
+from struct import Struct
+
 from dul.uids import VERIFICATION
 
 # command element tags (group 0000, so the tag value equals the element number)
@@ -93,6 +95,10 @@ _VR = {
 }
 
 
+_ELEMENT_HEADER = Struct("<HHI")
+_AT_PAIRS = Struct("<HH")
+
+
 class DIMSEError(Exception):
     """Malformed command set (its own class, not a PDUError: the PDUs were fine)."""
 
@@ -153,6 +159,7 @@ def decode_command(data: bytes) -> dict[int, object]:
     group 0000, tags out of ascending order, and US/UL values of the wrong size.
     """
     values: dict[int, object] = {}
+    unpack = _ELEMENT_HEADER.unpack_from
     end = len(data)
     pos = 0
     previous = -1
@@ -161,39 +168,47 @@ def decode_command(data: bytes) -> dict[int, object]:
             raise DIMSEError(
                 f"command set: element header at offset {pos} needs 8 bytes, {end - pos} remain"
             )
-        group = data[pos] | (data[pos + 1] << 8)
-        element = data[pos + 2] | (data[pos + 3] << 8)
-        length = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        group, element, length = unpack(data, pos)
         pos += 8
-        where = f"command set: element ({group:04x},{element:04x})"
-        if group != 0:
-            raise DIMSEError(f"{where} is outside the command group 0000")
-        if element <= previous:
-            raise DIMSEError(f"{where} is out of ascending order")
+        if group or element <= previous or length > end - pos:
+            raise _element_error(group, element, previous, length, end - pos)
         previous = element
-        if length > end - pos:
-            raise DIMSEError(f"{where} length {length} exceeds remaining {end - pos} bytes")
-        raw = data[pos : pos + length]
-        pos += length
+        stop = pos + length
         vr = _VR.get(element)
         if vr == "US" or vr == "UL":
-            size = 2 if vr == "US" else 4
-            if length != size:
-                raise DIMSEError(f"{where} ({vr}) has length {length}, expected {size}")
-            values[element] = int.from_bytes(raw, "little")
+            if length != (2 if vr == "US" else 4):
+                raise DIMSEError(
+                    f"command set: element (0000,{element:04x}) ({vr}) has length {length}, "
+                    f"expected {2 if vr == 'US' else 4}"
+                )
+            values[element] = int.from_bytes(data[pos:stop], "little")
+        elif vr is None:
+            values[element] = bytes(data[pos:stop])
         elif vr == "AT":
             if length % 4:
-                raise DIMSEError(f"{where} (AT) length {length} is not a multiple of 4")
+                raise DIMSEError(
+                    f"command set: element (0000,{element:04x}) (AT) length {length} "
+                    "is not a multiple of 4"
+                )
             values[element] = tuple(
-                (int.from_bytes(raw[i : i + 2], "little") << 16)
-                | int.from_bytes(raw[i + 2 : i + 4], "little")
-                for i in range(0, length, 4)
+                (group << 16) | element_number
+                for group, element_number in _AT_PAIRS.iter_unpack(data[pos:stop])
             )
-        elif vr is not None:
-            values[element] = _text(raw)
         else:
-            values[element] = bytes(raw)
+            values[element] = _text(data[pos:stop])
+        pos = stop
     return values
+
+
+def _element_error(
+    group: int, element: int, previous: int, length: int, remaining: int
+) -> DIMSEError:
+    where = f"command set: element ({group:04x},{element:04x})"
+    if group:
+        return DIMSEError(f"{where} is outside the command group 0000")
+    if element <= previous:
+        return DIMSEError(f"{where} is out of ascending order")
+    return DIMSEError(f"{where} length {length} exceeds remaining {remaining} bytes")
 
 
 def command_has_dataset(command: bytes) -> bool:
@@ -202,11 +217,18 @@ def command_has_dataset(command: bytes) -> bool:
     Tolerant by design (the reassembler asks before anyone validates the command):
     an unreadable command or a missing element counts as "no data set".
     """
-    try:
-        value = decode_command(command).get(COMMAND_DATA_SET_TYPE, NO_DATA_SET)
-    except DIMSEError:
-        return False
-    return value != NO_DATA_SET
+    unpack = _ELEMENT_HEADER.unpack_from
+    end = len(command)
+    pos = 0
+    while end - pos >= 8:
+        group, element, length = unpack(command, pos)
+        pos += 8
+        if group or length > end - pos or element > COMMAND_DATA_SET_TYPE:
+            return False
+        if element == COMMAND_DATA_SET_TYPE:
+            return length == 2 and int.from_bytes(command[pos : pos + 2], "little") != NO_DATA_SET
+        pos += length
+    return False
 
 
 # --------------------------------------------------------------------------- fast paths
@@ -256,3 +278,8 @@ def echo_rsp_pdu(context_id: int, message_id_responded: int, status: int = 0) ->
         + _ECHO_RSP_MID2
         + status.to_bytes(2, "little")
     )
+
+
+def command_vr(tag: int) -> str | None:
+    """The VR of a command-group element (for dumps), or None for an unknown tag."""
+    return _VR.get(tag)
