@@ -29,6 +29,7 @@ from echoscu import messages as msg
 from echoscu.dumps import (
     IMPLEMENTATION_CLASS_UID,
     association_dump,
+    command_dump,
     implementation_version_name,
     pdu_hex_dump,
 )
@@ -94,13 +95,6 @@ def _run(opts: EchoOptions) -> int:
     if app.enabled(DEBUG):
         app.debug("Request Parameters:\n" + association_dump(rq))
     app.info("Requesting Association")
-    titles = ((opts.calling_aet, "Calling AP Title"), (opts.called_aet, "Called AP Title"))
-    for value, what in titles:
-        if not value:
-            cond = msg.illegal_service_parameter(what)
-            net.error(cond.text)
-            app.fatal(f"Association Request Failed: {cond}")
-            return EXIT_FAILURE
 
     session = _Session(opts, rq, our_max_pdu)
     try:
@@ -256,6 +250,8 @@ class _Session:
         self.sock: socket.socket | None = None
         self.dul = Requestor(rq, our_max_pdu)
         self.context_id = 0
+        #: the last C-ECHO-RSP command set, for the status detail dump
+        self.last_command = b""
         self.socket_timeout: float | None = (
             None if opts.socket_timeout <= 0 else float(opts.socket_timeout)
         )
@@ -356,6 +352,13 @@ class _Session:
     def associate(self) -> bool:
         """Send the A-ASSOCIATE-RQ, wait ``-ta`` for the answer; True if a context was accepted."""
         net.debug("Constructing Associate RQ PDU")
+        titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
+        for value, what in titles:
+            if not value:
+                # DCMTK finds this while encoding, after the TCP connection was opened
+                cond = msg.illegal_service_parameter(what)
+                net.error(cond.text)
+                raise cond
         self._send(self.dul.start(), "sendAssociationRQTCP")
         try:
             event = self._next_event(float(self.opts.acse_timeout))
@@ -390,14 +393,15 @@ class _Session:
     def echo_and_finish(self) -> int:
         """``--repeat`` C-ECHOs, then release (or ``--abort``); the exit code of the run."""
         opts = self.opts
-        if self.peer_max_pdu and self.peer_max_pdu <= 12:
-            failure = msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu))
-            return self._echo_failed(failure)
         dimse_timeout = float(opts.dimse_timeout) if opts.dimse_timeout else self.socket_timeout
         message_id = 0
         for _ in range(opts.repeat):
             message_id = (message_id + 1) & 0xFFFF
             app.info(f"Sending Echo Request (MsgID {message_id})")
+            if self.peer_max_pdu and self.peer_max_pdu & ~1 <= 12:
+                # DCMTK checks the even-rounded size but names the peer's own value
+                failure = msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu))
+                return self._echo_failed(failure)
             try:
                 self._send(
                     self.dul.send_message(self.context_id, dimse.echo_rq(message_id)),
@@ -416,6 +420,7 @@ class _Session:
             except msg.Condition as failure:
                 return self._echo_failed(failure)
             app.info(f"Received Echo Response ({msg.status_text(status)})")
+            _dump_status_detail(self.last_command)
         if opts.abort:
             return self._abort(EXIT_OK)
         return self._release()
@@ -435,14 +440,19 @@ class _Session:
             raise _PeerAborted(msg.peer_aborted()) from None
         if isinstance(event, MessageReceived):
             data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
-            command = dimse.decode_command(event.command)
+            try:
+                command = dimse.decode_command(event.command)
+            except dimse.DIMSEError:
+                raise msg.net(0x020B, "DIMSE Failed to parse received message") from None
             command_field = command.get(dimse.COMMAND_FIELD)
+            if command_field is None:
+                raise msg.net(0x020B, "DIMSE_parseCmdObject: Missing CommandField")
             if command_field != dimse.C_ECHO_RSP:
                 raise msg.unexpected_command_field(command_field or 0)
             responded = command.get(dimse.MESSAGE_ID_RESPONDED)
             if responded != message_id:
                 raise msg.unexpected_message_id(responded, message_id)
-            _dump_status_detail(command)
+            self.last_command = event.command
             return command.get(dimse.STATUS, 0)
         if isinstance(event, (Aborted, ConnectionClosed)):
             raise _PeerAborted(msg.peer_aborted())
@@ -527,13 +537,11 @@ _STANDARD_RSP_TAGS = frozenset((
 ))
 
 
-def _dump_status_detail(command: dict) -> None:
+def _dump_status_detail(command: bytes) -> None:
     """Extra elements in a C-ECHO-RSP are printed at debug level, as DCMTK does."""
-    extra = {tag: value for tag, value in command.items() if tag not in _STANDARD_RSP_TAGS}
-    if not extra or not app.enabled(DEBUG):
+    if not app.enabled(DEBUG):
         return
-    lines = ["Status Detail (should never be any):", "# Dicom-Data-Set",
-             "# Used TransferSyntax: Little Endian Implicit"]
-    for tag, value in sorted(extra.items()):
-        lines.append(f"({tag >> 16:04x},{tag & 0xFFFF:04x}) {value!r}")
-    app.debug("\n".join(lines))
+    extra = command_dump(command, _STANDARD_RSP_TAGS)
+    if extra:
+        app.debug("\n".join(["Status Detail (should never be any):", "", "# Dicom-Data-Set",
+                              "# Used TransferSyntax: Little Endian Implicit", *extra, ""]))

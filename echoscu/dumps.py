@@ -109,3 +109,45 @@ def pdu_hex_dump(raw: bytes) -> str:
     for start in range(0, len(raw), 16):
         lines.append("".join(f"  {byte:02x}" for byte in raw[start:start + 16]))
     return "\n".join(lines)
+
+
+def _element_value(vr: str | None, raw: bytes) -> str:
+    """An element's value as DCMTK's dump shows it."""
+    if not raw:
+        return "(no value available)"
+    if vr in ("US", "UL") and len(raw) in (2, 4):
+        return str(int.from_bytes(raw, "little"))
+    text = raw.rstrip(b"\0 ").decode("latin-1")
+    if vr == "UI":
+        name = dcmtk_name(text)
+        return f"={name}" if name else f"[{text}]"
+    return f"[{text}]"
+
+
+def _keyword(tag: int) -> str:
+    """The data dictionary keyword of a command element (pydicom's dictionary, lazily)."""
+    try:
+        from pydicom.datadict import keyword_for_tag
+    except ImportError:
+        return "Unknown Tag & Data"
+    return keyword_for_tag(tag) or "Unknown Tag & Data"
+
+
+def command_dump(command: bytes, skip: frozenset[int]) -> list[str]:
+    """DCMTK's dump lines for the elements of a command set whose tags are not in ``skip``."""
+    from dul.dimse import command_vr
+
+    lines = []
+    pos = 0
+    while pos + 8 <= len(command):
+        tag = (int.from_bytes(command[pos:pos + 2], "little") << 16) | int.from_bytes(
+            command[pos + 2:pos + 4], "little")
+        length = int.from_bytes(command[pos + 4:pos + 8], "little")
+        raw = command[pos + 8:pos + 8 + length]
+        pos += 8 + length
+        if tag in skip:
+            continue
+        vr = command_vr(tag)
+        head = f"({tag >> 16:04x},{tag & 0xFFFF:04x}) {vr or 'UN'} {_element_value(vr, raw)}"
+        lines.append(f"{head:<56}# {length:3}, 1 {_keyword(tag)}")
+    return lines
