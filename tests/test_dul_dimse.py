@@ -126,6 +126,9 @@ def test_decode_command_values_and_names() -> None:
     }
     assert dimse.COMMAND_NAMES[dimse.C_ECHO_RQ] == "C-ECHO-RQ"
     assert dimse.COMMAND_NAMES[dimse.C_ECHO_RSP] == "C-ECHO-RSP"
+    assert dimse.command_vr(dimse.STATUS) == "US"
+    assert dimse.command_vr(dimse.AFFECTED_SOP_CLASS_UID) == "UI"
+    assert dimse.command_vr(0x0008_0016) is None and dimse.command_vr(0x1234) is None
     unknown = dimse.echo_rq(1)[:12] + b"\x00\x00\x34\x12\x03\x00\x00\x00abc"
     assert decode_command(unknown)[0x1234] == b"abc"
 
