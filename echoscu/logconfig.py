@@ -115,11 +115,16 @@ def expand_variables(props: dict[str, str]) -> dict[str, str]:
     for _ in range(100):
         changed = False
         for key in sorted(props):
-            value = props.pop(key)
+            value = props[key]
             new_key = _substitute(key, props)
+            if new_key != key:
+                del props[key]
+                props[new_key] = value
+                changed = True
             new_value = _substitute(value, props)
-            changed = changed or new_key != key or new_value != value
-            props[new_key] = new_value
+            if new_value != value:
+                props[new_key] = new_value
+                changed = True
         if not changed:
             return props
     raise LogConfigError("log config: variables keep expanding (a definition refers to itself)")
