@@ -530,12 +530,15 @@ def _sni_checker(expected: str, log: Log) -> Callable[[ssl.SSLObject, str | None
 
 
 def _dh_bits(pem: bytes) -> int | None:
-    """Bit length of the prime of a PEM ``DH PARAMETERS`` block (None if there is none)."""
+    """Bit length of the prime of a PEM (X9.42) DH parameter block (None if there is none)."""
     import binascii
 
-    begin, end = b"-----BEGIN DH PARAMETERS-----", b"-----END DH PARAMETERS-----"
-    start, stop = pem.find(begin), pem.find(end)
-    if start < 0 or stop < start:
+    for label in (b"DH PARAMETERS", b"X9.42 DH PARAMETERS"):
+        begin, end = b"-----BEGIN " + label + b"-----", b"-----END " + label + b"-----"
+        start, stop = pem.find(begin), pem.find(end)
+        if 0 <= start < stop:
+            break
+    else:
         return None
     try:
         data = binascii.a2b_base64(pem[start + len(begin):stop])
