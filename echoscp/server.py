@@ -191,6 +191,10 @@ async def _serve(opts: ServerOptions) -> int:
         await server.shutdown()
         if json_log is not None:
             json_log.close()
+        if opts.tls is not None:
+            from certs.context import write_seed
+
+            write_seed(opts.tls)
     return 0
 
 

@@ -173,7 +173,7 @@ _PROPOSALS = ([IMPLICIT, EXPLICIT_LE, DEFLATED, EXPLICIT_BE],
 ])
 def test_transfer_syntax_preference_acceptor_order_wins(scp, option, expected):
     server = scp(*([option] if option else []))
-    for proposal, wanted in zip(_PROPOSALS, expected):
+    for proposal, wanted in zip(_PROPOSALS, expected, strict=True):
         client = RawAssociation(server.port, [(uids.VERIFICATION, proposal)])
         event = client.associate()
         assert isinstance(event, dul_events.AssociationAccepted)

@@ -96,6 +96,10 @@ class EchoSCP:
     def signal(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` and wait for the exit; returns the exit code."""
         self.process.send_signal(signum)
+        return self.wait_exit()
+
+    def wait_exit(self) -> int:
+        """Wait (bounded) for the process to end by itself; then ``stop()``."""
         try:
             self.process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -168,7 +172,8 @@ class RawAssociation:
 
     def __init__(self, port: int, contexts: list[tuple[str, list[str]]] | None = None,
                  calling_ae: str = "RAWSCU", called_ae: str = "ANY-SCP",
-                 max_pdu: int = 16384, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+                 max_pdu: int = 16384, timeout: float = 10.0, host: str = "127.0.0.1",
+                 ssl_context=None) -> None:
         from dul import association, pdu, uids
 
         self.pdu = pdu
@@ -184,6 +189,8 @@ class RawAssociation:
                                 implementation_version_name="RAWTEST"))
         self.machine = association.Requestor(rq, max_receive_pdu=max_pdu)
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="localhost")
         self.sock.settimeout(timeout)
 
     def send(self, data: bytes) -> None:

@@ -1,0 +1,62 @@
+"""What echoscp does with a TLS connection once ``certs`` has set it up.
+
+The checks after the handshake (DCMTK's peer-certificate rules), the facts the
+JSON log keeps (version, cipher, client subject), the ``-v``/``-d`` lines, and the
+one-line text of a failed handshake. Imported only when TLS is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from certs import session
+from echoscu import log
+
+if TYPE_CHECKING:
+    from echoscp.records import AssociationRecord
+    from echoscp.server import Server
+
+tls_log = log.get_logger("echoscp.tls")
+
+#: how long closing a TLS connection waits for the peer's close_notify
+SHUTDOWN_TIMEOUT = 5.0
+
+
+def shutdown_timeout() -> dict[str, float]:
+    """``start_tls`` keyword for a bounded TLS shutdown (Python 3.11 and later)."""
+    return {"ssl_shutdown_timeout": SHUTDOWN_TIMEOUT} if sys.version_info >= (3, 11) else {}
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for a failed handshake: DCMTK's TLS condition, or what timed out."""
+    if isinstance(exc, ConnectionAbortedError) and "taking longer" in str(exc):
+        return "TLS handshake timed out"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "TLS handshake timed out"
+    text = session.tls_error_condition(exc)
+    reason = getattr(exc, "verify_message", None)  # why verification failed, for the operator
+    return f"{text} ({reason})" if reason else text
+
+
+def describe(transport: asyncio.Transport, record: AssociationRecord, server: Server) -> str | None:
+    """Check the peer's certificates, note the session in ``record``, log it.
+
+    Returns None when the connection may go on, else why it is refused.
+    """
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return "no TLS session"
+    if not session.check_peer_certificates(ssl_object, server.opts.tls, "acceptor", tls_log):
+        return session.CERTIFICATE_REFUSED
+    record.tls_version = ssl_object.version()
+    cipher = ssl_object.cipher()
+    record.cipher = cipher[0] if cipher else None
+    subject = session.peer_certificate_subject(ssl_object)
+    record.client_subject = subject or None
+    tls_log.info(f"TLS connection from {record.peer}: {record.tls_version}, {record.cipher}, "
+                 f"client certificate: {subject or '(none)'}")
+    if tls_log.enabled(log.DEBUG):
+        tls_log.debug("\n".join(session.connection_details(ssl_object)))
+    return None

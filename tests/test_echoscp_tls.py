@@ -1,0 +1,292 @@
+"""echoscp with TLS: DCMTK's acceptor options, interop with DCMTK, pynetdicom and our
+echoscu, client-certificate modes, and handshakes that never block other clients.
+
+Certificates come from ``certs.pki.make_pki`` in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from peers import DCMTK_ECHOSCU, run
+from test_echoscp_support import EchoSCP, RawAssociation, connect, receive_until_closed
+
+from certs.pki import Pki, make_pki
+
+pytestmark = [pytest.mark.timeout(90)]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """One test PKI (CA, server, client, revoked + CRL) for the whole module."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A second, unrelated PKI: its client is not trusted by the first CA."""
+    return make_pki(tmp_path_factory.mktemp("other-pki"))
+
+
+@pytest.fixture(scope="module")
+def secret_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A PKI whose PEM private keys are encrypted with the password ``secret``."""
+    return make_pki(tmp_path_factory.mktemp("secret-pki"), password="secret")
+
+
+@pytest.fixture
+def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
+    """Factory: ``scp(*args)`` starts echoscp; all are stopped after the test."""
+    started: list[EchoSCP] = []
+
+    def start(*args: str) -> EchoSCP:
+        server = EchoSCP(tmp_path, *args).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def tls_server_args(pki: Pki, *extra: str) -> list[str]:
+    """``+tls server.key server.pem +cf ca.pem`` plus ``extra``."""
+    return ["+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert, *extra]
+
+
+def dcmtk_tls_echo(port: int, *args: str):
+    """DCMTK's echoscu with ``args`` (TLS options) against 127.0.0.1:port."""
+    return run([DCMTK_ECHOSCU, "-v", *args, "127.0.0.1", str(port)], timeout=30,
+               env={"TCP_NODELAY": "1"})
+
+
+def client_args(pki: Pki) -> list[str]:
+    """DCMTK options for a client with pki's client certificate trusting pki's CA."""
+    return ["+tls", pki.client.key, pki.client.cert, "+cf", pki.ca.cert]
+
+
+def records(path: Path) -> list[dict]:
+    """The --log-json lines."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# --------------------------------------------------------------------------- interop
+
+
+@pytest.mark.dcmtk
+def test_dcmtk_client_certificate_required(scp, pki, tmp_path):
+    log = tmp_path / "tls.jsonl"
+    server = scp("-v", "--log-json", str(log), *tls_server_args(pki))
+    result = dcmtk_tls_echo(server.port, *client_args(pki))
+    assert result.returncode == 0, result.stderr
+    anonymous = dcmtk_tls_echo(server.port, "+tla", "+cf", pki.ca.cert)
+    assert anonymous.returncode == 1
+    plain = dcmtk_tls_echo(server.port)
+    assert plain.returncode == 1
+    assert server.stop() == 0
+    lines = server.stderr.splitlines()
+    assert lines[:4] == [
+        "I: TLS connection from 127.0.0.1: TLSv1.3, TLS_AES_256_GCM_SHA384, "
+        "client certificate: /CN=client1",
+        "I: Accepting Association",
+        "I: Received Echo Request (MsgID 1)",
+        "I: Association Released",
+    ]
+    assert ("E: TLS handshake with 127.0.0.1 failed: 000b:08c7 TLS error: "
+            "peer did not return a certificate") in lines
+    assert "E: TLS handshake with 127.0.0.1 failed: 000b:090b TLS error: wrong version number" \
+        in lines
+    first, second, third = records(log)
+    assert (first["ended"], first["echoes"]) == ("released", 1)
+    assert first["tls_version"] == "TLSv1.3"
+    assert first["cipher"] == "TLS_AES_256_GCM_SHA384"
+    assert first["client_subject"] == "/CN=client1"
+    assert second["ended"] == third["ended"] == "error"
+
+
+@pytest.mark.dcmtk
+def test_verify_if_present(scp, pki, other_pki):
+    server = scp("-vc", *tls_server_args(pki))
+    assert dcmtk_tls_echo(server.port, "+tla", "+cf", pki.ca.cert).returncode == 0
+    assert dcmtk_tls_echo(server.port, *client_args(pki)).returncode == 0
+    untrusted = ["+tls", other_pki.client.key, other_pki.client.cert, "+cf", pki.ca.cert]
+    assert dcmtk_tls_echo(server.port, *untrusted).returncode == 1
+
+
+@pytest.mark.dcmtk
+def test_ignore_client_certificate(scp, pki, other_pki, tmp_path):
+    log = tmp_path / "tls.jsonl"
+    server = scp("-ic", "--log-json", str(log), *tls_server_args(pki))
+    untrusted = ["+tls", other_pki.client.key, other_pki.client.cert, "+cf", pki.ca.cert]
+    assert dcmtk_tls_echo(server.port, *untrusted).returncode == 0
+    assert dcmtk_tls_echo(server.port, "+tla", "+cf", pki.ca.cert).returncode == 0
+    server.stop()
+    assert [r["client_subject"] for r in records(log)] == [None, None]
+
+
+def test_pynetdicom_tls_client(scp, pki):
+    import ssl
+
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    server = scp(*tls_server_args(pki))
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
+    context.load_cert_chain(pki.client.cert, pki.client.key)
+    ae = AE()
+    ae.add_requested_context(Verification)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, "localhost"))
+    assert assoc.is_established
+    try:
+        assert assoc.send_c_echo().Status == 0x0000
+    finally:
+        assoc.release()
+
+
+def test_our_echoscu_tls(scp, pki):
+    server = scp(*tls_server_args(pki))
+    result = run([sys.executable, "-m", "echoscu", "-v", *client_args(pki),
+                  "127.0.0.1", str(server.port)], timeout=30)
+    if result.returncode != 0 and "No module named" in result.stderr:
+        pytest.skip(f"our echoscu cannot run yet: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    assert "I: Received Echo Response (Success)" in result.stderr
+
+
+# --------------------------------------------------------------------------- handshake isolation
+
+
+@pytest.mark.dcmtk
+def test_silent_connection_never_blocks_tls_clients(scp, pki):
+    server = scp(*tls_server_args(pki))
+    stallers = [connect(server.port) for _ in range(3)]
+    stallers[0].sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+    for _ in range(2):
+        assert dcmtk_tls_echo(server.port, *client_args(pki)).returncode == 0
+    for staller in stallers:
+        staller.close()
+
+
+def test_handshake_timeout(scp, pki, tmp_path):
+    log = tmp_path / "tls.jsonl"
+    server = scp("-ta", "1", "--log-json", str(log), *tls_server_args(pki))
+    silent = connect(server.port)
+    assert receive_until_closed(silent) == b""
+    silent.close()
+    server.stop()
+    assert "E: TLS handshake with 127.0.0.1 failed: TLS handshake timed out" in server.stderr
+    assert [r["ended"] for r in records(log)] == ["timeout"]
+
+
+# --------------------------------------------------------------------------- acceptor options
+
+
+@pytest.mark.dcmtk
+def test_crl_refuses_revoked_client(scp, pki):
+    server = scp("+crl", pki.crl, *tls_server_args(pki))
+    revoked = ["+tls", pki.revoked.key, pki.revoked.cert, "+cf", pki.ca.cert]
+    assert dcmtk_tls_echo(server.port, *revoked).returncode == 1
+    assert dcmtk_tls_echo(server.port, *client_args(pki)).returncode == 0
+    server.stop()
+    assert "certificate revoked" in server.stderr
+
+
+@pytest.mark.dcmtk
+def test_der_files(scp, pki):
+    server = scp("-der", "+tls", pki.server.key_der, pki.server.cert_der,
+                 "+cf", pki.ca.cert_der)
+    assert dcmtk_tls_echo(server.port, *client_args(pki)).returncode == 0
+
+
+@pytest.mark.dcmtk
+def test_cert_dir(scp, pki):
+    server = scp("+tls", pki.server.key, pki.server.cert, "+cd", pki.ca_dir)
+    assert dcmtk_tls_echo(server.port, *client_args(pki)).returncode == 0
+
+
+@pytest.mark.dcmtk
+def test_password_options(scp, secret_pki, tmp_path):
+    server = scp("+pw", "secret", *tls_server_args(secret_pki))
+    client = ["+tls", secret_pki.client.key, secret_pki.client.cert, "+pw", "secret",
+              "+cf", secret_pki.ca.cert]
+    assert dcmtk_tls_echo(server.port, *client).returncode == 0
+    wrong = run([sys.executable, "-m", "echoscp", "+pw", "wrong",
+                 *tls_server_args(secret_pki), "0"], timeout=30)
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines()[-1] == \
+        f"F: 000b:0004 Unable to load private TLS key from '{secret_pki.server.key}'"
+
+
+def test_tls_setup_errors_exit_1(pki, tmp_path):
+    missing = run([sys.executable, "-m", "echoscp", "+tls", str(tmp_path / "nokey.pem"),
+                   pki.server.cert, "0"], timeout=30)
+    assert missing.returncode == 1
+    assert "F: 000b:0004 Unable to load private TLS key from" in missing.stderr
+    cipher = run([sys.executable, "-m", "echoscp", *tls_server_args(pki),
+                  "+cs", "TLS_RSA_WITH_AES_128_CBC_SHA", "0"], timeout=30)
+    assert cipher.returncode == 1
+    assert "F: 000b:000a Ciphersuite not allowed in current DICOM security profile" \
+        in cipher.stderr
+    assert "Traceback" not in missing.stderr + cipher.stderr
+
+
+@pytest.mark.dcmtk
+def test_profile_and_cipher_options(scp, pki):
+    server = scp("+px", "+cs", "TLS_RSA_WITH_AES_256_GCM_SHA384", *tls_server_args(pki))
+    result = dcmtk_tls_echo(server.port, "+pz", *client_args(pki))
+    assert result.returncode == 0, result.stderr
+
+
+def test_expect_sni(scp, pki):
+    import ssl
+
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    server = scp("--expect-sni", "localhost", "-v", *tls_server_args(pki))
+    for name, established in (("localhost", True), ("otherhost", False)):
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
+        context.check_hostname = False
+        context.load_cert_chain(pki.client.cert, pki.client.key)
+        ae = AE()
+        ae.add_requested_context(Verification)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+        assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, name))
+        assert assoc.is_established == established
+        if established:
+            assoc.release()
+    server.stop()
+    assert "SNI failure: client requested server 'otherhost', my name is 'localhost'." \
+        in server.stderr
+
+
+@pytest.mark.dcmtk
+def test_dhparam_unusable_file_warns_and_serves(scp, pki, tmp_path):
+    server = scp("-v", "+dp", str(tmp_path / "missing.pem"), *tls_server_args(pki))
+    assert dcmtk_tls_echo(server.port, *client_args(pki)).returncode == 0
+    server.stop()
+    assert f"W: unable to load temporary DH parameter file '{tmp_path / 'missing.pem'}', " \
+        "ignoring" in server.stderr
+
+
+def test_shutdown_with_open_tls_association(scp, pki):
+    import ssl
+
+    from dul import association
+
+    server = scp(*tls_server_args(pki))
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
+    context.load_cert_chain(pki.client.cert, pki.client.key)
+    client = RawAssociation(server.port, ssl_context=context)
+    assert isinstance(client.associate(), association.AssociationAccepted)
+    assert client.echo() == 0
+    server.process.send_signal(signal.SIGTERM)
+    assert isinstance(client.next_event(), association.Aborted)
+    client.close()
+    assert server.wait_exit() == 0
