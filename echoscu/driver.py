@@ -285,17 +285,21 @@ class _Session:
             self.sock = self._tls_handshake(tls_context, sock)
 
     def _tls_handshake(self, tls_context, sock: socket.socket):
+        """The TLS handshake, bounded by ``-ts`` and ``-ta``; DCMTK's condition on failure."""
+        from certs.context import sni_hostname
         from certs.session import check_peer_certificates, connection_details, tls_error_condition
 
         tls_log = get_logger(TLS_LOGGER)
-        server_name = self.opts.tls.sni
+        server_name = sni_hostname(self.opts.tls, tls_log)
+        limits = [t for t in (self.socket_timeout, float(self.opts.acse_timeout)) if t]
+        sock.settimeout(min(limits) if limits else None)
         try:
             tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
         except OSError as error:
-            condition = tls_error_condition(error)
-            raise msg.Condition(msg.DCMTLS, *_split_condition(condition)) from None
+            raise msg.parse_condition(tls_error_condition(error)) from None
         if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):
             raise msg.Condition(msg.DCMTLS, 0x0886, "TLS error: certificate verify failed")
+        tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):
             net.debug("\n".join(connection_details(tls_sock)))
         return tls_sock
@@ -523,12 +527,6 @@ def _protocol_condition(event: ProtocolError) -> msg.Condition:
     if event.abort_reason == ABORT_REASON_UNEXPECTED_PDU:
         return msg.net(0x031F, "Received unexpected PDU")
     return msg.net(0x0307, "DUL Illegal or ill-formed PDU")
-
-
-def _split_condition(condition: str) -> tuple[int, str]:
-    """``000b:0886 TLS error: …`` → (0x0886, ``TLS error: …``)."""
-    head, _, text = condition.partition(" ")
-    return int(head.partition(":")[2], 16), text
 
 
 _STANDARD_RSP_TAGS = frozenset((
