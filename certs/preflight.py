@@ -392,7 +392,7 @@ def _check_profile(path: list[x509.Certificate], role: str | None, profile_key: 
         usable = _usable_key_types(prof)
         if kind not in usable:
             need = " or ".join(sorted(usable)) or "nothing this OpenSSL supports"
-            problems.append(Finding(FAIL, f"a {kind} server certificate cannot be used with "
+            problems.append(Finding(FAIL, f"{kind} server certificates cannot be used with "
                                           f"{label}: its ciphersuites need {need}"))
     if kind == "DSA":
         if prof.key in ("8996", "8996-mod"):
@@ -405,7 +405,7 @@ def _check_profile(path: list[x509.Certificate], role: str | None, profile_key: 
         problems += _key_size_rules(cert, who, prof, label, role)
         problems += _hash_rules(cert, who, prof, label)
     findings += problems
-    if not any(problem.level == FAIL for problem in problems):
+    if not problems:
         findings.append(Finding(OK, f"{kind} {bits}-bit key and signatures acceptable for "
                                     f"{label}"))
 
