@@ -108,7 +108,8 @@ def _print(text: str, stream: str = "stdout") -> None:
         out.write(text)
         out.flush()
     except BrokenPipeError:
-        pass
+        # the reader is gone (`| head`): send the rest, and Python's final flush, nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 def _run(args: list[str], prog: str) -> int:

@@ -13,6 +13,10 @@ from __future__ import annotations
 import sys
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import TextIO
+
 #: log4cplus level values (higher = more severe); ALL is TRACE, NOT_SET means "inherit"
 OFF = 60000
 FATAL = 50000
@@ -123,12 +127,30 @@ class ConsoleAppender(Appender):
         if stream is None:
             return
         try:
-            stream.write(text)
-            if self.immediate_flush:
-                stream.flush()
+            write_text(stream, text, self.immediate_flush)
         except (BrokenPipeError, ValueError):
             # reader went away (`| head`) or stream closed: logging must not kill the run
             pass
+
+
+def write_text(stream: TextIO, text: str, flush: bool = True) -> None:
+    """Write ``text``, turning undecodable command-line bytes back into the raw bytes.
+
+    Python would print them as ``\\udcff`` on stderr (or fail on a strict stdout);
+    DCMTK writes the bytes it was given, so do we.
+    """
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None or text.isascii():
+        stream.write(text)
+    else:
+        stream.flush()
+        encoding = stream.encoding or "utf-8"
+        try:
+            buffer.write(text.encode(encoding, "surrogateescape"))
+        except UnicodeEncodeError:
+            buffer.write(text.encode(encoding, "backslashreplace"))
+    if flush:
+        stream.flush()
 
 
 class Logger:

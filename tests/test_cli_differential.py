@@ -12,12 +12,18 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 DCMTK = "/usr/bin/echoscu"
 DCMTK_VERSION_LINE = "$dcmtk: echoscu v3.6.7 2022-04-22 $"
 OUR_VERSION_LINE = "$echoscu: echoscu v0.1.0 2026-11-25 $"
+
+#: run the working tree's code even when a copy of the package is installed in site-packages
+REPO = str(Path(__file__).resolve().parent.parent)
+OUR_ENV = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DCMTK), reason="DCMTK echoscu not installed")
 
@@ -73,7 +79,7 @@ def run_both(args: list[str], cwd: str) -> tuple[tuple, tuple]:
     """Run DCMTK (named ``echoscu`` in argv[0]) and ours; return (code, out, err) of each."""
     dcmtk = subprocess.run(["echoscu", *args], executable=DCMTK, cwd=cwd, capture_output=True,
                            timeout=60)
-    ours = subprocess.run([sys.executable, "-m", "echoscu", *args], cwd=cwd,
+    ours = subprocess.run([sys.executable, "-m", "echoscu", *args], cwd=cwd, env=OUR_ENV,
                           capture_output=True, timeout=60)
 
     def normalised(result: subprocess.CompletedProcess) -> tuple:
@@ -131,6 +137,8 @@ CASES = [
     ("arguments-quiet", ["-q", "--arguments", HOST, P]),
     ("arguments-off", ["-ll", "off", "--arguments", HOST, P]),
     ("arguments-then-error", ["--arguments", "-ts", "-2", HOST, P]),
+    ("arguments-raw-bytes", ["--arguments", "-aet", "\udcff\u00c4", "-pdu", "1", HOST, P]),
+    ("unknown-option-raw-bytes", ["--\udcff"]),
     # --- the port parameter (unsigned scanner, no minus check)
     ("port-trailing-garbage", [HOST, P + "abc"]),
     ("port-leading-blank", [HOST, " " + P]),
@@ -658,7 +666,7 @@ DIFFERENT_FROM_367 = [
 
 
 def run_ours(args: list[str], cwd: str) -> tuple:
-    result = subprocess.run([sys.executable, "-m", "echoscu", *args], cwd=cwd,
+    result = subprocess.run([sys.executable, "-m", "echoscu", *args], cwd=cwd, env=OUR_ENV,
                             capture_output=True, timeout=60)
     return (result.returncode, result.stdout.decode("utf-8", "replace"),
             result.stderr.decode("utf-8", "replace"))

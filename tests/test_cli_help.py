@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import pytest
 from echoscu.helptext import PROFILE_BLOCK, PROFILE_KEYS, TABLE
 
 REPO = Path(__file__).resolve().parent.parent
+#: run the working tree's code even when a copy of the package is installed in site-packages
+OUR_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def test_profile_options_match_certs_profiles() -> None:
@@ -70,8 +74,8 @@ def test_click_command_runs_echoscu_on_the_raw_arguments(capsys) -> None:
 
 
 def _complete(words: str, cword: int) -> list[str]:
-    env = {"_ECHOSCU_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword),
-           "PATH": "/usr/bin:/bin"}
+    env = {**OUR_ENV, "_ECHOSCU_COMPLETE": "bash_complete", "COMP_WORDS": words,
+           "COMP_CWORD": str(cword)}
     result = subprocess.run([sys.executable, "-m", "echoscu"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -92,7 +96,7 @@ def test_shell_completion_of_log_levels() -> None:
 
 def _imported_modules(args: list[str]) -> tuple[set[str], subprocess.CompletedProcess]:
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "echoscu", *args],
-                            capture_output=True, text=True, timeout=60)
+                            env=OUR_ENV, capture_output=True, text=True, timeout=60)
     names = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
              if line.startswith("import time:") and "|" in line}
     return names, result

@@ -20,6 +20,10 @@ import pytest
 from echoscu import log, logconfig
 
 DCMTK = "/usr/bin/echoscu"
+#: run the working tree's code even when a copy of the package is installed in site-packages
+REPO = str(Path(__file__).resolve().parent.parent)
+OUR_ENV = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
 OUR_VERSION_LINE = "$echoscu: echoscu v0.1.0 2026-11-25 $"
 
 CONSOLE = (
@@ -171,7 +175,7 @@ def run(command: list[str], config: str, directory: Path, args: list[str],
     (directory / "log.cfg").write_text(config)
     argv = ([argv0] if argv0 else command) + ["-lc", "log.cfg", *args]
     result = subprocess.run(argv, executable=command[0] if argv0 else None, cwd=directory,
-                            capture_output=True, timeout=60)
+                            env=None if argv0 else OUR_ENV, capture_output=True, timeout=60)
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
 
@@ -323,7 +327,8 @@ def test_unsupported_or_broken_configs_are_clear_errors(configured, text: str,
 def test_errors_reach_the_user_as_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.cfg").write_text(pattern_config("%y%n"))
     result = subprocess.run([sys.executable, "-m", "echoscu", "-lc", "bad.cfg", "h", "1"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                            cwd=tmp_path, env=OUR_ENV, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines()[-1] == (
