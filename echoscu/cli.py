@@ -105,8 +105,7 @@ def _print(text: str, stream: str = "stdout") -> None:
     """Write a block of text to stdout or stderr and flush it (a closed pipe is not an error)."""
     out = sys.stdout if stream == "stdout" else sys.stderr
     try:
-        out.write(text)
-        out.flush()
+        log.write_text(out, text)
     except BrokenPipeError:
         # the reader is gone (`| head`): send the rest, and Python's final flush, nowhere
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
