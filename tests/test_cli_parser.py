@@ -262,3 +262,26 @@ def test_invoked_name(monkeypatch) -> None:
     assert cli.invoked_name("./echoscu") == "./echoscu"
     assert cli.invoked_name("/elsewhere/echoscu") == "/elsewhere/echoscu"
     assert cli.invoked_name("echoscu") == "echoscu"
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_outside_the_driver_ends_like_sigint_without_traceback(tmp_path) -> None:
+    """Interrupted before the network (here: while reading a command file): killed by SIGINT."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    code = (
+        "from echoscu import cli\n"
+        "def interrupted(args):\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.expand_command_files = interrupted\n"
+        "cli.main(['@whatever', 'h', '1'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": repo})
+    assert result.returncode == -signal.SIGINT
+    assert "Traceback" not in result.stderr
