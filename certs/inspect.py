@@ -452,6 +452,14 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
+def serial_text(serial: int) -> str:
+    """A serial number in hex as OpenSSL prints it: whole bytes, upper case ("0113E0...")."""
+    digits = f"{abs(serial):X}"
+    if len(digits) % 2:
+        digits = "0" + digits
+    return ("-" if serial < 0 else "") + digits
+
+
 def now_utc() -> datetime.datetime:
     """The current time, timezone-aware UTC."""
     return datetime.datetime.now(datetime.timezone.utc)
@@ -526,7 +534,7 @@ def describe_certificate(cert: x509.Certificate, now: datetime.datetime) -> list
         ("subject", name_text(cert.subject)),
         ("issuer", name_text(cert.issuer)
          + (" (self-signed)" if cert.issuer == cert.subject else "")),
-        ("serial", f"{cert.serial_number:X}"),
+        ("serial", serial_text(cert.serial_number)),
         ("not before", time_text(cert.not_valid_before_utc)),
         ("not after", f"{time_text(cert.not_valid_after_utc)} ({validity_note(cert, now)})"),
         ("key", key_text(cert.public_key())),
@@ -578,6 +586,6 @@ def describe_crl(crl: x509.CertificateRevocationList,
         ("signature", signature_text(crl)),
         ("entries", str(len(crl))),
     ]
-    pairs += [("revoked", f"serial {entry.serial_number:X} "
+    pairs += [("revoked", f"serial {serial_text(entry.serial_number)} "
                           f"since {time_text(entry.revocation_date_utc)}") for entry in crl]
     return pairs

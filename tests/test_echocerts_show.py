@@ -47,7 +47,7 @@ def test_certificate(made):
     assert got["subject"] == "CN=server"
     assert got["issuer"] == "CN=Test CA"
     assert got["serial"] == openssl("x509", "-noout", "-serial", "-in", made.server.cert)[7:]
-    assert got["serial"] == f"{cert.serial_number:X}"
+    assert int(got["serial"], 16) == cert.serial_number
     assert got["not after"].endswith("(365 days left)") or got["not after"].endswith(
         "(364 days left)")
     assert got["key"] == "EC P-256 (secp256r1), 256 bits"
@@ -129,8 +129,8 @@ def test_crls_pem_and_der(made):
     first, second = out.split(f"{made.empty_crl_der}: CRL (DER)")
     assert first.splitlines()[0] == f"{made.crl}: CRL (PEM)"
     assert fields(first)["entries"] == "1"
-    assert fields(first)["revoked"].startswith(
-        f"serial {made.revoked.certificate.serial_number:X} since ")
+    serial, since = fields(first)["revoked"].split(" ")[1:3]
+    assert int(serial, 16) == made.revoked.certificate.serial_number and since == "since"
     assert fields(second)["entries"] == "0"
     assert fields(second)["issuer"] == "CN=Test CA"
 
