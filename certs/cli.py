@@ -235,9 +235,11 @@ def _summary(directory: str, key_type: str, days: int, hosts: tuple[str, ...],
 @click.option("--force", is_flag=True, help="overwrite files a previous init wrote")
 def init(directory: str, hosts: tuple[str, ...], ips: tuple[str, ...], key_type: str,
          days: int, clients: int, password: str | None, port: int, force: bool) -> None:
-    """Create a CA, a server and client certificates, CRLs and DER copies in DIRECTORY.
+    """Create a test PKI in DIRECTORY and print the commands that use it.
 
-    Then print the echoscp/echoscu (and DCMTK storescp/echoscu) commands that use them.
+    A CA, a server certificate, client certificates, a revoked spare client, CRLs,
+    DER copies and hashed CA directories; then the echoscp/echoscu (and DCMTK
+    storescp/echoscu) command lines. Existing files are kept unless --force.
     """
     names, addresses = _split_hosts(hosts, ips)
     if password == "":
