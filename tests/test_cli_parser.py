@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -267,12 +272,6 @@ def test_invoked_name(monkeypatch) -> None:
 @pytest.mark.timeout(60)
 def test_ctrl_c_outside_the_driver_ends_like_sigint_without_traceback(tmp_path) -> None:
     """Interrupted before the network (here: while reading a command file): killed by SIGINT."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
     repo = str(Path(__file__).resolve().parent.parent)
     code = (
         "from echoscu import cli\n"
