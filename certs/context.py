@@ -94,6 +94,7 @@ def write_seed(opts: TLSOptions) -> bool:
         return True
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(ssl.RAND_bytes(1024))
     except OSError:
@@ -106,6 +107,9 @@ def write_seed(opts: TLSOptions) -> bool:
 
 def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    # security level 0 from the start, as in DCMTK, so that small keys and weak CA
+    # signatures load (and get DCMTK's warnings); the profile's list replaces this later
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
     if not server:
         context.check_hostname = False  # DCMTK verifies no host name
     if opts.seed_file:

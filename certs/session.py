@@ -76,9 +76,10 @@ def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOp
                             role: str, log: Log) -> bool:
     """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (spec 6.10); False = refuse.
 
-    ``role`` is "requestor" or "acceptor". Only a verified chain is checked (as in
-    DCMTK, whose callback runs only when OpenSSL's verification passed): with ``-ic``
-    or without a peer certificate this returns True and prints nothing. On False the
+    ``role`` is "requestor" (or "client") or "acceptor" (or "server"). Only a verified
+    chain is checked (as in DCMTK, whose callback runs only when OpenSSL's verification
+    passed): with ``-ic`` or without a peer certificate this returns True and prints
+    nothing. On False the
     caller reports ``CERTIFICATE_REFUSED`` as the handshake failure.
     """
     if ssl_sock.context.verify_mode == ssl.CERT_NONE:
@@ -87,13 +88,14 @@ def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOp
         chain = _verified_chain(ssl_sock)
     except der.DerError:
         return True
+    requestor = role in ("requestor", "client")
     for certificate in chain:
-        if not _acceptable(certificate, opts.profile, role, log):
+        if not _acceptable(certificate, opts.profile, requestor, log):
             return False
     return True
 
 
-def _acceptable(certificate: der.Certificate, profile: str, role: str, log: Log) -> bool:
+def _acceptable(certificate: der.Certificate, profile: str, requestor: bool, log: Log) -> bool:
     hash_name = certificate.signature_name
     if certificate.signature_class == "weak":
         log.error(f"Weak certificate hash key: peer provided certificate with '{hash_name}'. "
@@ -119,7 +121,7 @@ def _acceptable(certificate: der.Certificate, profile: str, role: str, log: Log)
                       f"'{hash_name}'. Refusing TLS connection.")
             return False
         return True
-    if profile == "8996" and role == "requestor" and 0 < rsa_bits < 2048:
+    if profile == "8996" and requestor and 0 < rsa_bits < 2048:
         log.error("Server RSA key length too short: RFC 9325 requires at least 2048 bits, but "
                   f"server provided RSA certificate with {rsa_bits} bits. Refusing TLS "
                   "connection.")

@@ -194,4 +194,5 @@ def test_peer_certificate_checks(storescp, pki, server, profile, accepted, expec
     log = RecordingLog()
     with connect(client_context(options, RecordingLog()), peer.port) as sock:
         assert session.check_peer_certificates(sock, options, "requestor", log) is accepted
-    assert log.lines == [expected]
+        assert session.check_peer_certificates(sock, options, "client", log) is accepted
+    assert log.lines == [expected, expected]
