@@ -35,6 +35,16 @@ CLOSED = "closed"
 
 app = log.get_logger("echoscp")
 
+# The fast path for the usual C-ECHO-RQ command set: compare it with dul's own
+# encoding around the 2-byte message ID instead of decoding it element by element.
+_ECHO_RQ_SAMPLE = dimse.echo_rq(0xA55A)
+_ECHO_RQ_LENGTH = len(_ECHO_RQ_SAMPLE)
+_ID_AT = _ECHO_RQ_SAMPLE.index(b"\x5a\xa5")
+_ECHO_RQ_HEAD = _ECHO_RQ_SAMPLE[:_ID_AT]
+_ECHO_RQ_TAIL = _ECHO_RQ_SAMPLE[_ID_AT + 2:]
+#: a C-ECHO-RSP in one P-DATA-TF PDU (dul's template) fits a peer max PDU this large
+_ECHO_RSP_PDU_LENGTH = len(dimse.echo_rsp_pdu(1, 0))
+
 
 def _peer_address(transport: asyncio.BaseTransport) -> tuple[str, int]:
     """The peer's address and port, IPv4-mapped IPv6 addresses shown as IPv4."""
@@ -149,6 +159,8 @@ class Connection(asyncio.Protocol):
             raw.abort()
             self._cleanup()
             return
+        if self.phase == CLOSED:  # the peer left while this coroutine was waking up
+            return
         self.transport = tls
         problem = tlsinfo.describe(tls, self.record, self.server)
         if problem:
@@ -224,13 +236,19 @@ class Connection(asyncio.Protocol):
 
     def _on_message(self, event: dul.MessageReceived) -> None:
         context_id = event.context_id
-        try:
-            command = dimse.decode_command(event.command)
-        except dimse.DIMSEError as exc:
-            self._abort_for_error(f"invalid DIMSE command: {exc}")
-            return
-        field = command.get(dimse.COMMAND_FIELD)
-        message_id = command.get(dimse.MESSAGE_ID)
+        raw = event.command
+        if len(raw) == _ECHO_RQ_LENGTH and raw[:_ID_AT] == _ECHO_RQ_HEAD \
+                and raw[_ID_AT + 2:] == _ECHO_RQ_TAIL:
+            # the C-ECHO-RQ every DCMTK-based peer sends: only the message ID varies
+            field, message_id = dimse.C_ECHO_RQ, raw[_ID_AT] | (raw[_ID_AT + 1] << 8)
+        else:
+            try:
+                command = dimse.decode_command(raw)
+            except dimse.DIMSEError as exc:
+                self._abort_for_error(f"invalid DIMSE command: {exc}")
+                return
+            field = command.get(dimse.COMMAND_FIELD)
+            message_id = command.get(dimse.MESSAGE_ID)
         if context_id not in self.accepted_ids:
             app.info(f"Received DIMSE message with invalid or rejected context ID: {context_id}")
             self._abort(records.ABORTED, f"message on context {context_id}, not accepted",
@@ -249,17 +267,21 @@ class Connection(asyncio.Protocol):
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.echo_rq(context_id, message_id)))
         status = self.opts.status
-        try:
-            pdu = self.acceptor.send_message(context_id, dimse.echo_rsp(message_id, status))
-        except ValueError as exc:  # the peer's max PDU cannot carry a response
-            self._abort_for_error(str(exc))
-            return
+        peer_max = self.acceptor.max_send_pdu
+        if peer_max == 0 or peer_max >= _ECHO_RSP_PDU_LENGTH:
+            pdu = dimse.echo_rsp_pdu(context_id, message_id, status)
+        else:
+            try:
+                pdu = self.acceptor.send_message(context_id, dimse.echo_rsp(message_id, status))
+            except ValueError as exc:  # the peer's max PDU cannot carry a response
+                self._abort_for_error(str(exc))
+                return
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.echo_rsp(context_id, message_id, status)))
         if self.opts.delay > 0:
             self._delay(pdu)
         else:
-            self.transport.write(pdu)
+            self._write(pdu)
             self.record.echoes += 1
 
     def _on_release(self) -> None:
