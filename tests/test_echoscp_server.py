@@ -319,6 +319,17 @@ def test_small_peer_max_pdu_fragments_our_response(scp):
     client.close()
 
 
+def test_peer_max_pdu_too_small_for_any_response(scp):
+    server = scp()
+    client = RawAssociation(server.port, max_pdu=10)
+    client.associate()
+    client.send(client.machine.send_message(1, dimse.echo_rq(1)))
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+    server.stop()
+    assert "E: Aborting Association with 127.0.0.1: peer's maximum PDU length 10" in server.stderr
+
+
 @pytest.mark.dcmtk
 def test_max_pdu_option_announced_and_respected(scp):
     server = scp("-pdu", "40")
@@ -454,6 +465,21 @@ def test_delay_does_not_block_other_associations(scp):
     assert dimse.decode_command(event.command)[dimse.STATUS] == 0
     slow.release()
     slow.close()
+
+
+def test_release_waits_for_delayed_responses(scp):
+    server = scp("--delay", "0.3")
+    client = RawAssociation(server.port)
+    client.associate()
+    client.send(client.machine.send_message(1, dimse.echo_rq(1))
+                + client.machine.send_message(1, dimse.echo_rq(2)))
+    client.send(pdu.encode(pdu.ReleaseRQ()))  # before any response came
+    responded = [dimse.decode_command(client.next_event().command)[dimse.MESSAGE_ID_RESPONDED]
+                 for _ in range(2)]
+    assert responded == [1, 2]
+    client.machine.release()  # our side's state machine: now waiting for the RP
+    assert isinstance(client.next_event(), dul_events.ReleaseConfirmed)
+    client.close()
 
 
 @pytest.mark.dcmtk

@@ -54,10 +54,12 @@ def _socket_inodes(pid: int) -> set[str]:
 class EchoSCP:
     """Our echoscp as a subprocess; stderr/stdout go to files read after ``stop()``."""
 
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None,
+                 stdin: bytes | None = None) -> None:
         self.workdir = workdir
         self.args = list(args)
         self.env = env
+        self.stdin = stdin
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.returncode: int | None = None
@@ -88,9 +90,14 @@ class EchoSCP:
         environment.update(self.env or {})
         self._out = open(self.workdir / f"echoscp-{self.port}.out", "w+b")  # noqa: SIM115
         self._err = open(self.workdir / f"echoscp-{self.port}.err", "w+b")  # noqa: SIM115
+        # a new session has no controlling terminal: a key password is read from stdin
         self.process = subprocess.Popen(
             [sys.executable, "-m", "echoscp", *self.args, str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err, env=environment)
+            stdin=subprocess.DEVNULL if self.stdin is None else subprocess.PIPE,
+            stdout=self._out, stderr=self._err, env=environment, start_new_session=True)
+        if self.stdin is not None:
+            self.process.stdin.write(self.stdin)
+            self.process.stdin.close()
         self.returncode = None
 
     def signal(self, signum: int = signal.SIGTERM) -> int:

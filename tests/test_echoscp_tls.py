@@ -44,8 +44,8 @@ def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
     """Factory: ``scp(*args)`` starts echoscp; all are stopped after the test."""
     started: list[EchoSCP] = []
 
-    def start(*args: str) -> EchoSCP:
-        server = EchoSCP(tmp_path, *args).start()
+    def start(*args: str, stdin: bytes | None = None) -> EchoSCP:
+        server = EchoSCP(tmp_path, *args, stdin=stdin).start()
         started.append(server)
         return server
 
@@ -216,11 +216,14 @@ def test_password_options(scp, secret_pki, tmp_path):
     client = ["+tls", secret_pki.client.key, secret_pki.client.cert, "+pw", "secret",
               "+cf", secret_pki.ca.cert]
     assert dcmtk_tls_echo(server.port, *client).returncode == 0
-    wrong = run([sys.executable, "-m", "echoscp", "+pw", "wrong",
-                 *tls_server_args(secret_pki), "0"], timeout=30)
-    assert wrong.returncode == 1
-    assert wrong.stderr.splitlines()[-1] == \
-        f"F: 000b:0004 Unable to load private TLS key from '{secret_pki.server.key}'"
+    prompted = scp("+ps", *tls_server_args(secret_pki), stdin=b"secret\n")
+    assert dcmtk_tls_echo(prompted.port, *client).returncode == 0
+    for wrong_password in (["+pw", "wrong"], ["-pw"]):
+        wrong = run([sys.executable, "-m", "echoscp", *wrong_password,
+                     *tls_server_args(secret_pki), "0"], timeout=30)
+        assert wrong.returncode == 1
+        assert wrong.stderr.splitlines()[-1] == \
+            f"F: 000b:0004 Unable to load private TLS key from '{secret_pki.server.key}'"
 
 
 def test_tls_setup_errors_exit_1(pki, tmp_path):
