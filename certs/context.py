@@ -16,7 +16,6 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
 
 from certs import der, profiles
 from certs.errors import TLSSetupError
@@ -46,14 +45,18 @@ _NO_START_LINE = "OpenSSL error 0480006c: no start line"
 _WRONG_TAG = "OpenSSL error 068000a8: wrong tag"
 
 
-class Log(Protocol):
-    """The logger interface the TLS layer writes to (DCMTK's dcmtk.dcmtls logger)."""
+TYPE_CHECKING = False  # typing itself costs 6 ms of import
+if TYPE_CHECKING:  # the interface matters to type checkers only
+    from typing import Protocol
 
-    def fatal(self, msg: str) -> None: ...
-    def error(self, msg: str) -> None: ...
-    def warn(self, msg: str) -> None: ...
-    def info(self, msg: str) -> None: ...
-    def debug(self, msg: str) -> None: ...
+    class Log(Protocol):
+        """The logger the TLS layer writes to (DCMTK's dcmtk.dcmtls logger)."""
+
+        def fatal(self, msg: str) -> None: ...
+        def error(self, msg: str) -> None: ...
+        def warn(self, msg: str) -> None: ...
+        def info(self, msg: str) -> None: ...
+        def debug(self, msg: str) -> None: ...
 
 
 def client_context(opts: TLSOptions, log: Log) -> ssl.SSLContext:

@@ -7,8 +7,6 @@ names) reads certificates with this module instead. Malformed input raises DerEr
 
 from __future__ import annotations
 
-import hashlib
-
 
 class DerError(ValueError):
     """The bytes are not the DER structure that was expected."""
@@ -296,6 +294,8 @@ def name_hash(name_der: bytes) -> str:
             encode_tlv(0x30, oid_tlv + encode_tlv(*_canonical_value(tag, value)))
             for oid_tlv, tag, value in rdn)
         canonical += encode_tlv(0x31, b"".join(entries))
+    import hashlib
+
     digest = hashlib.sha1(bytes(canonical)).digest()
     return f"{int.from_bytes(digest[:4], 'little'):08x}"
 

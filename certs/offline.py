@@ -11,8 +11,11 @@ import ctypes
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from certs.context import Log
 from certs.options import TLSOptions
+
+TYPE_CHECKING = False  # typing itself costs 6 ms of import
+if TYPE_CHECKING:
+    from certs.context import Log
 
 _FILE_LOAD, _ADD_DIR = 1, 2  # X509_L_FILE_LOAD, X509_L_ADD_DIR
 _FILETYPE = {"pem": 1, "der": 2}  # X509_FILETYPE_PEM, X509_FILETYPE_ASN1

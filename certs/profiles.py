@@ -8,26 +8,23 @@ enum building.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
-from typing import NamedTuple
 
 from certs.errors import TLSSetupError
 
 
-class Ciphersuite(NamedTuple):
-    """One row of DCMTK's TLS <= 1.2 table (spec Appendix A)."""
+class Ciphersuite(namedtuple("_Ciphersuite", "iana openssl min_protocol key_exchange mac bits "
+                                            "effective_bits")):
+    """One row of DCMTK's TLS <= 1.2 table (spec Appendix A).
 
-    iana: str
-    #: None = not defined by the OpenSSL headers DCMTK is built with ("compiled out")
-    openssl: str | None
-    #: "SSLv3" (usable from SSLv3/TLS 1.0 on) or "TLSv1.2"
-    min_protocol: str
-    #: "RSA" (key transport), "ECDH" (static), "DHE", "ECDHE"
-    key_exchange: str
-    #: "SHA1", "SHA256", "SHA384", "AEAD", "CCM"
-    mac: str
-    bits: int
-    effective_bits: int
+    ``openssl`` is None for rows compiled out of DCMTK with OpenSSL <= 3.3;
+    ``min_protocol`` "SSLv3" or "TLSv1.2"; ``key_exchange`` "RSA" (key transport),
+    "ECDH" (static), "DHE" or "ECDHE"; ``mac`` "SHA1", "SHA256", "SHA384", "AEAD", "CCM".
+    (A plain namedtuple: ``typing`` costs 6 ms of import on the TLS path.)
+    """
+
+    __slots__ = ()
 
     @property
     def mode(self) -> str:
@@ -172,32 +169,20 @@ CS_FORBIDDEN = "forbidden"  # nothing may be added
 CS_ANY = "any"              # anything goes
 
 
-class Profile(NamedTuple):
-    """One DCMTK security profile: its options, texts, suites and protocol versions."""
+class Profile(namedtuple("_Profile", "key short long name help default retired suites tls13 "
+                                    "tls13_suites min_version max_version cs_rule requires")):
+    """One DCMTK security profile: its options, texts, suites and protocol versions.
 
-    #: the TLSOptions.profile value
-    key: str
-    short: str
-    long: str
-    #: the name used in messages and +ph
-    name: str
-    #: 3.7.0 --help text, possibly with an embedded line break
-    help: str
-    default: bool
-    retired: bool
-    #: TLS <= 1.2 suites (IANA names) in DCMTK's (client preference) order
-    suites: tuple[str, ...]
-    #: TLS 1.3 allowed at all
-    tls13: bool
-    #: explicit TLS 1.3 suites; None = OpenSSL's defaults
-    tls13_suites: tuple[str, ...] | None
-    #: lowest and highest protocol version offered ("TLSv1", "TLSv1.2", "TLSv1.3")
-    min_version: str
-    max_version: str
-    #: one of the CS_* rule sets
-    cs_rule: str
-    #: OpenSSL suite name whose presence makes the profile available (None = always)
-    requires: str | None
+    ``key`` is the TLSOptions.profile value; ``name`` the text of messages and +ph;
+    ``help`` the 3.7.0 --help text (may hold a line break); ``suites`` the TLS <= 1.2
+    suites (IANA names) in DCMTK's client order; ``tls13`` whether TLS 1.3 is allowed
+    and ``tls13_suites`` its explicit list (None = OpenSSL's defaults); ``min_version``
+    and ``max_version`` "TLSv1", "TLSv1.2" or "TLSv1.3"; ``cs_rule`` one of the CS_*
+    rule sets; ``requires`` the OpenSSL suite name whose presence makes the profile
+    available (None = always).
+    """
+
+    __slots__ = ()
 
 
 _ND_SUITES = (

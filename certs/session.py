@@ -10,9 +10,12 @@ from __future__ import annotations
 import ssl
 
 from certs import der
-from certs.context import Log
 from certs.openssl_errors import error_numbers, packed_code, reason_text
 from certs.options import TLSOptions
+
+TYPE_CHECKING = False  # typing itself costs 6 ms of import
+if TYPE_CHECKING:
+    from certs.context import Log
 
 #: the condition DCMTK reports when its verification callback refuses the peer
 CERTIFICATE_REFUSED = "000b:0886 TLS error: certificate verify failed"
