@@ -224,6 +224,15 @@ def _resolve(host: str, port: int, family: str) -> tuple:
     return info[0], info[4]
 
 
+def _seconds(value: int | None) -> float | None:
+    """A DCMTK timeout option as a socket timeout: None (blocking) unless positive.
+
+    The parser keeps DCMTK's 32-bit wrap-around, so huge values arrive negative and,
+    as in DCMTK, mean no timeout.
+    """
+    return float(value) if value is not None and value > 0 else None
+
+
 def _nodelay_setting() -> bool:
     """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
     value = os.environ.get("TCP_NODELAY")
@@ -252,9 +261,10 @@ class _Session:
         self.context_id = 0
         #: the last C-ECHO-RSP command set, for the status detail dump
         self.last_command = b""
-        self.socket_timeout: float | None = (
-            None if opts.socket_timeout <= 0 else float(opts.socket_timeout)
-        )
+        self.socket_timeout = _seconds(opts.socket_timeout)
+        self.acse_timeout = _seconds(opts.acse_timeout)
+        #: -td, or else the socket timeout (a silent peer then reads as an abort)
+        self.dimse_timeout = _seconds(opts.dimse_timeout) or self.socket_timeout
 
     # -- connection ---------------------------------------------------------------------
 
@@ -272,7 +282,7 @@ class _Session:
             net.debug(f"setting network receive timeout to {opts.socket_timeout} seconds")
         if _nodelay_setting():
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(None if opts.connect_timeout is None else float(opts.connect_timeout))
+        sock.settimeout(_seconds(opts.connect_timeout))
         try:
             sock.connect(address)
         except TimeoutError:
@@ -291,7 +301,7 @@ class _Session:
 
         tls_log = get_logger(TLS_LOGGER)
         server_name = sni_hostname(self.opts.tls, tls_log)
-        limits = [t for t in (self.socket_timeout, float(self.opts.acse_timeout)) if t]
+        limits = [t for t in (self.socket_timeout, self.acse_timeout) if t]
         sock.settimeout(min(limits) if limits else None)
         try:
             tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
@@ -365,7 +375,7 @@ class _Session:
                 raise cond
         self._send(self.dul.start(), "sendAssociationRQTCP")
         try:
-            event = self._next_event(float(self.opts.acse_timeout))
+            event = self._next_event(self.acse_timeout)
         except _Timeout:
             raise msg.read_timeout() from None
         if isinstance(event, AssociationAccepted):
@@ -397,7 +407,6 @@ class _Session:
     def echo_and_finish(self) -> int:
         """``--repeat`` C-ECHOs, then release (or ``--abort``); the exit code of the run."""
         opts = self.opts
-        dimse_timeout = float(opts.dimse_timeout) if opts.dimse_timeout else self.socket_timeout
         message_id = 0
         for _ in range(opts.repeat):
             message_id = (message_id + 1) & 0xFFFF
@@ -411,7 +420,7 @@ class _Session:
                     self.dul.send_message(self.context_id, dimse.echo_rq(message_id)),
                     "sendPDataTCP",
                 )
-                status = self._await_response(message_id, dimse_timeout)
+                status = self._await_response(message_id, self.dimse_timeout)
             except _PeerAborted as aborted:
                 app.error(f"Echo Failed: {aborted.condition}")
                 app.info("Peer Aborted Association")
@@ -439,7 +448,7 @@ class _Session:
         try:
             event = self._next_event(timeout)
         except _Timeout:
-            if self.opts.dimse_timeout:
+            if _seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout() from None
             raise _PeerAborted(msg.peer_aborted()) from None
         if isinstance(event, MessageReceived):
@@ -470,7 +479,7 @@ class _Session:
         app.info("Releasing Association")
         try:
             self._send(self.dul.release(), "sendReleaseRQTCP")
-            event = self._next_event(float(self.opts.acse_timeout))
+            event = self._next_event(self.acse_timeout)
         except _Timeout:
             app.fatal(f"Association Release Failed: {msg.read_timeout()}")
             self.close()
@@ -499,7 +508,7 @@ class _Session:
             return EXIT_FAILURE
         try:
             self.sock.shutdown(socket.SHUT_WR)
-            self.sock.settimeout(float(self.opts.acse_timeout))
+            self.sock.settimeout(self.acse_timeout)
             while self.sock.recv(65536):
                 pass
         except OSError:
