@@ -236,33 +236,38 @@ class Connection(asyncio.Protocol):
 
     def _on_message(self, event: dul.MessageReceived) -> None:
         context_id = event.context_id
-        raw = event.command
-        if len(raw) == _ECHO_RQ_LENGTH and raw[:_ID_AT] == _ECHO_RQ_HEAD \
-                and raw[_ID_AT + 2:] == _ECHO_RQ_TAIL:
-            # the C-ECHO-RQ every DCMTK-based peer sends: only the message ID varies
-            field, message_id = dimse.C_ECHO_RQ, raw[_ID_AT] | (raw[_ID_AT + 1] << 8)
-        else:
-            try:
-                command = dimse.decode_command(raw)
-            except dimse.DIMSEError as exc:
-                self._abort_for_error(f"invalid DIMSE command: {exc}")
-                return
-            field = command.get(dimse.COMMAND_FIELD)
-            message_id = command.get(dimse.MESSAGE_ID)
+        command = self._read_command(event.command)
+        if command is None:
+            return
+        field, message_id = command
         if context_id not in self.accepted_ids:
             app.info(f"Received DIMSE message with invalid or rejected context ID: {context_id}")
             self._abort(records.ABORTED, f"message on context {context_id}, not accepted",
                         "Association Aborted")
-            return
-        if field != dimse.C_ECHO_RQ or not isinstance(message_id, int):
-            name = dimse.COMMAND_NAMES.get(field, f"command 0x{field:04X}"
-                                           if isinstance(field, int) else "no command field")
+        elif field != dimse.C_ECHO_RQ or not isinstance(message_id, int):
+            name = dimse.COMMAND_NAMES.get(field, f"command field {field!r}")
             if app.enabled(log.DEBUG):
-                app.debug("\n".join(dumps.other_message(context_id, name.replace("-RQ", " RQ")
-                                                        .replace("-RSP", " RSP"), message_id)))
+                app.debug("\n".join(dumps.other_message(context_id, name, message_id)))
             self._abort(records.ABORTED, f"unsupported DIMSE message {name}",
                         "Association Aborted")
-            return
+        else:
+            self._answer_echo(context_id, message_id)
+
+    def _read_command(self, raw: bytes) -> tuple[object, object] | None:
+        """(Command Field, Message ID) of a command set; None after aborting for a bad one."""
+        if len(raw) == _ECHO_RQ_LENGTH and raw[:_ID_AT] == _ECHO_RQ_HEAD \
+                and raw[_ID_AT + 2:] == _ECHO_RQ_TAIL:
+            # the C-ECHO-RQ every DCMTK-based peer sends: only the message ID varies
+            return dimse.C_ECHO_RQ, raw[_ID_AT] | (raw[_ID_AT + 1] << 8)
+        try:
+            command = dimse.decode_command(raw)
+        except dimse.DIMSEError as exc:
+            self._abort_for_error(f"invalid DIMSE command: {exc}")
+            return None
+        return command.get(dimse.COMMAND_FIELD), command.get(dimse.MESSAGE_ID)
+
+    def _answer_echo(self, context_id: int, message_id: int) -> None:
+        """Log the C-ECHO-RQ and send (or, with --delay, schedule) its response."""
         app.info(f"Received Echo Request (MsgID {message_id})")
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.echo_rq(context_id, message_id)))

@@ -220,10 +220,15 @@ def echo_rsp(context_id: int, message_id: int, status: int) -> list[str]:
 
 
 def other_message(context_id: int, command_name: str, message_id: object) -> list[str]:
-    """The ``INCOMING DIMSE MESSAGE`` block of a message echoscp does not serve."""
+    """The ``INCOMING DIMSE MESSAGE`` block of a message echoscp does not serve.
+
+    ``command_name`` is dul's (``C-STORE-RQ``); pynetdicom writes ``C-STORE RQ``.
+    """
+    head, dash, tail = command_name.rpartition("-")
+    shown = f"{head} {tail}" if dash and tail in ("RQ", "RSP") else command_name
     return [
         banner("INCOMING DIMSE MESSAGE"),
-        f"Message Type                  : {command_name}",
+        f"Message Type                  : {shown}",
         f"Presentation Context ID       : {context_id}",
         f"Message ID                    : {message_id}",
         banner("END DIMSE MESSAGE"),

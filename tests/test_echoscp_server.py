@@ -243,9 +243,10 @@ def test_dcmtk_storescu_gets_no_context_and_server_keeps_serving(scp, tmp_path):
     assert info_lines(server.stderr)[-1] == "I: Association Released"
 
 
-@pytest.mark.parametrize("command_field", [0x0001, 0x0020])
-def test_other_dimse_message_aborts(scp, command_field):
-    server = scp("-v")
+@pytest.mark.parametrize(("command_field", "shown"), [(0x0001, "C-STORE RQ"),
+                                                     (0x0020, "C-FIND RQ")])
+def test_other_dimse_message_aborts(scp, command_field, shown):
+    server = scp("-d")
     client = RawAssociation(server.port)
     client.associate()
     command = bytearray(dimse.echo_rq(5))
@@ -259,6 +260,7 @@ def test_other_dimse_message_aborts(scp, command_field):
     assert RawAssociation(server.port).associate().__class__ is dul_events.AssociationAccepted
     server.stop()
     assert info_lines(server.stderr)[:2] == ["I: Accepting Association", "I: Association Aborted"]
+    assert f"D: Message Type                  : {shown}" in server.stderr
 
 
 def test_echo_on_rejected_context_aborts(scp):
