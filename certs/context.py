@@ -272,15 +272,15 @@ def _read_line_from_terminal() -> bytes | None:
     import termios
 
     with os.fdopen(fd, "r+b", buffering=0) as tty:
-        tty.write(PASS_PHRASE_PROMPT.encode())
         saved = termios.tcgetattr(fd)
         quiet = list(saved)
         quiet[3] &= ~termios.ECHO
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)  # echo off before the prompt shows
         try:
+            tty.write(PASS_PHRASE_PROMPT.encode())
             return tty.readline()
         finally:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
             tty.write(b"\n")
 
 

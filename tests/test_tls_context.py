@@ -8,6 +8,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from peers import dcmtk, normalise
@@ -278,3 +279,58 @@ def test_seed_files(tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o600 and len(target.read_bytes()) == 1024
     assert write_seed(TLSOptions(seed_file=str(seed)))  # nothing to write
     assert not write_seed(TLSOptions(write_seed_file=str(tmp_path / "no" / "dir")))
+
+
+def _terminal_transcript(argv: list[str], typed: bytes, env: dict[str, str]) -> bytes:
+    """Run ``argv`` on a new pseudo terminal (its controlling terminal), type ``typed``
+    after the pass phrase prompt, and return everything the terminal showed."""
+    import pty
+    import select
+
+    pid, master = pty.fork()
+    if pid == 0:  # the child: the pty is its stdin, stdout, stderr and controlling tty
+        os.execve(argv[0], argv, env)
+    shown = b""
+    typed_yet = False
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no output from {argv[0]} within 30 s: {shown!r}"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if not typed_yet and b"Enter PEM pass phrase:" in shown:
+                # type like a person, a moment after the prompt: OpenSSL switches echo
+                # off only after printing it
+                time.sleep(0.5)
+                os.write(master, typed)
+                typed_yet = True
+    finally:
+        os.close(master)
+        os.waitpid(pid, 0)
+    return shown
+
+
+@pytest.mark.dcmtk
+@pytest.mark.parametrize(("typed", "succeeds"), [(b"secret\n", True), (b"wrong\n", False)])
+def test_prompt_on_the_terminal_like_dcmtk(pki, closed_port, typed, succeeds):
+    key, cert = p(pki, "server.key"), p(pki, "server.pem")
+    code = ("import sys; from certs.context import client_context, TLSSetupError;"
+            "from certs.options import TLSOptions; from tls_support import RecordingLog\n"
+            "log = RecordingLog()\n"
+            f"try: client_context(TLSOptions(key_file={key!r}, cert_file={cert!r}), log)\n"
+            "except TLSSetupError as e: log.lines.extend(e.messages)\n"
+            "sys.stderr.write(''.join(line + '\\n' for line in log.text()))")
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}
+    mine = _terminal_transcript([sys.executable, "-c", code], typed, env)
+    theirs = _terminal_transcript(["/usr/bin/echoscu", "+tls", key, cert, "localhost",
+                                   str(closed_port)], typed, env)
+    theirs = theirs.split(b"F: Association Request Failed:")[0]
+    assert typed.strip() not in mine  # echo was off while typing
+    assert mine.startswith(b"Enter PEM pass phrase:\r\n")
+    assert normalise(mine.decode()) == normalise(theirs.decode())
+    assert (b"000b:0004" in mine) is not succeeds
