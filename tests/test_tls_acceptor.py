@@ -174,3 +174,17 @@ def test_modified_profile_offers_tls13_ccm(pki, profile, negotiated):
             stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
         seen = acceptor.wait()
     assert seen.cipher == negotiated
+
+
+@pytest.mark.dcmtk
+def test_acceptor_warns_about_a_short_client_key(pki):
+    weak = pkimod.issue(pki.directory, "weakclient", pki.ca, key_type="rsa1024", server=False)
+    options = server_options(pki)  # +pg: only a *server* key under 2048 bits is refused
+    log = RecordingLog()
+    with OneShotAcceptor(server_context(options, log), options, log) as acceptor:
+        result = dcmtk("+tls", weak.key, weak.cert, "+cf", pki.ca.cert, "localhost",
+                       str(acceptor.port))
+        seen = acceptor.wait()
+    assert result.returncode == 0 and seen.peer_accepted
+    assert log.lines == [("W", "RSA key length too short: RFC 9325 recommends at least 2048 "
+                               "bits, but peer provided RSA certificate with 1024 bits.")]

@@ -88,6 +88,7 @@ DIFFERENTIAL = {
     "crl-files": (["+tla", "+cf", "{d}/ca.pem", "+crl", "{d}/missing.crl", "+crl",
                    "{d}/garbage.txt"], {}),
     "crl-der": (["+tla", "-der", "+cf", "{d}/ca.der", "+crl", "{d}/crl.der"], {}),
+    "ca-dirs": (["+tla", "+cd", "{d}/nodir", "+cd", "{d}/garbage.txt", "+cd", "{d}/cadir"], {}),
     "good-password": (["+tls", "{d}/server.key", "{d}/server.pem", "+pw", "secret"], {}),
     "password-unencrypted": (["+tls", "{d}/plain/server.key", "{d}/plain/server.pem", "+pw",
                               "x"], {}),

@@ -24,6 +24,9 @@ def pki(tmp_path_factory) -> pkimod.Pki:
     for name, kwargs in {"rsa1024": dict(key_type="rsa1024"), "sha1": dict(hash_name="sha1"),
                          "small": dict(serial=4660)}.items():
         pkimod.issue(made.directory, name, ca, client=False, **kwargs)
+    weak_root = pkimod.make_ca(made.directory, "weakroot", common_name="SHA-1 Root",
+                               hash_name="sha1", key_type="rsa1024")
+    pkimod.issue(made.directory, "underweak", weak_root, client=False, key_type="ec256")
     return made
 
 
@@ -196,3 +199,19 @@ def test_peer_certificate_checks(storescp, pki, server, profile, accepted, expec
         assert session.check_peer_certificates(sock, options, "requestor", log) is accepted
         assert session.check_peer_certificates(sock, options, "client", log) is accepted
     assert log.lines == [expected, expected]
+
+
+def test_peer_checks_cover_the_trusted_root_first(storescp, pki):
+    peer = storescp("+tls", f"{pki.directory}/underweak.key", f"{pki.directory}/underweak.pem",
+                    "+cf", pki.ca.cert)
+    options = client_options(pki, profile="bcp195-nd", ca_files=[f"{pki.directory}/weakroot.pem"])
+    log = RecordingLog()
+    with connect(client_context(options, RecordingLog()), peer.port) as sock:
+        assert session.check_peer_certificates(sock, options, "requestor", log)
+        assert session.connection_details(sock)[9] == "  Public key  : unknown, 256 bits"
+    assert log.lines == [  # the root (RSA-1024, SHA-1), then the leaf (P-256, SHA-256): none
+        ("W", "RSA key length too short: RFC 9325 recommends at least 2048 bits, but peer "
+              "provided RSA certificate with 1024 bits."),
+        ("W", "Weak certificate hash key: RFC 9325 recommends SHA-256 (or better, but peer "
+              "provided certificate with 'RSA-SHA1'."),
+    ]
