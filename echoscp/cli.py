@@ -221,3 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.Abort:
         sys.stderr.write("echoscp: aborted\n")
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before the server's own handler is in place
+        return 0
+    except BrokenPipeError:  # `echoscp +cc | head`: the reader left, nothing to report
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

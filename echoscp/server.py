@@ -145,10 +145,14 @@ def _tls_context(opts: ServerOptions) -> object | None:
     from certs.context import server_context
     from certs.errors import TLSSetupError
 
+    from echoscp.tlsinfo import limit_read_buffers
+
     try:
-        return server_context(opts.tls, log.get_logger("echoscp.tls"))
+        context = server_context(opts.tls, log.get_logger("echoscp.tls"))
     except TLSSetupError as exc:
         raise StartupError(str(exc), exc.messages) from None
+    limit_read_buffers()
+    return context
 
 
 def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
