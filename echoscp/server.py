@@ -144,7 +144,6 @@ def _tls_context(opts: ServerOptions) -> object | None:
         return None
     from certs.context import server_context
     from certs.errors import TLSSetupError
-
     from echoscp.tlsinfo import limit_read_buffers
 
     try:
