@@ -648,3 +648,35 @@ def test_log_level_debug(scp):
     assert dcmtk_echo(server.port).returncode == 0
     server.stop()
     assert "D: Request Parameters:" in server.stderr
+
+
+def test_thousand_concurrent_associations_then_the_cap(scp):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"open-files hard limit {hard} < {wanted}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    server = scp()  # default --max-associations 1000
+    clients = []
+    try:
+        for _ in range(1000):
+            client = RawAssociation(server.port)
+            assert isinstance(client.associate(), dul_events.AssociationAccepted)
+            clients.append(client)
+        extra = RawAssociation(server.port)
+        rejected = extra.associate()
+        extra.close()
+        assert isinstance(rejected, dul_events.AssociationRejected)
+        assert (rejected.rj.result, rejected.rj.source, rejected.rj.reason) == (2, 3, 2)
+        for number, client in enumerate(clients):  # every request out before any answer
+            client.send(client.machine.send_message(1, dimse.echo_rq(number + 1)))
+        for number, client in enumerate(clients):
+            command = dimse.decode_command(client.next_event().command)
+            assert (command[dimse.MESSAGE_ID_RESPONDED], command[dimse.STATUS]) == \
+                (number + 1, 0)
+    finally:
+        for client in clients:
+            client.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
