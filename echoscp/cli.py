@@ -28,6 +28,7 @@ from echoscp.options import (
 )
 from echoscp.tlsargs import build_tls_options, tls_options
 from echoscu import log
+from echoscu.completion import complete_files
 
 #: -ll names (pynetdicom's, plus the "warning" its documentation shows)
 LOG_LEVELS = {"critical": log.FATAL, "error": log.ERROR, "warn": log.WARN,
@@ -146,7 +147,7 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
               help="reject associations whose called AE title is not -aet")
 @click.option("--require-calling-aet", multiple=True, metavar="AET", callback=_calling_aets,
               help="reject associations from other calling AE titles (repeatable)")
-@click.option("--log-json", metavar="FILE", default=None,
+@click.option("--log-json", metavar="FILE", default=None, shell_complete=complete_files,
               help="append one JSON line per association to FILE ('-' = stdout)")
 @tls_options
 @click.pass_context

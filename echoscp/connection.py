@@ -149,12 +149,11 @@ class Connection(asyncio.Protocol):
             raw.abort()
             self._cleanup()
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure ends this connection only
-            timed_out = isinstance(exc, ConnectionAbortedError) and "taking longer" in str(exc)
+        except Exception as exc:  # whatever the handshake raised ends this connection only
             text = tlsinfo.failure_text(exc)
             app.error(f"TLS handshake with {self.record.peer} failed: {text}")
             self.reportable = True
-            self._finish(records.TIMEOUT if timed_out else records.ERROR,
+            self._finish(records.TIMEOUT if tlsinfo.timed_out(exc) else records.ERROR,
                          f"TLS handshake failed: {text}")
             raw.abort()
             self._cleanup()

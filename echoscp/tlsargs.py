@@ -15,6 +15,7 @@ from certs.options import TLSOptions
 from certs.profiles import available_profiles
 from echoscp import listings
 from echoscp.argv import Occurrence, rightmost
+from echoscu.completion import complete_ciphersuites, complete_dirs, complete_files
 
 #: the profile options this OpenSSL supports, (short, long, key, help), default first
 PROFILE_OPTIONS = [(p.short, p.long, p.key, p.help.replace("\n", " "))
@@ -63,11 +64,12 @@ def _print_and_exit(text: Callable[[], str]) -> Callable:
 def tls_options(command: Callable) -> Callable:
     """Decorate a Click command with the TLS acceptor options (help order as storescp)."""
     flag = {"is_flag": True, "default": False}
+    a_file = {"shell_complete": complete_files}
     decorators = [
         click.option("-tls", "--disable-tls", **flag,
                      help="use normal TCP/IP connection (default)"),
         click.option("+tls", "--enable-tls", nargs=2, type=str, default=None,
-                     metavar="KEY CERT",
+                     metavar="KEY CERT", **a_file,
                      help="use authenticated secure TLS connection with private key file "
                           "KEY and certificate file CERT"),
         click.option("+ps", "--std-passwd", **flag,
@@ -79,11 +81,12 @@ def tls_options(command: Callable) -> Callable:
                      help="read keys and certificates as PEM file (default)"),
         click.option("-der", "--der-keys", **flag,
                      help="read keys and certificates as DER file"),
-        click.option("+cf", "--add-cert-file", multiple=True, metavar="FILE",
+        click.option("+cf", "--add-cert-file", multiple=True, metavar="FILE", **a_file,
                      help="add certificate file to list of certificates"),
         click.option("+cd", "--add-cert-dir", multiple=True, metavar="DIR",
+                     shell_complete=complete_dirs,
                      help="add certificates in DIR to list of certificates"),
-        click.option("+crl", "--add-crl-file", multiple=True, metavar="FILE",
+        click.option("+crl", "--add-crl-file", multiple=True, metavar="FILE", **a_file,
                      help="add certificate revocation list file (implies --enable-crl-vfy)"),
         click.option("+crv", "--enable-crl-vfy", **flag, help="enable leaf CRL verification"),
         click.option("+cra", "--enable-crl-all", **flag,
@@ -97,17 +100,18 @@ def tls_options(command: Callable) -> Callable:
                      expose_value=False, callback=_print_and_exit(listings.cipher_list),
                      help="list supported TLS ciphersuites and exit"),
         click.option("+cs", "--cipher", multiple=True, metavar="NAME",
+                     shell_complete=complete_ciphersuites,
                      help="add ciphersuite to list of negotiated suites "
                           "(not with --profile-bcp195-ex)"),
-        click.option("+dp", "--dhparam", metavar="FILE", default=None,
+        click.option("+dp", "--dhparam", metavar="FILE", default=None, **a_file,
                      help="read DH parameters for DH/DSS ciphersuites"),
         click.option("--expect-sni", metavar="NAME", default=None,
                      help="expect requests for server name NAME (TLS SNI)"),
-        click.option("+rs", "--seed", metavar="FILE", default=None,
+        click.option("+rs", "--seed", metavar="FILE", default=None, **a_file,
                      help="seed random generator with contents of FILE"),
         click.option("+ws", "--write-seed", **flag,
                      help="write back modified seed (only with --seed)"),
-        click.option("+wf", "--write-seed-file", metavar="FILE", default=None,
+        click.option("+wf", "--write-seed-file", metavar="FILE", default=None, **a_file,
                      help="write modified seed to file FILE (only with --seed)"),
         click.option("-rc", "--require-peer-cert", **flag,
                      help="verify peer certificate, fail if absent (default)"),

@@ -44,11 +44,20 @@ def shutdown_timeout() -> dict[str, float]:
     return {"ssl_shutdown_timeout": SHUTDOWN_TIMEOUT} if sys.version_info >= (3, 11) else {}
 
 
-def failure_text(exc: BaseException) -> str:
-    """One line for a failed handshake: DCMTK's TLS condition, or what timed out."""
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``start_tls`` failed because the handshake outlived its timeout (``-ta``).
+
+    asyncio reports that as a ConnectionAbortedError saying the handshake is "taking
+    longer than" the timeout.
+    """
     if isinstance(exc, ConnectionAbortedError) and "taking longer" in str(exc):
-        return "TLS handshake timed out"
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return True
+    return isinstance(exc, (asyncio.TimeoutError, TimeoutError))
+
+
+def failure_text(exc: BaseException) -> str:
+    """One line for a failed handshake: DCMTK's TLS condition, or that it timed out."""
+    if timed_out(exc):
         return "TLS handshake timed out"
     text = session.tls_error_condition(exc)
     reason = getattr(exc, "verify_message", None)  # why verification failed, for the operator
