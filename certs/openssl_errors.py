@@ -51,11 +51,3 @@ def packed_code(exc: BaseException) -> int | None:
     if numbers is None:
         return None
     return (numbers[0] << 23) | numbers[1]
-
-
-def openssl_error_line(exc: BaseException) -> str:
-    """DCMTK's ``OpenSSL error <8 hex>: <reason>`` line for a failed OpenSSL call."""
-    if isinstance(exc, OSError) and exc.errno and not hasattr(exc, "library"):
-        return f"OpenSSL error {_SYSTEM_FLAG | exc.errno:08x}: OpenSSL error"
-    code = packed_code(exc) or 0
-    return f"OpenSSL error {code:08x}: {reason_text(exc)}"
