@@ -317,9 +317,9 @@ class Connection(asyncio.Protocol):
 
     def _on_protocol_error(self, event: dul.ProtocolError) -> None:
         self.reportable = True
+        app.error(f"Protocol error from {self.record.peer}: {event.error}")
         self._abort(records.ERROR, f"protocol error: {event.error}", None,
                     source=2, reason=event.abort_reason)
-        app.error(f"Protocol error from {self.record.peer}: {event.error}")
 
     # ------------------------------------------------------------------ ending
 
@@ -366,14 +366,18 @@ class Connection(asyncio.Protocol):
         self._arm(self.opts.acse_timeout)
 
     def _close(self) -> None:
+        self._stop()
+        if self.transport is not None:
+            self.transport.close()
+
+    def _stop(self) -> None:
+        """Nothing more happens on this connection: uncount it, timers and responses off."""
         self._leave_association()
         self.phase = CLOSED
         self._cancel_delayed()
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self.transport is not None:
-            self.transport.close()
 
     def _leave_association(self) -> None:
         if self.counted:
@@ -382,12 +386,7 @@ class Connection(asyncio.Protocol):
 
     def _cleanup(self) -> None:
         """Last step of every connection: timers off, JSON line out, forget it."""
-        self._leave_association()
-        self.phase = CLOSED
-        self._cancel_delayed()
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._stop()
         if self in self.server.connections:
             self.server.connections.discard(self)
             if self.reportable and self.server.json_log is not None:
