@@ -90,11 +90,11 @@ class Connection(asyncio.Protocol):
         peer, port = _peer_address(transport)
         self.record = records.AssociationRecord(peer, port)
         self.server.connections.add(self)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and not self.opts.nodelay:
+        if not self.opts.nodelay:  # asyncio turns TCP_NODELAY on; TCP_NODELAY=0 keeps Nagle
+            sock = transport.get_extra_info("socket")
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
-            except OSError:
+            except (AttributeError, OSError):
                 pass
         if self.server.ssl_context is not None:
             self.phase = HANDSHAKE
