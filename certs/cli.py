@@ -24,6 +24,7 @@ import click
 
 from certs.options import PROFILE_NAMES
 from echoscu import __version__
+from echoscu.completion import complete_files
 
 if TYPE_CHECKING:
     from certs.pki import Pki
@@ -262,7 +263,8 @@ def init(directory: str, hosts: tuple[str, ...], ips: tuple[str, ...], key_type:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...",
+                shell_complete=complete_files)
 @click.option("--password", metavar="PASS", default=None,
               help="decrypt encrypted keys to show their type and size (never needed to "
                    "tell whether a key is encrypted)")
@@ -292,13 +294,16 @@ def show(ctx: click.Context, files: tuple[str, ...], password: str | None) -> No
 
 
 @cli.command()
-@click.option("--key", "key_path", metavar="FILE",
+@click.option("--key", "key_path", metavar="FILE", shell_complete=complete_files,
               help="private key (PEM or DER); without it the match is not checked")
 @click.option("--cert", "cert_path", required=True, metavar="FILE",
+              shell_complete=complete_files,
               help="certificate, optionally followed by its intermediates (PEM or DER)")
 @click.option("--ca", "ca_paths", multiple=True, metavar="FILE|DIR",
+              shell_complete=complete_files,
               help="trusted CA certificates: a file or a hashed directory (repeatable)")
 @click.option("--crl", "crl_paths", multiple=True, metavar="FILE",
+              shell_complete=complete_files,
               help="CRL to check revocation against (repeatable)")
 @click.option("--host", metavar="NAME",
               help="host name or IP address the certificate must cover (implies --role server)")

@@ -14,13 +14,25 @@ import click
 
 from echoscu import cli
 from echoscu.cmdline import Option
+from echoscu.completion import (
+    complete_choices,
+    complete_ciphersuites,
+    complete_dirs,
+    complete_files,
+)
 from echoscu.helptext import APP_NAME, DESCRIPTION, TABLE
 
 #: options that may be given several times and are all used (the others: rightmost wins)
 REPEATABLE = ("--add-cert-file", "--add-cert-dir", "--add-crl-file", "--cipher")
-#: value descriptions that name a file or directory (completed as paths)
-_PATH_HINTS = ("[f]ilename", "[d]irectory", "[p]rivate key file")
+#: value descriptions that name files (``+tls`` takes two) or a directory
+_FILE_HINTS = ("[f]ilename", "[p]rivate key file")
+_DIRECTORY_HINTS = ("[d]irectory",)
 LOG_LEVELS = ("fatal", "error", "warn", "info", "debug", "trace")
+#: completion of option values other than paths, by long option name
+_VALUE_COMPLETION = {
+    "--log-level": complete_choices(LOG_LEVELS),
+    "--cipher": complete_ciphersuites,
+}
 
 
 class EchoscuCommand(click.Command):
@@ -32,11 +44,6 @@ class EchoscuCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _complete_levels(ctx: click.Context, param: click.Parameter,
-                     incomplete: str) -> list[str]:
-    return [level for level in LOG_LEVELS if level.startswith(incomplete.lower())]
-
-
 def _click_option(option: Option) -> click.Option:
     """The Click description of one table option."""
     names = [option.short, option.long] if option.short else [option.long]
@@ -45,10 +52,12 @@ def _click_option(option: Option) -> click.Option:
         return click.Option(names, is_flag=True, help=help_text)
     kwargs: dict[str, object] = {"nargs": option.nvalues, "help": help_text,
                                  "metavar": option.value_help.strip()}
-    if option.value_help.startswith(_PATH_HINTS):
-        kwargs["type"] = click.Path()
-    if option.long == "--log-level":
-        kwargs["shell_complete"] = _complete_levels
+    if option.value_help.startswith(_FILE_HINTS):
+        kwargs["shell_complete"] = complete_files
+    elif option.value_help.startswith(_DIRECTORY_HINTS):
+        kwargs["shell_complete"] = complete_dirs
+    elif option.long in _VALUE_COMPLETION:
+        kwargs["shell_complete"] = _VALUE_COMPLETION[option.long]
     if option.long in REPEATABLE:
         kwargs["multiple"] = True
     return click.Option(names, **kwargs)
