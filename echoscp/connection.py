@@ -85,17 +85,17 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ transport events
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Accepted: set TCP_NODELAY as asked, then start TLS or the ARTIM timer."""
+        """Accepted: TCP_NODELAY as DESIGN D2 says, then start TLS or the ARTIM timer."""
         self.transport = transport
         peer, port = _peer_address(transport)
         self.record = records.AssociationRecord(peer, port)
         self.server.connections.add(self)
-        if not self.opts.nodelay:  # asyncio turns TCP_NODELAY on; TCP_NODELAY=0 keeps Nagle
-            sock = transport.get_extra_info("socket")
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
-            except (AttributeError, OSError):
-                pass
+        # set explicitly: asyncio only does it for sockets created with IPPROTO_TCP
+        sock = transport.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.opts.nodelay else 0)
+        except (AttributeError, OSError):
+            pass
         if self.server.ssl_context is not None:
             self.phase = HANDSHAKE
             transport.pause_reading()

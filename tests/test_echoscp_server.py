@@ -680,3 +680,34 @@ def test_thousand_concurrent_associations_then_the_cap(scp):
         for client in clients:
             client.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.parametrize(("nodelay", "expected"), [(True, 1), (False, 0)])
+def test_tcp_nodelay_on_accepted_sockets(nodelay, expected):
+    """In-process on a real socket: TCP_NODELAY is on unless TCP_NODELAY=0 asked for Nagle."""
+    import asyncio
+
+    from echoscp.connection import Connection
+    from echoscp.options import ServerOptions
+    from echoscp.server import Server, listening_sockets
+
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        server = Server(ServerOptions(port=0, nodelay=nodelay), loop, None, None)
+        (listener,) = listening_sockets("127.0.0.1", 0)
+        port = listener.getsockname()[1]
+        serving = await loop.create_server(lambda: Connection(server), sock=listener)
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+        for _ in range(1000):
+            if server.connections:
+                break
+            await asyncio.sleep(0.01)
+        (connection,) = server.connections
+        sock = connection.transport.get_extra_info("socket")
+        value = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        writer.close()
+        serving.close()
+        await server.shutdown()
+        return value
+
+    assert asyncio.run(scenario()) == expected
