@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from time import perf_counter, sleep
 from typing import TYPE_CHECKING
 
 from dul import dimse, uids
@@ -37,6 +38,7 @@ from echoscu.log import APP_LOGGER, DATA_LOGGER, DEBUG, NET_LOGGER, TLS_LOGGER, 
 
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
+    from echoscu.report import RunReport
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -63,16 +65,23 @@ class _Closed(Exception):
     """The peer closed the connection, reset it, or the socket timed out (-ts)."""
 
 
-def run(opts: EchoOptions) -> int:
-    """Do what DCMTK's echoscu does after the command line was accepted; return the exit code."""
+def run(opts: EchoOptions, report: RunReport | None = None, tls_context=None) -> int:
+    """Do what DCMTK's echoscu does after the command line was accepted; return the exit code.
+
+    ``report`` (only when a feature asks for one) records what happened as it happens;
+    ``tls_context`` is a client SSLContext built beforehand (the fleet check shares one).
+    """
     try:
-        return _run(opts)
+        code = _run(opts, report, tls_context)
     except KeyboardInterrupt:
         app.fatal("Interrupted by signal SIGINT")
         return EXIT_INTERRUPTED
+    if report is not None:
+        report.finish(code)
+    return code
 
 
-def _run(opts: EchoOptions) -> int:
+def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
     if app.enabled(DEBUG):
         from echoscu import __date__, __version__
 
@@ -83,10 +92,11 @@ def _run(opts: EchoOptions) -> int:
         net.warn(f"ASSOC: PDV receive length {our_max_pdu} is odd (using {our_max_pdu - 1})")
         our_max_pdu -= 1
 
-    tls_context = None
-    if opts.tls is not None:
+    if opts.tls is not None and tls_context is None:
         tls_context = _tls_context(opts)
         if tls_context is None:
+            if report is not None:
+                report.failed(None, "tls-config")
             return EXIT_FAILURE
     if opts.verify_cert is not None or opts.is_root_cert is not None:
         return _offline_check(opts)
@@ -96,15 +106,18 @@ def _run(opts: EchoOptions) -> int:
         app.debug("Request Parameters:\n" + association_dump(rq))
     app.info("Requesting Association")
 
-    session = _Session(opts, rq, our_max_pdu)
+    session = _Session(opts, rq, our_max_pdu, report)
     try:
         session.connect(tls_context)
         accepted = session.associate()
     except msg.Condition as cond:
+        session.note_failure(cond)
         app.fatal(f"Association Request Failed: {cond}")
         session.close()
         return EXIT_FAILURE
     except _Rejected as rejected:
+        if report is not None:
+            report.rejected(*rejected.args)
         errors, fatal = msg.describe_rejection(*rejected.args)
         for line in errors:
             app.error(line)
@@ -112,6 +125,7 @@ def _run(opts: EchoOptions) -> int:
         session.close()
         return EXIT_FAILURE
     if not accepted:
+        session.note_failure(None, "no-context")
         app.fatal("No Acceptable Presentation Contexts")
         session.close()
         return EXIT_FAILURE
@@ -253,8 +267,11 @@ def _nodelay_setting() -> bool:
 class _Session:
     """One association's I/O: the socket, the ``dul`` requestor, and DCMTK's timeouts."""
 
-    def __init__(self, opts: EchoOptions, rq: AssociateRQ, our_max_pdu: int) -> None:
+    def __init__(self, opts: EchoOptions, rq: AssociateRQ, our_max_pdu: int,
+                 report: RunReport | None = None) -> None:
         self.opts = opts
+        #: facts for --json/--stats/--nagios/--peers; None when no feature asks
+        self.report = report
         self.rq = rq
         self.sock: socket.socket | None = None
         self.dul = Requestor(rq, our_max_pdu)
@@ -271,7 +288,12 @@ class _Session:
     def connect(self, tls_context) -> None:
         """TCP connect (``-to``), socket timeouts (``-ts``), TCP_NODELAY, TLS handshake."""
         opts = self.opts
+        report = self.report
+        if report is not None:
+            report.begin("resolve")
         family, address = _resolve(opts.peer, opts.port, opts.ip_family)
+        if report is not None:
+            report.resolved(family, address)
         sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock = sock
         if opts.socket_timeout == 0:
@@ -292,6 +314,8 @@ class _Session:
             raise msg.tcp_init_error(reason) from None
         sock.settimeout(self.socket_timeout)
         if tls_context is not None:
+            if report is not None:
+                report.begin("tls_handshake")
             self.sock = self._tls_handshake(tls_context, sock)
 
     def _tls_handshake(self, tls_context, sock: socket.socket):
@@ -306,13 +330,23 @@ class _Session:
         try:
             tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
         except OSError as error:
+            if self.report is not None:
+                self.report.tls_failed(error)
             raise msg.parse_condition(tls_error_condition(error)) from None
+        if self.report is not None:
+            self.report.tls_established(tls_sock, server_name)
         if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):
             raise msg.Condition(msg.DCMTLS, 0x0886, "TLS error: certificate verify failed")
         tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):
             net.debug("\n".join(connection_details(tls_sock)))
         return tls_sock
+
+    def note_failure(self, condition: msg.Condition | None, failure_class: str | None = None
+                     ) -> None:
+        """Tell the report (if any) that the run failed here with ``condition``."""
+        if self.report is not None:
+            self.report.failed(condition, failure_class)
 
     def close(self) -> None:
         """Drop the connection without any further PDU."""
@@ -365,6 +399,9 @@ class _Session:
 
     def associate(self) -> bool:
         """Send the A-ASSOCIATE-RQ, wait ``-ta`` for the answer; True if a context was accepted."""
+        report = self.report
+        if report is not None:
+            report.begin("associate")
         net.debug("Constructing Associate RQ PDU")
         titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
         for value, what in titles:
@@ -388,15 +425,20 @@ class _Session:
                 app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
             proposed = {ctx.id for ctx in self.rq.contexts}
             accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
+            if accepted:
+                self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
+            if report is not None:
+                report.accepted(ac, self.max_send_pdv, self.context_id or None)
             if not accepted:
                 return False
-            self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
             self.peer_max_pdu = ac.user_info.max_pdu or 0
             app.info(f"Association Accepted (Max Send PDV: {self.max_send_pdv})")
             return True
         if isinstance(event, AssociationRejected):
             rj = event.rj
             raise _Rejected(rj.result, rj.source, rj.reason)
+        if report is not None:
+            report.answered_by(event)
         if isinstance(event, ProtocolError):
             raise _protocol_condition(event) from None
         # A-ABORT, release request or a closed connection before any answer
@@ -407,8 +449,12 @@ class _Session:
     def echo_and_finish(self) -> int:
         """``--repeat`` C-ECHOs, then release (or ``--abort``); the exit code of the run."""
         opts = self.opts
+        report = self.report
+        interval = opts.interval
         message_id = 0
         for _ in range(opts.repeat):
+            if interval and message_id:
+                sleep(interval)
             message_id = (message_id + 1) & 0xFFFF
             app.info(f"Sending Echo Request (MsgID {message_id})")
             if self.peer_max_pdu and self.peer_max_pdu & ~1 <= 12:
@@ -416,22 +462,27 @@ class _Session:
                 failure = msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu))
                 return self._echo_failed(failure)
             try:
+                sent_at = perf_counter() if report is not None else 0.0
                 self._send(
                     self.dul.send_message(self.context_id, dimse.echo_rq(message_id)),
                     "sendPDataTCP",
                 )
                 status = self._await_response(message_id, self.dimse_timeout)
             except _PeerAborted as aborted:
+                self.note_failure(aborted.condition, "aborted")
                 app.error(f"Echo Failed: {aborted.condition}")
                 app.info("Peer Aborted Association")
                 self.close()
                 return EXIT_OK
             except _PeerReleased:
+                self.note_failure(msg.peer_requested_release(), "released")
                 app.error(f"Echo Failed: {msg.peer_requested_release()}")
                 app.fatal("Protocol Error: Peer requested release (Aborting)")
                 return self._abort(EXIT_ASSOCIATION_ABORTED)
             except msg.Condition as failure:
                 return self._echo_failed(failure)
+            if report is not None:
+                report.echo(message_id, sent_at, status)
             app.info(f"Received Echo Response ({msg.status_text(status)})")
             _dump_status_detail(self.last_command)
         if opts.abort:
@@ -439,6 +490,7 @@ class _Session:
         return self._release()
 
     def _echo_failed(self, failure: msg.Condition) -> int:
+        self.note_failure(failure)
         app.error(f"Echo Failed: {failure}")
         app.error(f"Echo SCU Failed: {failure}")
         return self._abort(EXIT_ASSOCIATION_ABORTED)
@@ -477,14 +529,18 @@ class _Session:
 
     def _release(self) -> int:
         app.info("Releasing Association")
+        if self.report is not None:
+            self.report.begin("release")
         try:
             self._send(self.dul.release(), "sendReleaseRQTCP")
             event = self._next_event(self.acse_timeout)
         except _Timeout:
+            self.note_failure(msg.read_timeout())
             app.fatal(f"Association Release Failed: {msg.read_timeout()}")
             self.close()
             return EXIT_FAILURE
         except msg.Condition as cond:
+            self.note_failure(cond)
             app.fatal(f"Association Release Failed: {cond}")
             self.close()
             return EXIT_FAILURE
@@ -492,17 +548,22 @@ class _Session:
         if isinstance(event, ReleaseConfirmed):
             return EXIT_OK
         if isinstance(event, ProtocolError):
-            app.fatal(f"Association Release Failed: {_protocol_condition(event)}")
+            cond = _protocol_condition(event)
         else:
-            app.fatal(f"Association Release Failed: {msg.peer_aborted()}")
+            cond = msg.peer_aborted()
+        self.note_failure(cond)
+        app.fatal(f"Association Release Failed: {cond}")
         return EXIT_FAILURE
 
     def _abort(self, code: int) -> int:
         """Send A-ABORT, then wait up to ``-ta`` for the peer to close, as DCMTK does."""
         app.info("Aborting Association")
+        if self.report is not None:
+            self.report.begin("abort")
         try:
             self._send(self.dul.abort(), "sendAbortTCP")
         except msg.Condition as cond:
+            self.note_failure(cond)
             app.fatal(f"Association Abort Failed: {cond}")
             self.close()
             return EXIT_FAILURE

@@ -17,7 +17,7 @@ class EchoOptions:
     __slots__ = (
         "peer", "port", "calling_aet", "called_aet", "ip_family", "propose_ts", "propose_pc",
         "connect_timeout", "socket_timeout", "acse_timeout", "dimse_timeout", "max_pdu",
-        "repeat", "abort", "tls", "verify_cert", "is_root_cert",
+        "repeat", "abort", "tls", "verify_cert", "is_root_cert", "interval", "extensions",
     )
 
     def __init__(self, **settings: object) -> None:
@@ -47,6 +47,10 @@ class EchoOptions:
         #: +vc FILE / +rc FILE (exclusive offline checks)
         self.verify_cert: str | None = None
         self.is_root_cert: str | None = None
+        #: --interval seconds between echoes (not in DCMTK; 0 = none)
+        self.interval: float = 0.0
+        #: echoscu.extensions.Extensions for the options DCMTK lacks; None = none given
+        self.extensions = None
         for name, value in settings.items():
             setattr(self, name, value)  # an unknown name raises AttributeError (slots)
 
