@@ -1,0 +1,287 @@
+"""The benchmark scenarios T1-T6: which programs run, against which peer, how often.
+
+SCU scenarios run our echoscu, DCMTK's and pynetdicom's in alternation (one run of
+each per round, a pause after every run so that a single-association storescp has
+finished tearing down the previous association). SCP scenarios load our echoscp,
+DCMTK's storescp and pynetdicom's echoscp with the clients in ``load``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import load
+from harness import (
+    DCMTK_ECHOSCU,
+    DCMTK_STORESCP,
+    Peer,
+    RunFailed,
+    bench_env,
+    process_cpu_seconds,
+    process_memory,
+    timed_run,
+    tree_pss_mib,
+)
+
+VENV_BIN = Path(sys.prefix) / "bin"
+OURS, DCMTK, PYNETDICOM, PYTHON = "ours", "dcmtk", "pynetdicom", "python -c pass"
+
+#: seconds between two measured runs (storescp serves one association at a time and
+#: tears the previous one down after its peer has already exited)
+PAUSE = 0.1
+
+
+def scu_command(tool: str, args: list[str], peer_port: int | None) -> list[str]:
+    """The command line of one SCU run (``peer_port`` None: no peer, e.g. --version)."""
+    prefix = {
+        OURS: [str(VENV_BIN / "echoscu")],
+        DCMTK: [DCMTK_ECHOSCU],
+        PYNETDICOM: [sys.executable, "-m", "pynetdicom", "echoscu"],
+        PYTHON: [sys.executable, "-c", "pass"],
+    }[tool]
+    if tool == PYTHON:
+        return prefix
+    tail = [] if peer_port is None else ["127.0.0.1", str(peer_port)]
+    return prefix + args + tail
+
+
+class ScuScenario:
+    """Programs run whole, alternately, against one peer; ratios of median wall times.
+
+    ``programs`` maps a label to (tool, arguments); ``ratios`` maps a ratio name to
+    (numerator label, denominator label); the target holds when every ratio named in
+    ``target_ratios`` is at most ``limit``.
+    """
+
+    def __init__(self, key: str, title: str, peer: str | None,
+                 programs: dict[str, tuple[str, list[str]]], rounds: int, *, warmup: int = 1,
+                 ratios: dict[str, tuple[str, str]] | None = None,
+                 target_ratios: tuple[str, ...] = (), limit: float | None = None,
+                 env: dict[str, dict] | None = None, slow_rounds: dict[str, int] | None = None,
+                 ) -> None:
+        self.key = key
+        self.title = title
+        self.peer = peer
+        self.programs = programs
+        self.rounds = rounds
+        self.warmup = warmup
+        self.ratios = ratios if ratios is not None else {
+            label: (OURS, label) for label in programs if label != OURS}
+        self.target_ratios = target_ratios
+        self.limit = limit
+        #: per-tool environment overrides (e.g. DCMTK's TCP_NODELAY)
+        self.env = env or {}
+        #: at most this many rounds (and no warm-up) for a program taking seconds per run
+        self.slow_rounds = slow_rounds or {}
+
+    def run(self, peers: dict[str, Peer], progress) -> dict:
+        """All rounds, programs in alternation; per-program samples, medians, ratios."""
+        port = peers[self.peer].port if self.peer else None
+        samples: dict[str, list] = {label: [] for label in self.programs}
+        failures: dict[str, list[str]] = {}
+        for round_number in range(self.warmup + self.rounds):
+            measured = round_number >= self.warmup
+            for label, (tool, args) in self.programs.items():
+                limit = self.slow_rounds.get(label)
+                if limit is not None and (not measured or len(samples[label]) >= limit):
+                    continue
+                try:
+                    sample = timed_run(scu_command(tool, args, port),
+                                       bench_env(**self.env.get(tool, {})))
+                except RunFailed as error:
+                    failures.setdefault(label, []).append(str(error))
+                    sample = None
+                if measured and sample is not None:
+                    samples[label].append(sample)
+                if port is not None:
+                    time.sleep(PAUSE)
+            if measured:
+                progress(f"{self.key} round {round_number - self.warmup + 1}/{self.rounds}")
+        return self._summary(samples, failures)
+
+    def _summary(self, samples: dict[str, list], failures: dict[str, list[str]]) -> dict:
+        programs = {}
+        for label, runs in samples.items():
+            if not runs:
+                continue
+            tool, args = self.programs[label]
+            programs[label] = {
+                "command": " ".join(scu_command(tool, args, None if self.peer is None else 0)),
+                "env": self.env.get(tool, {}),
+                "wall": [round(s.wall, 5) for s in runs],
+                "cpu": [round(s.cpu, 5) for s in runs],
+                "median_wall": statistics.median(s.wall for s in runs),
+                "median_cpu": statistics.median(s.cpu for s in runs),
+            }
+        ratios = {name: programs[top]["median_wall"] / programs[bottom]["median_wall"]
+                  for name, (top, bottom) in self.ratios.items()
+                  if top in programs and bottom in programs}
+        result = {"kind": "scu", "title": self.title, "peer": self.peer,
+                  "programs": programs, "failures": failures, "ratios": ratios}
+        if self.target_ratios:
+            worst = max(ratios.get(name, float("inf")) for name in self.target_ratios)
+            names = " and ".join(self.target_ratios)
+            result["target"] = {"text": f"<= {self.limit:g} x ({names})", "ratio": worst,
+                                "ratios": list(self.target_ratios), "limit": self.limit,
+                                "met": worst <= self.limit and not failures}
+        return result
+
+
+def startup_scenario(rounds: int) -> ScuScenario:
+    """T6: ``echoscu --help`` and ``--version`` against ``python -c pass``, no peer."""
+    programs = {
+        PYTHON: (PYTHON, []),
+        "ours --help": (OURS, ["--help"]),
+        "ours --version": (OURS, ["--version"]),
+        "dcmtk --version": (DCMTK, ["--version"]),
+    }
+    ratios = {"--help": ("ours --help", PYTHON), "--version": ("ours --version", PYTHON)}
+    return ScuScenario("T6", "echoscu --help / --version vs python -c pass", None, programs,
+                       rounds, ratios=ratios, target_ratios=("--help", "--version"), limit=4.0)
+
+
+# --------------------------------------------------------------------------- SCP side
+
+SERVERS = (OURS, DCMTK, PYNETDICOM)
+SERVER_PEERS = {OURS: "echoscp", DCMTK: "storescp", PYNETDICOM: "pynetdicom-echoscp"}
+
+
+def churn_scenario(peers: dict[str, Peer], seconds: float, rounds: int, progress) -> dict:
+    """T5: 4 client processes doing connect+associate+echo+release against each server."""
+    runs: dict[str, list[dict]] = {server: [] for server in SERVERS}
+    for round_number in range(rounds):
+        for server in SERVERS:
+            peer = peers[SERVER_PEERS[server]]
+            cpu_before = process_cpu_seconds(peer.pid)
+            outcome = load.churn(peer.port, clients=4, seconds=seconds)
+            cpu = process_cpu_seconds(peer.pid) - cpu_before
+            outcome["rate"] = outcome["completed"] / outcome["elapsed"]
+            outcome["cpu_percent"] = 100 * cpu / outcome["elapsed"]
+            outcome["rss_mib"], outcome["peak_rss_mib"] = process_memory(peer.pid)
+            runs[server].append(outcome)
+            time.sleep(PAUSE * 5)
+        progress(f"T5 round {round_number + 1}/{rounds}")
+    servers = {}
+    for server, outcomes in runs.items():
+        servers[server] = {
+            "runs": outcomes,
+            "median_rate": statistics.median(o["rate"] for o in outcomes),
+            "median_cpu_percent": statistics.median(o["cpu_percent"] for o in outcomes),
+            "peak_rss_mib": max(o["peak_rss_mib"] for o in outcomes),
+            "failed": sum(o["failed"] for o in outcomes),
+        }
+    ours = servers[OURS]["median_rate"]
+    ratios = {server: ours / servers[server]["median_rate"]
+              for server in (DCMTK, PYNETDICOM) if servers[server]["median_rate"] > 0}
+    met = (ratios.get(DCMTK, 0) >= 2 and ratios.get(PYNETDICOM, 0) >= 10
+           and servers[OURS]["failed"] == 0)
+    return {"kind": "churn", "title": "echoscp churn, 4 parallel clients, "
+                                      f"{seconds:g} s per run", "servers": servers,
+            "ratios": ratios,
+            "target": {"text": ">= 2 x dcmtk, >= 10 x pynetdicom, 0 failures",
+                       "ratio": ratios.get(DCMTK), "met": met}}
+
+
+def idle_scenario(peer: Peer, count: int, idle_seconds: float, progress) -> dict:
+    """T4: hold ``count`` idle associations, measure the server, then echo on all."""
+    holder = load.IdleAssociations(peer.port)
+    rss_before, _ = process_memory(peer.pid)
+    start = time.perf_counter()
+    try:
+        accepted = holder.open(count)
+        opened_in = time.perf_counter() - start
+        time.sleep(0.5)
+        cpu_before = process_cpu_seconds(peer.pid)
+        time.sleep(idle_seconds)
+        idle_cpu = process_cpu_seconds(peer.pid) - cpu_before
+        rss, peak = process_memory(peer.pid)
+        echoed = holder.echo_all()
+        released = holder.release_all()
+    finally:
+        holder.close()
+    progress(f"T4 {accepted}/{count} accepted, {echoed} echoed")
+    idle_percent = 100 * idle_cpu / idle_seconds
+    failures = count - accepted + (accepted - echoed) + (accepted - released)
+    met = accepted == count and echoed == count and idle_percent <= 2.0 and rss <= 150
+    return {"kind": "idle", "title": f"echoscp holding {count} idle associations",
+            "count": count, "accepted": accepted, "echoed": echoed, "released": released,
+            "open_seconds": opened_in, "idle_seconds": idle_seconds,
+            "idle_cpu_percent": idle_percent, "rss_mib": rss, "peak_rss_mib": peak,
+            "rss_before_mib": rss_before, "pss_mib": tree_pss_mib(peer.pid),
+            "failures": failures, "errors": holder.failures[:5],
+            "target": {"text": "all accepted and echoed, idle CPU <= 2 %, RSS <= 150 MiB",
+                       "ratio": None, "met": met}}
+
+
+def make_peers(log_dir: Path, pki=None) -> dict[str, Peer]:
+    """Every server the scenarios need (not yet started)."""
+    nodelay = bench_env(TCP_NODELAY="1")
+    peers = {
+        "storescp": Peer("storescp", lambda port: [DCMTK_STORESCP, str(port)], nodelay,
+                         log_dir, single_association=True),
+        "storescp-nagle": Peer("storescp-nagle", lambda port: [DCMTK_STORESCP, str(port)],
+                               bench_env(), log_dir, single_association=True),
+        "echoscp": Peer("echoscp", lambda port: [sys.executable, "-m", "echoscp", "-tn", "600",
+                                                 str(port)], bench_env(), log_dir),
+        "pynetdicom-echoscp": Peer(
+            "pynetdicom-echoscp",
+            lambda port: [sys.executable, "-m", "pynetdicom", "echoscp", str(port)],
+            bench_env(), log_dir),
+    }
+    if pki is not None:
+        peers["storescp-tls"] = Peer(
+            "storescp-tls",
+            lambda port: [DCMTK_STORESCP, "+tls", pki.server.key, pki.server.cert,
+                          "+cf", pki.ca.cert, str(port)],
+            nodelay, log_dir, single_association=True)
+    return peers
+
+
+def tls_arguments(pki) -> list[str]:
+    """echoscu's TLS options for a client certificate from the bench PKI."""
+    return ["+tls", pki.client.key, pki.client.cert, "+cf", pki.ca.cert]
+
+
+def _trio(args: list[str]) -> dict[str, tuple[str, list[str]]]:
+    return {OURS: (OURS, args), DCMTK: (DCMTK, args), PYNETDICOM: (PYNETDICOM, args)}
+
+
+def scu_scenarios(quick: bool, pki) -> list[ScuScenario]:
+    """T1, T2, T2b, T3 (and single-echo rows against the other SCPs), sized for the mode."""
+    rounds = 5 if quick else 15
+    nodelay = {DCMTK: {"TCP_NODELAY": "1"}}
+    nagle_repeat = 50 if quick else 200
+    scenarios = [
+        ScuScenario("T1", "single echo, plain, vs storescp (TCP_NODELAY=1)", "storescp",
+                    _trio([]), rounds, target_ratios=(DCMTK,), limit=1.5, env=nodelay),
+        ScuScenario("T2", "--repeat 2000, one association, vs storescp (TCP_NODELAY=1)",
+                    "storescp", {**_trio(["--repeat", "2000"]),
+                                 # pynetdicom 3.0.4 loses a response now and then against
+                                 # storescp ("unexpected C-ECHO service message"): bound
+                                 # its wait to 5 s instead of 30
+                                 PYNETDICOM: (PYNETDICOM, ["-td", "5", "--repeat", "2000"])},
+                    3 if quick else 7, warmup=0,
+                    target_ratios=(DCMTK,), limit=1.0, env=nodelay,
+                    slow_rounds={PYNETDICOM: 1 if quick else 2}),
+        ScuScenario("T2b", f"--repeat {nagle_repeat} vs storescp with Nagle on (its default)",
+                    "storescp-nagle", _trio(["--repeat", str(nagle_repeat)]),
+                    1 if quick else 3, warmup=0, target_ratios=(DCMTK,), limit=0.05,
+                    slow_rounds={PYNETDICOM: 1}),
+    ]
+    if pki is not None:
+        tls = tls_arguments(pki)
+        scenarios.append(ScuScenario(
+            "T3", "single echo, TLS with client certificate, vs storescp +tls",
+            "storescp-tls", {OURS: (OURS, tls), DCMTK: (DCMTK, tls)}, rounds,
+            target_ratios=(DCMTK,), limit=1.3, env=nodelay))
+    if not quick:
+        scenarios += [
+            ScuScenario("T1-echoscp", "single echo, plain, vs our echoscp", "echoscp",
+                        _trio([]), rounds, env=nodelay),
+            ScuScenario("T1-pynetdicom", "single echo, plain, vs pynetdicom echoscp",
+                        "pynetdicom-echoscp", _trio([]), rounds, env=nodelay),
+        ]
+    return scenarios
