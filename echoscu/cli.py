@@ -27,6 +27,7 @@ from echoscu.cmdline import (
 )
 from echoscu.helptext import (
     CRL_BLOCK,
+    EXTENSION_OPTIONS,
     FORMAT_BLOCK,
     IP_BLOCK,
     LOG_BLOCK,
@@ -115,10 +116,27 @@ def _run(args: list[str], prog: str) -> int:
     """Steps 1-7 of DCMTK's flow; then the driver does the rest."""
     options = prepare(args, prog)
     if isinstance(options, int):
+        if options == EXIT_COMMAND_LINE and "--nagios" in args:
+            from echoscu.extensions import nagios_usage_error
+
+            return nagios_usage_error()
         return options
+    if options.extensions is not None or stderr_is_terminal():
+        # our options, or the hint line a terminal gets after a plain/TLS mismatch
+        from echoscu import extensions
+
+        return extensions.run(options)
     from echoscu import driver
 
     return driver.run(options)
+
+
+def stderr_is_terminal() -> bool:
+    """True if stderr is a terminal (where a hint line may follow DCMTK's failure line)."""
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
 
 
 def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:
@@ -144,6 +162,10 @@ def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:
         _network_options(line, options)
         options.tls = _tls_options(line)
         _offline_checks(line, options)
+        if any(occurrence.option.long in EXTENSION_OPTIONS for occurrence in line.occurrences):
+            from echoscu import extensions
+
+            options.extensions = extensions.parse(line, options)
     except CommandLineError as error:
         if not quiet:
             _print(error_block(str(error)), "stderr")
@@ -170,7 +192,7 @@ def _exclusive_or_count(line: ParsedLine) -> int | None:
     elif line.find("--list-profiles"):
         _print(helptext.profile_list())
     else:
-        # --verify-cert / --is-root-cert: handled after all other options
+        # --verify-cert / --is-root-cert / --peers: handled after all other options
         return None
     return EXIT_OK
 
@@ -180,7 +202,7 @@ def _parameters(line: ParsedLine) -> EchoOptions:
     from echoscu.options import EchoOptions
 
     options = EchoOptions()
-    if not (line.find("--verify-cert") or line.find("--is-root-cert")):
+    if not (line.find("--verify-cert") or line.find("--is-root-cert") or line.find("--peers")):
         options.peer = line.params[0][1]
         options.port = unsigned_param(line.params[1][1], 1, 65535)
     return options

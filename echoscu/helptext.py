@@ -22,6 +22,15 @@ DEFAULT_PDU = 16384
 
 TLS_OPTS = "--enable-tls or --anonymous-tls"
 
+#: --jobs default and maximum (fleet check)
+DEFAULT_JOBS = 32
+MAX_JOBS = 1024
+#: our options (not in DCMTK); any of them hands the run to echoscu.extensions
+EXTENSION_OPTIONS = frozenset((
+    "--json", "--stats", "--interval", "--exit-codes", "--peers", "--jobs", "--format",
+    "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical",
+))
+
 #: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5)
 LOG_BLOCK = ("--debug", "--verbose", "--quiet")
 IP_BLOCK = ("--ipv4", "--ipv6", "--ip-auto")
@@ -177,6 +186,37 @@ TABLE = OptionTable(
                exclusive=True),
         Option("--is-root-cert", "+rc", 1, _STRING_FILE,
                "check if certificate is self-signed root CA", exclusive=True),
+        # ours, after DCMTK's groups so that the DCMTK part of --help stays identical
+        Group("extensions (not in DCMTK):"),
+        SubGroup("machine-readable result:"),
+        Option("--json", help="print one JSON document describing the run\n"
+               "(schema: docs/echoscu-result.schema.json)"),
+        SubGroup("round-trip statistics:"),
+        Option("--stats", help="print round-trip statistics (with --repeat)"),
+        Option("--interval", "", 1, "[s]econds: number (default: 0)",
+               "wait s seconds between echoes"),
+        SubGroup("exit codes:"),
+        Option("--exit-codes", "", 1, "[m]ode: string constant (dcmtk, detailed)",
+               "dcmtk: DCMTK's codes (default)\n"
+               "detailed: one code per failure class"),
+        SubGroup("fleet check (no peer and port parameters):"),
+        Option("--peers", "", 1, _STRING_FILE,
+               "check the peers listed in f concurrently\n"
+               "(one [AET@]host:port [setting=value ...] a line)", exclusive=True),
+        Option("--jobs", "", 1, f"[n]umber: integer (1..{MAX_JOBS}, default: {DEFAULT_JOBS})",
+               "check up to n peers at once"),
+        Option("--format", "", 1, "[f]ormat: string constant (default: table)",
+               "(table, json, csv, junit, openmetrics)\nresult format of --peers"),
+        SubGroup("monitoring plugin (Nagios, Icinga):"),
+        Option("--nagios", help="print one status line with perfdata, exit 0..3"),
+        Option("--warning", "", 1, "[m]illiseconds: number",
+               "mean echo round trip above m: WARNING"),
+        Option("--critical", "", 1, "[m]illiseconds: number",
+               "mean echo round trip above m: CRITICAL"),
+        Option("--cert-warning", "", 1, "[d]ays: integer",
+               "peer certificate expiring within d days: WARNING"),
+        Option("--cert-critical", "", 1, "[d]ays: integer",
+               "peer certificate expiring within d days: CRITICAL"),
     ],
     long_width=19,
     short_width=4,

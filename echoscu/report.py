@@ -74,16 +74,16 @@ def classify(phase: str, condition: Condition | None) -> str:
 
 
 def detailed_exit_code(failure_class: str | None) -> int:
-    """The ``--exit-codes detailed`` code of a run's outcome (0 = success)."""
+    """The ``--exit-codes detailed`` code of a failure class (None = success, 0)."""
     if failure_class is None:
         return 0
     return FAILURE_CLASSES[failure_class][0]
 
 
 class Failure:
-    """Why a run failed: class, phase, the DCMTK condition, reject details, DCMTK's lines."""
+    """Why a run failed: class, phase, the DCMTK condition, the reject details."""
 
-    __slots__ = ("failure_class", "phase", "condition", "reject", "log")
+    __slots__ = ("failure_class", "phase", "condition", "reject")
 
     def __init__(self, failure_class: str, phase: str, condition: Condition | None = None,
                  reject: tuple[int, int, int] | None = None) -> None:
@@ -92,8 +92,6 @@ class Failure:
         self.condition = condition
         #: (result, source, reason) of an A-ASSOCIATE-RJ
         self.reject = reject
-        #: the error and fatal lines DCMTK's echoscu printed for it ("F: ...")
-        self.log: list[str] = []
 
 
 class TLSFacts:
@@ -136,6 +134,8 @@ class RunReport:
         self.calling_aet: str = opts.calling_aet
         self.called_aet: str = opts.called_aet
         self.tls_requested: bool = opts.tls is not None
+        #: --request-sni as given (the name actually sent is in ``tls.sni``)
+        self.sni_requested: str | None = opts.tls.sni if opts.tls is not None else None
         self.repeat: int = opts.repeat
         #: wall-clock start (seconds since the epoch)
         self.started: float = time()
@@ -162,6 +162,8 @@ class RunReport:
         #: what answered the A-ASSOCIATE-RQ if not AC/RJ ("Aborted", "ConnectionClosed", ...)
         self.negotiation_answer: str | None = None
         self.failure: Failure | None = None
+        #: the error and fatal lines DCMTK's echoscu printed ("F: ..."), when captured
+        self.log: list[str] = []
         self.hint: str | None = None
         self.exit_code: int | None = None
 
@@ -257,6 +259,14 @@ class RunReport:
     def failure_class(self) -> str | None:
         """The failure class, None on success."""
         return self.failure.failure_class if self.failure is not None else None
+
+    @property
+    def detailed_code(self) -> int:
+        """The exit code with ``--exit-codes detailed``: the failure class's code; a run
+        without a failure (success, offline check) or an interrupted one keeps its code."""
+        if self.failure is None or self.exit_code == 130:
+            return self.exit_code
+        return detailed_exit_code(self.failure_class)
 
     @property
     def rtts(self) -> list[float]:

@@ -1,0 +1,117 @@
+"""Facts about the certificates a TLS peer sent: names, SAN, key, validity, days left.
+
+For ``--json``, ``--nagios`` and ``--peers``. The full description reads the DER with
+``cryptography`` (through ``certs.inspect``); the days left need only ``certs.der``,
+so a Nagios check does not pay for ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import datetime
+
+_DAY = 86400
+
+
+def _asn1_time(value: tuple[int, str]) -> float:
+    """Seconds since the epoch of a DER UTCTime (tag 0x17) or GeneralizedTime (0x18)."""
+    tag, text = value
+    text = text.rstrip("Z")
+    if tag == 0x17:
+        year = int(text[:2])
+        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
+    text = text.split(".")[0].ljust(14, "0")
+    return float(calendar.timegm(time.strptime(text[:14], "%Y%m%d%H%M%S")))
+
+
+def not_after(der: bytes) -> float | None:
+    """A certificate's notAfter in seconds since the epoch (None if the DER is unreadable)."""
+    from certs.der import Certificate, DerError
+
+    try:
+        return _asn1_time(Certificate(der).not_after)
+    except (DerError, ValueError, IndexError):
+        return None
+
+
+def days_left(der: bytes, now: float | None = None) -> int | None:
+    """Whole days until the certificate expires (negative once it has)."""
+    end = not_after(der)
+    if end is None:
+        return None
+    return int((end - (time.time() if now is None else now)) // _DAY)
+
+
+def earliest_expiry(chain: list[bytes]) -> tuple[float, int] | None:
+    """(notAfter, index in the chain) of the certificate that expires first."""
+    ends = [(end, index) for index, end in enumerate(map(not_after, chain)) if end is not None]
+    return min(ends) if ends else None
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_chain(chain: list[bytes], host: str) -> list[dict[str, object]]:
+    """One dict per certificate (leaf first); the leaf also says whether it names ``host``."""
+    from cryptography import x509
+
+    from certs import inspect
+
+    now = inspect.now_utc()
+    described = []
+    for index, der in enumerate(chain):
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            described.append({"error": "unreadable certificate"})
+            continue
+        key_type, key_bits = inspect.key_kind(cert.public_key())
+        names = inspect.subject_alt_names(cert)
+        san = inspect.san_text(cert)
+        entry: dict[str, object] = {
+            "subject": inspect.name_text(cert.subject),
+            "issuer": inspect.name_text(cert.issuer),
+            "serial": inspect.serial_text(cert.serial_number),
+            "san": [] if san in ("(none)", "(empty)") else san.split(", "),
+            "key": inspect.key_text(cert.public_key()),
+            "key_type": key_type,
+            "key_bits": key_bits,
+            "signature": inspect.signature_text(cert),
+            "not_before": _iso(cert.not_valid_before_utc),
+            "not_after": _iso(cert.not_valid_after_utc),
+            "days_left": inspect.days_between(now, cert.not_valid_after_utc),
+            "self_signed": cert.issuer == cert.subject,
+            "sha256": inspect.fingerprint(cert),
+        }
+        if index == 0:
+            entry["matches_host"] = _matches_host(names, host)
+        described.append(entry)
+    return described
+
+
+def _matches_host(names: tuple[list[str], list[str]] | None, host: str) -> bool:
+    """True if the SAN covers ``host``: an IP entry for an address, a DNS entry for a name
+    (a ``*`` stands for exactly the left-most label)."""
+    if names is None:
+        return False
+    dns_names, ips = names
+    from certs.inspect import is_ip_address
+
+    if is_ip_address(host):
+        import ipaddress
+
+        wanted = ipaddress.ip_address(host.strip("[]"))
+        return any(ipaddress.ip_address(ip) == wanted for ip in ips)
+    host = host.rstrip(".").lower()
+    for name in dns_names:
+        name = name.rstrip(".").lower()
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False

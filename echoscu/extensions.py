@@ -1,0 +1,200 @@
+"""The options DCMTK lacks (``--json``, ``--stats``, ``--nagios``, ``--peers``, ...) and the run
+that serves them.
+
+Without any of them echoscu never imports this module (the hot path stays DCMTK's);
+with them, the driver fills a ``RunReport`` and the renderers here and in
+``echoscu.document``, ``echoscu.nagios`` and ``echoscu.fleet`` turn it into output.
+The DCMTK lines on stderr stay as they are (fleet and Nagios modes silence them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+from echoscu import log
+from echoscu.cmdline import (
+    CommandLineError,
+    Occurrence,
+    ParsedLine,
+    check_conflict,
+    check_dependence,
+    unsigned_value,
+)
+from echoscu.helptext import DEFAULT_JOBS, LOG_BLOCK, MAX_JOBS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from echoscu.options import EchoOptions
+    from echoscu.report import RunReport
+
+EXIT_CODE_MODES = ("dcmtk", "detailed")
+FORMATS = ("table", "json", "csv", "junit", "openmetrics")
+
+#: Nagios plugin return codes
+NAGIOS_UNKNOWN = 3
+
+
+class Extensions:
+    """Validated settings of our own options (defaults: none of them given)."""
+
+    __slots__ = ("json", "stats", "exit_codes", "peers", "jobs", "format", "nagios", "warning",
+                 "critical", "cert_warning", "cert_critical", "log_given")
+
+    def __init__(self) -> None:
+        self.json = False
+        self.stats = False
+        #: "dcmtk" (default) or "detailed"
+        self.exit_codes = "dcmtk"
+        #: --peers FILE
+        self.peers: str | None = None
+        self.jobs = DEFAULT_JOBS
+        self.format = "table"
+        self.nagios = False
+        #: --warning/--critical milliseconds (mean echo round trip)
+        self.warning: float | None = None
+        self.critical: float | None = None
+        #: --cert-warning/--cert-critical days
+        self.cert_warning: int | None = None
+        self.cert_critical: int | None = None
+        #: True if -q/-v/-d/-ll/-lc was given (Nagios mode then keeps the log lines)
+        self.log_given = False
+
+
+def _number(occurrence: Occurrence) -> float:
+    """A non-negative decimal number (seconds, milliseconds) with DCMTK's message shapes."""
+    text = occurrence.value
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise CommandLineError(f"Invalid value for option {occurrence.option.long} ({text})")
+    if value < 0:
+        raise CommandLineError(
+            f"Invalid value for option {occurrence.option.long} (underflow: {text})")
+    return value
+
+
+def _choice(occurrence: Occurrence, choices: tuple[str, ...]) -> str:
+    text = occurrence.value
+    if text not in choices:
+        raise CommandLineError(f"Invalid value for option {occurrence.option.long} ({text}: "
+                               f"use {', '.join(choices[:-1])} or {choices[-1]})")
+    return text
+
+
+def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
+    """Our options from the parsed line (after all of DCMTK's checks); CommandLineError if bad."""
+    ext = Extensions()
+    offline = line.find("--verify-cert") or line.find("--is-root-cert")
+    for name in ("--json", "--stats", "--nagios", "--peers"):
+        check_conflict(name, "--verify-cert or --is-root-cert",
+                       offline is not None and line.find(name) is not None)
+    peers = line.find("--peers")
+    if peers:
+        ext.peers = peers.value
+        for name in ("--json", "--stats", "--nagios"):
+            check_conflict(name, "--peers", line.find(name) is not None)
+    found = line.find("--jobs")
+    if found:
+        check_dependence("--jobs", "--peers", peers is not None)
+        ext.jobs = unsigned_value(found, 1, MAX_JOBS)
+    found = line.find("--format")
+    if found:
+        check_dependence("--format", "--peers", peers is not None)
+        ext.format = _choice(found, FORMATS)
+    ext.json = line.find("--json") is not None
+    ext.stats = line.find("--stats") is not None
+    ext.nagios = line.find("--nagios") is not None
+    if ext.nagios:
+        check_conflict("--nagios", "--json", ext.json)
+        check_conflict("--nagios", "--stats", ext.stats)
+    for name, field in (("--warning", "warning"), ("--critical", "critical")):
+        found = line.find(name)
+        if found:
+            check_dependence(name, "--nagios", ext.nagios)
+            setattr(ext, field, _number(found))
+    for name, field in (("--cert-warning", "cert_warning"), ("--cert-critical", "cert_critical")):
+        found = line.find(name)
+        if found:
+            check_dependence(name, "--nagios", ext.nagios)
+            setattr(ext, field, unsigned_value(found, 0))
+    found = line.find("--interval")
+    if found:
+        options.interval = _number(found)
+    found = line.find("--exit-codes")
+    if found:
+        ext.exit_codes = _choice(found, EXIT_CODE_MODES)
+    ext.log_given = any(line.find(name) for name in (*LOG_BLOCK, "--log-level", "--log-config"))
+    return ext
+
+
+def nagios_usage_error() -> int:
+    """``--nagios`` with a bad command line: UNKNOWN (DCMTK's error block is on stderr)."""
+    _print("DICOM UNKNOWN - invalid command line (see the error on stderr)\n")
+    return NAGIOS_UNKNOWN
+
+
+def _print(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def run(options: EchoOptions) -> int:
+    """Run echoscu with our options (or just the terminal hint); return the exit code."""
+    ext = options.extensions or Extensions()
+    if ext.peers is not None:
+        from echoscu import fleet
+
+        return fleet.run(options, ext)
+    from echoscu import driver
+
+    if options.verify_cert is not None or options.is_root_cert is not None:
+        return driver.run(options)
+    from echoscu.logcapture import capture_lines, silence_console
+    from echoscu.report import RunReport
+
+    if ext.nagios and not ext.log_given:
+        silence_console()
+    report = RunReport(options)
+    with capture_lines(report.log):
+        code = driver.run(options, report)
+    from echoscu.cli import stderr_is_terminal
+
+    terminal = stderr_is_terminal()
+    if report.failure is not None and (terminal or ext.json or ext.nagios):
+        from echoscu.diagnose import add_hint
+
+        add_hint(report, options)
+        if terminal and report.hint:
+            log.get_logger(log.APP_LOGGER).warn(f"hint: {report.hint}")
+    return _render(report, ext, code)
+
+
+def _render(report: RunReport, ext: Extensions, code: int) -> int:
+    """Print what the options ask for; return the exit code they call for."""
+    if ext.nagios:
+        from echoscu import nagios
+
+        line, status = nagios.status(report, ext)
+        _print(line + "\n")
+        return status
+    if ext.json:
+        from echoscu.document import dump, result_document
+
+        _print(dump(result_document(report)) + "\n")
+    elif ext.stats:
+        from echoscu.document import stats_text
+
+        _print(stats_text(report))
+    return exit_code(report, code, ext.exit_codes)
+
+
+def exit_code(report: RunReport, code: int, mode: str) -> int:
+    """DCMTK's ``code`` or, with ``--exit-codes detailed``, the code of the failure class."""
+    return report.detailed_code if mode == "detailed" else code
