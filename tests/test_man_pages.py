@@ -7,7 +7,7 @@ the profiles' ciphersuites and the examples' command lines match the code; and
 groff formats each page without a warning.
 
 Page conventions the parser relies on: an option entry is a ``.TP`` whose tag line
-names the option in bold (``\\fB\\-aet\\fR, \\fB\\-\\-aetitle\\fR \\fIaetitle\\fR``);
+names the option in bold (``.BR \\-aet ", " \\-\\-aetitle " \\fIaetitle\\fR"``);
 echoscu's sub-group headings are ``.PP`` followed by ``.I heading``; echocerts'
 OPTIONS has one ``.SS "echocerts <command>"`` per command.
 """
@@ -114,9 +114,17 @@ def entries(lines: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def option_names(tag: str) -> list[str]:
-    """The option names a tag line shows in bold."""
-    names = [plain(part) for part in re.findall(r"\\fB(.*?)\\f[RP]", tag)]
-    return [name for name in names if name[:1] in "-+"]
+    """The option names a tag line shows in bold (``.B``/``.BR`` arguments or ``\\fB``)."""
+    match = re.match(r"\.(B|BR|RB)\s+(.*)", tag)
+    if match:
+        arguments = [quoted or bare for quoted, bare in re.findall(r'"([^"]*)"|(\S+)',
+                                                                   match.group(2))]
+        first = {"B": 0, "BR": 0, "RB": 1}[match.group(1)]
+        step = 1 if match.group(1) == "B" else 2
+        bold = arguments[first::step]
+    else:
+        bold = re.findall(r"\\fB(.*?)\\f[RP]", tag)
+    return [name for name in map(plain, bold) if name[:1] in "-+"]
 
 
 def documented(page: Page) -> dict[str | None, list[str]]:
