@@ -52,6 +52,12 @@ def earliest_expiry(chain: list[bytes]) -> tuple[float, int] | None:
     return min(ends) if ends else None
 
 
+def chain_days_left(chain: list[bytes]) -> int | None:
+    """Days until the first certificate of ``chain`` expires (None if none is readable)."""
+    earliest = earliest_expiry(chain)
+    return None if earliest is None else days_left(chain[earliest[1]])
+
+
 def _iso(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

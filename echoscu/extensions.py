@@ -133,11 +133,12 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
 
 def nagios_usage_error() -> int:
     """``--nagios`` with a bad command line: UNKNOWN (DCMTK's error block is on stderr)."""
-    _print("DICOM UNKNOWN - invalid command line (see the error on stderr)\n")
+    print_text("DICOM UNKNOWN - invalid command line (see the error on stderr)\n")
     return NAGIOS_UNKNOWN
 
 
-def _print(text: str) -> None:
+def print_text(text: str) -> None:
+    """Write to stdout and flush (a reader gone away is not an error)."""
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -182,16 +183,16 @@ def _render(report: RunReport, ext: Extensions, code: int) -> int:
         from echoscu import nagios
 
         line, status = nagios.status(report, ext)
-        _print(line + "\n")
+        print_text(line + "\n")
         return status
     if ext.json:
         from echoscu.document import dump, result_document
 
-        _print(dump(result_document(report)) + "\n")
+        print_text(dump(result_document(report)) + "\n")
     elif ext.stats:
         from echoscu.document import stats_text
 
-        _print(stats_text(report))
+        print_text(stats_text(report))
     return exit_code(report, code, ext.exit_codes)
 
 

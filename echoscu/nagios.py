@@ -58,32 +58,32 @@ def _judge(value: float | None, warning: float | None, critical: float | None,
 
 def _certificate_days(report: RunReport) -> int | None:
     """Days until the first certificate the peer sent expires (None without TLS)."""
-    if report.tls is None or not report.tls.chain:
+    if report.tls is None:
         return None
-    from echoscu.certfacts import days_left, earliest_expiry
+    from echoscu.certfacts import chain_days_left
 
-    earliest = earliest_expiry(report.tls.chain)
-    if earliest is None:
-        return None
-    return days_left(report.tls.chain[earliest[1]])
+    return chain_days_left(report.tls.chain)
 
 
-def failure_text(report: RunReport) -> str:
-    """What went wrong, in one line: the class and DCMTK's words for it."""
+def failure_text(report: RunReport, with_class: bool = True) -> str:
+    """What went wrong, in one line: the class (unless not wanted) and DCMTK's words for it."""
     failure = report.failure
     if failure.reject is not None:
         from echoscu.messages import describe_rejection
 
         lines = describe_rejection(*failure.reject)[1]
-        return f"association rejected ({lines[1]}, {lines[2]})"
-    if failure.failure_class == "bad-status":
+        detail = f"{lines[1]}, {lines[2]}"
+    elif failure.failure_class == "bad-status":
         statuses = sorted({f"0x{status:04x}" for _, _, status in report.echoes if status})
-        return f"bad-status: C-ECHO answered with status {', '.join(statuses)}"
-    if failure.condition is not None:
-        return f"{failure.failure_class}: {str(failure.condition).splitlines()[0]}"
-    fatal = [line[3:] for line in report.log if line.startswith("F: ")]
-    errors = [line[3:] for line in report.log if line.startswith("E: ")]
-    detail = (fatal or errors or [""])[0]
+        detail = f"C-ECHO answered with status {', '.join(statuses)}"
+    elif failure.condition is not None:
+        detail = str(failure.condition).splitlines()[0]
+    else:
+        fatal = [line[3:] for line in report.log if line.startswith("F: ")]
+        errors = [line[3:] for line in report.log if line.startswith("E: ")]
+        detail = (fatal or errors or [""])[0]
+    if not with_class:
+        return detail
     return f"{failure.failure_class}: {detail}" if detail else failure.failure_class
 
 

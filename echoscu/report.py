@@ -247,6 +247,9 @@ class RunReport:
         self.exit_code = exit_code
         if self.failure is None and any(status for _, _, status in self.echoes):
             self.failure = Failure("bad-status", "echo")
+        elif self.failure is None and exit_code != 0:
+            # a failure exit the driver did not describe: still a failure, never "success"
+            self.failure = Failure("local-error", "setup")
 
     # -- derived facts ------------------------------------------------------------------
 

@@ -1,0 +1,289 @@
+"""``--peers FILE``: check many peers at once and print one result table (or JSON, CSV,
+JUnit, OpenMetrics).
+
+One peer a line: ``[AET@]host:port`` (``[v6 address]:port`` for IPv6), then optional
+``setting=value`` words: ``aet`` (calling AE title), ``tls`` (on/off), ``key`` and
+``cert`` (client identity, implies TLS), ``ca`` (CA file or directory to trust),
+``sni``, and the timeouts ``to``/``ts``/``ta``/``td`` in seconds. ``#`` starts a
+comment. The command line's options are every peer's defaults.
+
+The driver is blocking, so peers run in a thread pool (``--jobs``). Every peer gets
+its own options, report and socket; TLS contexts are built once per distinct TLS
+set-up, in the main thread (a password prompt cannot come from a worker), and then
+shared read-only. The DCMTK log lines are silenced; each peer's error lines are
+captured per thread into its report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from time import perf_counter, time
+
+from echoscu.cmdline import CommandLineError
+from echoscu.options import EchoOptions
+from echoscu.report import RunReport
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from echoscu.extensions import Extensions
+
+#: -to for fleet checks when the command line gives none: a dead host must not hold a
+#: worker for the kernel's two minutes of SYN retries
+DEFAULT_CONNECT_TIMEOUT = 10
+_SETTINGS = ("aet", "tls", "key", "cert", "ca", "sni", "to", "ts", "ta", "td")
+_TIMEOUTS = {"to": "connect_timeout", "ts": "socket_timeout", "ta": "acse_timeout",
+             "td": "dimse_timeout"}
+_AE_TITLE_MAX = 16
+#: file descriptors a worker may hold at once (its association, or a diagnostic probe),
+#: and what the process needs besides
+_FDS_PER_JOB = 2
+_FDS_SPARE = 64
+
+
+class PeerLine:
+    """One line of the peers file: where, who, and its own settings."""
+
+    __slots__ = ("line", "called_aet", "host", "port", "ipv6", "settings")
+
+    def __init__(self, line: int, called_aet: str | None, host: str, port: int, ipv6: bool,
+                 settings: dict[str, str]) -> None:
+        self.line = line
+        self.called_aet = called_aet
+        self.host = host
+        self.port = port
+        #: the address was written in brackets
+        self.ipv6 = ipv6
+        self.settings = settings
+
+
+def read_peers(path: str) -> list[PeerLine]:
+    """The peers of ``path``; CommandLineError (file and line named) if anything is wrong."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", "surrogateescape")
+    except OSError as error:
+        raise CommandLineError(f"cannot read peers file '{path}': {error.strerror}") from None
+    peers = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        try:
+            peers.append(parse_peer_line(number, words))
+        except ValueError as problem:
+            raise CommandLineError(f"peers file '{path}' line {number}: {problem}") from None
+    if not peers:
+        raise CommandLineError(f"peers file '{path}' lists no peer")
+    return peers
+
+
+def parse_peer_line(number: int, words: list[str]) -> PeerLine:
+    """``[AET@]host:port setting=value ...`` (ValueError with the reason if malformed)."""
+    address = words[0]
+    called_aet = None
+    if "@" in address:
+        called_aet, address = address.rsplit("@", 1)
+        _check_ae_title(called_aet)
+    ipv6 = address.startswith("[")
+    if ipv6:
+        host, bracket, rest = address[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise ValueError(f"'{words[0]}' is not [address]:port")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = address.rpartition(":")
+        if not colon:
+            raise ValueError(f"'{words[0]}' has no :port")
+    if not host:
+        raise ValueError(f"'{words[0]}' has no host")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"port '{port_text}' is not a number from 1 to 65535")
+    settings: dict[str, str] = {}
+    for word in words[1:]:
+        name, equals, value = word.partition("=")
+        if not equals or name not in _SETTINGS:
+            raise ValueError(f"'{word}' is not one of {', '.join(s + '=' for s in _SETTINGS)}")
+        settings[name] = value
+    _check_settings(settings)
+    return PeerLine(number, called_aet, host, int(port_text), ipv6, settings)
+
+
+def _check_ae_title(title: str) -> None:
+    if not title:
+        raise ValueError("empty AE title before '@'")
+    if len(title) > _AE_TITLE_MAX:
+        raise ValueError(f"AE title '{title}' is longer than {_AE_TITLE_MAX} characters")
+
+
+def _check_settings(settings: dict[str, str]) -> None:
+    if "aet" in settings:
+        _check_ae_title(settings["aet"])
+    tls = settings.get("tls")
+    if tls not in (None, "on", "off"):
+        raise ValueError(f"tls={tls}: use tls=on or tls=off")
+    if ("key" in settings) != ("cert" in settings):
+        raise ValueError("key= and cert= go together")
+    if tls == "off" and any(name in settings for name in ("key", "cert", "ca", "sni")):
+        raise ValueError("tls=off with TLS settings")
+    for name in _TIMEOUTS:
+        value = settings.get(name)
+        if value is not None and not value.isdigit():
+            raise ValueError(f"{name}={value}: seconds as a whole number")
+
+
+def peer_options(base: EchoOptions, peer: PeerLine) -> EchoOptions:
+    """The command line's options with this peer's address and settings."""
+    opts = EchoOptions(**{name: getattr(base, name) for name in EchoOptions.__slots__})
+    opts.peer = peer.host
+    opts.port = peer.port
+    opts.extensions = None
+    if peer.called_aet is not None:
+        opts.called_aet = peer.called_aet
+    if peer.ipv6 and opts.ip_family == "ipv4":
+        opts.ip_family = "ipv6"
+    if opts.connect_timeout is None:
+        opts.connect_timeout = DEFAULT_CONNECT_TIMEOUT
+    settings = peer.settings
+    if "aet" in settings:
+        opts.calling_aet = settings["aet"]
+    for name, field in _TIMEOUTS.items():
+        if name in settings:
+            setattr(opts, field, int(settings[name]))
+    opts.tls = _peer_tls(base.tls, settings)
+    return opts
+
+
+def _peer_tls(base, settings: dict[str, str]):
+    """The peer's TLSOptions: the command line's, switched on/off and completed per line."""
+    from certs.options import TLSOptions
+
+    wanted = settings.get("tls")
+    if wanted == "off":
+        return None
+    if base is None and wanted is None and "key" not in settings:
+        return None
+    tls = TLSOptions(mode="anonymous") if base is None else \
+        TLSOptions(**{name: getattr(base, name) for name in TLSOptions.__slots__})
+    tls.ca_files = list(tls.ca_files)
+    tls.ca_dirs = list(tls.ca_dirs)
+    # concurrent writes to one seed file would clobber each other: written once, at the end
+    tls.write_seed = False
+    tls.write_seed_file = None
+    if "key" in settings:
+        tls.mode = "enabled"
+        tls.key_file, tls.cert_file = settings["key"], settings["cert"]
+    if "ca" in settings:
+        (tls.ca_dirs if os.path.isdir(settings["ca"]) else tls.ca_files).append(settings["ca"])
+    if "sni" in settings:
+        tls.sni = settings["sni"]
+    return tls
+
+
+def _context_key(tls) -> str:
+    """What makes two peers' TLS set-ups share one SSLContext (all but the SNI name)."""
+    sni = tls.sni
+    tls.sni = None
+    try:
+        return repr(tls)
+    finally:
+        tls.sni = sni
+
+
+def _build_contexts(peer_opts: list[EchoOptions]) -> dict[str, object]:
+    """One client SSLContext per distinct TLS set-up (or the failure lines it printed)."""
+    from certs.context import TLSSetupError, client_context
+    from echoscu.log import TLS_LOGGER, get_logger
+
+    tls_log = get_logger(TLS_LOGGER)
+    contexts: dict[str, object] = {}
+    for opts in peer_opts:
+        if opts.tls is None:
+            continue
+        key = _context_key(opts.tls)
+        if key in contexts:
+            continue
+        try:
+            contexts[key] = client_context(opts.tls, tls_log)
+        except TLSSetupError as error:
+            contexts[key] = [f"{level}: {text}" for level, text in error.messages]
+    return contexts
+
+
+def _check(opts: EchoOptions, context: object) -> RunReport:
+    """One peer's run in a worker thread: its report, hint included."""
+    from echoscu import driver
+    from echoscu.diagnose import add_hint
+    from echoscu.logcapture import capture_lines
+
+    report = RunReport(opts)
+    with capture_lines(report.log):
+        if isinstance(context, list):
+            report.log.extend(context)
+            report.failed(None, "tls-config")
+            report.finish(1)
+        else:
+            try:
+                driver.run(opts, report, context)
+            except Exception as error:  # noqa: BLE001 - one peer's bug must not end the others
+                report.log.append(f"F: internal error: {error!r}")
+                report.failed(None, "local-error")
+                report.finish(1)
+        if report.failure is not None:
+            add_hint(report, opts)
+    return report
+
+
+def _fd_budget(jobs: int) -> int:
+    """``jobs``, after raising the open-file limit if it needs more (fewer if it cannot)."""
+    try:
+        import resource
+    except ImportError:
+        return jobs
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = jobs * _FDS_PER_JOB + _FDS_SPARE
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):
+            pass
+        if soft < needed:
+            allowed = max(1, (soft - _FDS_SPARE) // _FDS_PER_JOB)
+            sys.stderr.write(f"W: --jobs {jobs} reduced to {allowed} (open file limit {soft})\n")
+            return allowed
+    return jobs
+
+
+def run(options: EchoOptions, ext: Extensions) -> int:
+    """Check every peer of ``ext.peers``; print the results; 0 only if all succeeded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from echoscu import fleetout
+    from echoscu.extensions import print_text
+    from echoscu.logcapture import silence_console
+
+    try:
+        peers = read_peers(ext.peers)
+    except CommandLineError as error:
+        from echoscu.helptext import error_block
+
+        sys.stderr.write(error_block(str(error)))
+        return 1
+    silence_console()
+    started, origin = time(), perf_counter()
+    all_opts = [peer_options(options, peer) for peer in peers]
+    contexts = _build_contexts(all_opts)
+    jobs = _fd_budget(min(ext.jobs, len(peers)))
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="echoscu-peer") as pool:
+        futures = [pool.submit(_check, opts, contexts.get(_context_key(opts.tls))
+                               if opts.tls is not None else None) for opts in all_opts]
+        reports = [future.result() for future in futures]
+    if options.tls is not None and (options.tls.write_seed or options.tls.write_seed_file):
+        from certs.context import write_seed
+
+        write_seed(options.tls)
+    run_facts = fleetout.FleetRun(peers, reports, started, perf_counter() - origin, jobs)
+    print_text(fleetout.render(run_facts, ext.format))
+    return 0 if all(report.ok for report in reports) else 1
