@@ -8,6 +8,7 @@ untouched argv to ``echoscu.cli.main``, so DCMTK's rules still apply.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -27,12 +28,10 @@ REPEATABLE = ("--add-cert-file", "--add-cert-dir", "--add-crl-file", "--cipher")
 #: value descriptions that name files (``+tls`` takes two) or a directory
 _FILE_HINTS = ("[f]ilename", "[p]rivate key file")
 _DIRECTORY_HINTS = ("[d]irectory",)
-LOG_LEVELS = ("fatal", "error", "warn", "info", "debug", "trace")
-#: completion of option values other than paths, by long option name
-_VALUE_COMPLETION = {
-    "--log-level": complete_choices(LOG_LEVELS),
-    "--cipher": complete_ciphersuites,
-}
+#: completion of option values other than paths and string constants, by long option name
+_VALUE_COMPLETION = {"--cipher": complete_ciphersuites}
+#: a help text's list of the values of a string constant: "(fatal, error, warn)"
+_CONSTANTS = re.compile(r"\(([a-z0-9]+(?:, [a-z0-9]+)+)\)")
 
 
 class EchoscuCommand(click.Command):
@@ -58,9 +57,19 @@ def _click_option(option: Option) -> click.Option:
         kwargs["shell_complete"] = complete_dirs
     elif option.long in _VALUE_COMPLETION:
         kwargs["shell_complete"] = _VALUE_COMPLETION[option.long]
+    elif choices := string_constants(option):
+        kwargs["shell_complete"] = complete_choices(choices)
     if option.long in REPEATABLE:
         kwargs["multiple"] = True
     return click.Option(names, **kwargs)
+
+
+def string_constants(option: Option) -> tuple[str, ...]:
+    """The values a ``string constant`` option takes, as its help texts list them."""
+    if "string constant" not in option.value_help:
+        return ()
+    found = _CONSTANTS.search(f"{option.value_help}\n{option.help}")
+    return tuple(found.group(1).split(", ")) if found else ()
 
 
 def _run_echoscu(**_: object) -> None:

@@ -143,6 +143,26 @@ def test_echoscu_paths_go_to_the_shell(ask, line: str, kind: str) -> None:
     assert ask(line + "ca", "zsh") == [(kind, "ca")]
 
 
+def test_echoscu_every_file_option_goes_to_the_shell(ask) -> None:
+    """Whatever option the table adds, a ``[f]ilename`` value is completed as a path."""
+    longs = [o.long for o in TABLE.options if o.is_available()
+             and o.value_help.startswith("[f]ilename")]
+    assert len(longs) >= 8
+    for long in longs:
+        assert ask(f"echoscu {long} ") == [("file", "")], long
+
+
+def test_echoscu_string_constants(values) -> None:
+    """Every ``string constant`` option offers the values its help lists."""
+    from echoscu.clickcmd import string_constants
+
+    constants = {o.long: string_constants(o) for o in TABLE.options if o.is_available()}
+    constants = {long: choices for long, choices in constants.items() if choices}
+    assert constants["--log-level"] == ("fatal", "error", "warn", "info", "debug", "trace")
+    for long, choices in constants.items():
+        assert values(f"echoscu {long} ") == list(choices), long
+
+
 def test_echoscu_option_names(values) -> None:
     """``--<TAB>`` offers every long option of the table, ``+p`` the profiles here."""
     longs = [option.long for option in TABLE.options if option.is_available()]
