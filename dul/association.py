@@ -202,6 +202,21 @@ class _Association:
         """The PS3.8 state name, "Sta1" .. "Sta13"."""
         return self._state
 
+    @property
+    def between_messages(self) -> bool:
+        """True in Sta6 with no byte buffered, no event pending and no message half-built.
+
+        Then a whole P-DATA-TF PDU that arrives may be recognised outside the machine
+        (``dimse.echo_rsp_status``) without changing its state: a hot-loop shortcut.
+        """
+        return (
+            self._state == "Sta6"
+            and not self._pending
+            and not self._eof
+            and not self._reader.buffered
+            and self._assembler.idle
+        )
+
     # ----------------------------------------------------------------- input
 
     def receive_data(self, data: bytes) -> None:

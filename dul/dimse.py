@@ -124,8 +124,7 @@ def _command_set(*elements: bytes) -> bytes:
     return _element(COMMAND_GROUP_LENGTH, len(body).to_bytes(4, "little")) + body
 
 
-def echo_rq(message_id: int) -> bytes:
-    """The 68-byte C-ECHO-RQ command set, exactly as DCMTK sends it (no Priority)."""
+def _echo_rq_command(message_id: int) -> bytes:
     return _command_set(
         _uid(AFFECTED_SOP_CLASS_UID, VERIFICATION),
         _us(COMMAND_FIELD, C_ECHO_RQ),
@@ -134,16 +133,45 @@ def echo_rq(message_id: int) -> bytes:
     )
 
 
-def echo_rsp(
-    message_id_responded: int, status: int, affected_sop_class: str = VERIFICATION
-) -> bytes:
-    """A C-ECHO-RSP command set (78 bytes with the Verification SOP class)."""
+def _echo_rsp_command(message_id_responded: int, status: int, affected_sop_class: str) -> bytes:
     return _command_set(
         _uid(AFFECTED_SOP_CLASS_UID, affected_sop_class),
         _us(COMMAND_FIELD, C_ECHO_RSP),
         _us(MESSAGE_ID_RESPONDED, message_id_responded),
         _us(COMMAND_DATA_SET_TYPE, NO_DATA_SET),
         _us(STATUS, status),
+    )
+
+
+# The commands differ only in the message ID (and the response in its status): the
+# hot loops patch those two bytes into a template instead of encoding every element.
+# Offsets: group length (12 bytes), SOP class UID (8 + 18), command field (10), then
+# the message ID element (8 + 2): its value sits at 56..58; the status is the last 2 bytes.
+_MESSAGE_ID_AT = 56
+_ECHO_RQ_COMMAND = _echo_rq_command(0)
+_ECHO_RSP_COMMAND = _echo_rsp_command(0, 0, VERIFICATION)
+
+
+def echo_rq(message_id: int) -> bytes:
+    """The 68-byte C-ECHO-RQ command set, exactly as DCMTK sends it (no Priority)."""
+    return (
+        _ECHO_RQ_COMMAND[:_MESSAGE_ID_AT]
+        + message_id.to_bytes(2, "little")
+        + _ECHO_RQ_COMMAND[_MESSAGE_ID_AT + 2 :]
+    )
+
+
+def echo_rsp(
+    message_id_responded: int, status: int, affected_sop_class: str = VERIFICATION
+) -> bytes:
+    """A C-ECHO-RSP command set (78 bytes with the Verification SOP class)."""
+    if affected_sop_class != VERIFICATION:
+        return _echo_rsp_command(message_id_responded, status, affected_sop_class)
+    return (
+        _ECHO_RSP_COMMAND[:_MESSAGE_ID_AT]
+        + message_id_responded.to_bytes(2, "little")
+        + _ECHO_RSP_COMMAND[_MESSAGE_ID_AT + 2 : -2]
+        + status.to_bytes(2, "little")
     )
 
 
@@ -248,13 +276,17 @@ def _single_pdv_pdu(context_id: int, command: bytes) -> bytes:
 
 _ECHO_RQ_TEMPLATE = _single_pdv_pdu(1, echo_rq(0))
 _ECHO_RQ_HEAD = _ECHO_RQ_TEMPLATE[:10]
-_ECHO_RQ_MID = _ECHO_RQ_TEMPLATE[11 : 12 + 56]
-_ECHO_RQ_TAIL = _ECHO_RQ_TEMPLATE[12 + 58 :]
+_ECHO_RQ_MID = _ECHO_RQ_TEMPLATE[11 : 12 + _MESSAGE_ID_AT]
+_ECHO_RQ_TAIL = _ECHO_RQ_TEMPLATE[12 + _MESSAGE_ID_AT + 2 :]
 
 _ECHO_RSP_TEMPLATE = _single_pdv_pdu(1, echo_rsp(0, 0))
 _ECHO_RSP_HEAD = _ECHO_RSP_TEMPLATE[:10]
-_ECHO_RSP_MID = _ECHO_RSP_TEMPLATE[11 : 12 + 56]
-_ECHO_RSP_MID2 = _ECHO_RSP_TEMPLATE[12 + 58 : 12 + 76]
+_ECHO_RSP_MID = _ECHO_RSP_TEMPLATE[11 : 12 + _MESSAGE_ID_AT]
+_ECHO_RSP_MID2 = _ECHO_RSP_TEMPLATE[12 + _MESSAGE_ID_AT + 2 : -2]
+
+#: length of the whole P-DATA-TF PDU of a Verification C-ECHO-RQ / -RSP (one PDV)
+ECHO_RQ_PDU_LENGTH = len(_ECHO_RQ_TEMPLATE)
+ECHO_RSP_PDU_LENGTH = len(_ECHO_RSP_TEMPLATE)
 
 
 def echo_rq_pdu(context_id: int, message_id: int) -> bytes:
@@ -278,6 +310,26 @@ def echo_rsp_pdu(context_id: int, message_id_responded: int, status: int = 0) ->
         + _ECHO_RSP_MID2
         + status.to_bytes(2, "little")
     )
+
+
+def echo_rsp_status(data: bytes, context_id: int, message_id_responded: int) -> int | None:
+    """The status of ``data`` if it is exactly one standard C-ECHO-RSP PDU, else None.
+
+    "Standard" is what DCMTK, pynetdicom and ``echo_rsp_pdu`` send: one P-DATA-TF PDU
+    with one last command fragment on ``context_id`` holding the five elements of a
+    Verification response to ``message_id_responded``. Anything else (other status
+    details, other IDs, fragments, several PDUs in one read) returns None: decode it.
+    """
+    if (
+        len(data) != ECHO_RSP_PDU_LENGTH
+        or data[10] != context_id
+        or data[12 + _MESSAGE_ID_AT] | data[13 + _MESSAGE_ID_AT] << 8 != message_id_responded
+        or not data.startswith(_ECHO_RSP_HEAD)
+        or data[11 : 12 + _MESSAGE_ID_AT] != _ECHO_RSP_MID
+        or data[12 + _MESSAGE_ID_AT + 2 : -2] != _ECHO_RSP_MID2
+    ):
+        return None
+    return data[-2] | data[-1] << 8
 
 
 def command_vr(tag: int) -> str | None:

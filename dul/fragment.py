@@ -62,6 +62,16 @@ def fragment(context_id: int, command: bytes, dataset: bytes | None, max_pdu: in
         raise ValueError("empty command set")
     if dataset is not None and not dataset:
         raise ValueError("empty data set (pass None for no data set)")
+    if dataset is None and (not max_pdu or len(command) + PDU_OVERHEAD <= max_pdu):
+        # the common case (every C-ECHO): one PDU, one PDV, no list, no join
+        pdv_length = len(command) + 2
+        return (
+            b"\x04\x00"
+            + (pdv_length + 4).to_bytes(4, "big")
+            + pdv_length.to_bytes(4, "big")
+            + bytes((context_id, 0x03))
+            + command
+        )
     chunk = max_pdu - PDU_OVERHEAD if max_pdu else max(len(command), len(dataset or b""))
     pdus = _pdvs(context_id, 1, command, chunk)
     if dataset is not None:
