@@ -8,7 +8,8 @@ groff formats each page without a warning.
 
 Page conventions the parser relies on: an option entry is a ``.TP`` whose tag line
 names the option in bold (``.BR \\-aet ", " \\-\\-aetitle " \\fIaetitle\\fR"``);
-echoscu's sub-group headings are ``.PP`` followed by ``.I heading``; echocerts'
+echoscu's sub-group headings are ``.I heading`` lines that start a paragraph (after
+``.PP`` or ``.SS``); echocerts'
 OPTIONS has one ``.SS "echocerts <command>"`` per command.
 """
 
@@ -235,14 +236,14 @@ def _table_outline() -> list[tuple[str, str]]:
 
 
 def _page_outline() -> list[tuple[str, str]]:
-    """(heading, option) for echoscu.1's entries: headings are .SS titles and .PP + .I lines."""
+    """(heading, option) for echoscu.1's entries: .SS titles, and .I lines opening a paragraph."""
     outline = []
     for title, lines in Page("echoscu").subsections("OPTIONS"):
         heading = (title or "").lower()
         for position, line in enumerate(lines):
-            if line == ".PP" and position + 1 < len(lines) and lines[position + 1].startswith(
-                    ".I "):
-                heading = macro_text(lines[position + 1]).lower()
+            starts_paragraph = position == 0 or lines[position - 1] == ".PP"
+            if starts_paragraph and line.startswith(".I "):
+                heading = macro_text(line).lower()
             elif line == ".TP":
                 longs = [n for n in option_names(lines[position + 1]) if n.startswith("--")]
                 outline.append((heading, longs[0] if longs else lines[position + 1]))
