@@ -355,6 +355,19 @@ def test_wire_identity_is_stated() -> None:
     assert version_line in echoscu
 
 
+def test_detailed_exit_codes_are_the_code_s() -> None:
+    """EXIT CODES lists every failure class of ``--exit-codes detailed`` with its code."""
+    from echoscu.report import FAILURE_CLASSES
+
+    tags = [macro_text(tag) for tag, _ in entries(Page("echoscu").sections["EXIT CODES"])]
+    listed = {}
+    for tag in tags:
+        match = re.fullmatch(r"(\d+) ([a-z-]+)", tag)
+        if match:
+            listed[match.group(2)] = int(match.group(1))
+    assert listed == {name: code for name, (code, _) in FAILURE_CLASSES.items()}
+
+
 def test_environment_names_tcp_nodelay() -> None:
     for page in ("echoscu", "echoscp"):
         tags = [macro_text(tag) for tag, _ in entries(Page(page).sections["ENVIRONMENT"])]
