@@ -85,6 +85,7 @@ class MessageAssembler:
     ``add`` returns (context ID, command, data set or None) when a message is whole,
     else None; it raises FragmentError when fragments break the rules of PS3.7/3.8
     (data before command, context ID change, command after command, size limits).
+    Held memory is bounded by the size limits, whatever the number of fragments.
     """
 
     __slots__ = (
@@ -138,8 +139,9 @@ class MessageAssembler:
                     f"command fragment on presentation context {context_id} "
                     "while the data set was expected"
                 )
-            self._command.append(pdv.data)
-            self._size += len(pdv.data)
+            if pdv.data:  # empty fragments are not kept: memory follows the byte count
+                self._command.append(pdv.data)
+                self._size += len(pdv.data)
             if self._size > self.max_command_length:
                 raise FragmentError(f"command set longer than {self.max_command_length} bytes")
             if not pdv.is_last:
@@ -156,8 +158,9 @@ class MessageAssembler:
                 f"data set fragment on presentation context {context_id} "
                 "before the command was complete"
             )
-        self._dataset.append(pdv.data)
-        self._size += len(pdv.data)
+        if pdv.data:
+            self._dataset.append(pdv.data)
+            self._size += len(pdv.data)
         if self._size > self.max_dataset_length:
             raise FragmentError(f"data set longer than {self.max_dataset_length} bytes")
         if not pdv.is_last:
