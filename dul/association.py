@@ -231,7 +231,10 @@ class _Association:
     def next_event(self) -> Event | None:
         """The next event, or None when more data is needed (or nothing will come)."""
         if self._pending:
-            return self._pending.pop(0)
+            event = self._pending.pop(0)
+            if event.__class__ is ProtocolError:
+                self._enter("Sta13")  # only now: the messages before it could be answered
+            return event
         while self._state not in _DEAF_STATES:
             try:
                 item = self._reader.next()
@@ -293,8 +296,11 @@ class _Association:
                 if message is not None:
                     events.append(MessageReceived(*message))
         except wire.PDUError as exc:
-            # messages completed before the bad fragment are still delivered, in order
-            events.append(self._fail(exc, raw, wire.P_DATA_TF, ABORT_REASON_INVALID_PARAMETER))
+            if not events:
+                return self._fail(exc, raw, wire.P_DATA_TF, ABORT_REASON_INVALID_PARAMETER)
+            # messages completed before the bad fragment are still delivered, in order, in
+            # a state that lets the driver answer them; Sta13 comes with the error event
+            events.append(ProtocolError(exc, raw, wire.P_DATA_TF, ABORT_REASON_INVALID_PARAMETER))
         if not events:
             return None
         self._pending.extend(events[1:])
