@@ -481,26 +481,39 @@ def encode(pdu: PDU) -> bytes:
 
 
 def _item_name(item_type: int) -> str:
-    return _ITEM_NAMES.get(item_type, f"item type 0x{item_type:02x}")
+    name = _ITEM_NAMES.get(item_type)
+    return name if name is not None else f"item type 0x{item_type:02x}"
 
 
-def _items(buf: bytes, pos: int, end: int, where: str):
-    """Yield (item type, payload start, payload end) for the items in buf[pos:end]."""
+#: user information sub-items that may appear at most once
+_UNIQUE_SUB_ITEMS = frozenset((0x51, 0x52, 0x53, 0x55, 0x58, 0x59))
+
+
+def _items(buf: bytes, pos: int, end: int, where: str, context_id: int | None = None):
+    """Yield (item type, payload start, payload end) for the items in buf[pos:end].
+
+    ``where`` (and the presentation context ID, if given) locate errors in messages.
+    """
     while pos < end:
         if end - pos < 4:
             raise PDUError(
-                f"{where}: item header at offset {pos} needs 4 bytes, {end - pos} remain"
+                f"{_where(where, context_id)}: item header at offset {pos} needs 4 bytes, "
+                f"{end - pos} remain"
             )
         item_type = buf[pos]
         length = (buf[pos + 2] << 8) | buf[pos + 3]
         pos += 4
         if length > end - pos:
             raise PDUError(
-                f"{where}: {_item_name(item_type)} length {length} exceeds remaining "
-                f"{end - pos} bytes"
+                f"{_where(where, context_id)}: {_item_name(item_type)} length {length} "
+                f"exceeds remaining {end - pos} bytes"
             )
         yield item_type, pos, pos + length
         pos += length
+
+
+def _where(where: str, context_id: int | None) -> str:
+    return where if context_id is None else f"{where}: presentation context {context_id}"
 
 
 def _take16(buf: bytes, pos: int, end: int, where: str, what: str) -> tuple[bytes, int]:
@@ -516,29 +529,29 @@ def _take16(buf: bytes, pos: int, end: int, where: str, what: str) -> tuple[byte
 
 def _decode_user_info(buf: bytes, pos: int, end: int, where: str) -> UserInformation:
     info = UserInformation()
-    where = f"{where}: user information"
+    where += ": user information"
     seen = set()
     for sub_type, start, stop in _items(buf, pos, end, where):
         size = stop - start
-        name = _item_name(sub_type)
-        if sub_type in (0x51, 0x52, 0x53, 0x55, 0x58, 0x59):
+        if sub_type in _UNIQUE_SUB_ITEMS:
             if sub_type in seen:
-                raise PDUError(f"{where}: more than one {name}")
+                raise PDUError(f"{where}: more than one {_item_name(sub_type)}")
             seen.add(sub_type)
         if sub_type == 0x51:
             if size != 4:
-                raise PDUError(f"{where}: {name} length {size}, expected 4")
+                raise PDUError(f"{where}: {_item_name(sub_type)} length {size}, expected 4")
             info.max_pdu = int.from_bytes(buf[start:stop], "big")
         elif sub_type == 0x52:
             info.implementation_class_uid = _decode_uid(buf[start:stop])
         elif sub_type == 0x53:
             if size != 4:
-                raise PDUError(f"{where}: {name} length {size}, expected 4")
+                raise PDUError(f"{where}: {_item_name(sub_type)} length {size}, expected 4")
             info.async_ops_window = AsyncOpsWindow(
                 int.from_bytes(buf[start : start + 2], "big"),
                 int.from_bytes(buf[start + 2 : stop], "big"),
             )
         elif sub_type == 0x54:
+            name = _item_name(sub_type)
             uid, at = _take16(buf, start, stop, where, f"{name} UID")
             if stop - at != 2:
                 raise PDUError(f"{where}: {name} has {stop - at} bytes after the UID, expected 2")
@@ -546,6 +559,7 @@ def _decode_user_info(buf: bytes, pos: int, end: int, where: str) -> UserInforma
         elif sub_type == 0x55:
             info.implementation_version_name = decode_text(buf[start:stop].rstrip(b"\x00"))
         elif sub_type == 0x56:
+            name = _item_name(sub_type)
             uid, at = _take16(buf, start, stop, where, f"{name} UID")
             info.sop_class_extended.append(
                 SOPClassExtendedNegotiation(_decode_uid(uid), buf[at:stop])
@@ -553,6 +567,7 @@ def _decode_user_info(buf: bytes, pos: int, end: int, where: str) -> UserInforma
         elif sub_type == 0x57:
             info.sop_class_common_extended.append(_decode_common_extended(buf, start, stop, where))
         elif sub_type == 0x58:
+            name = _item_name(sub_type)
             if size < 2:
                 raise PDUError(f"{where}: {name} length {size} is too short")
             primary, at = _take16(buf, start + 2, stop, where, "user identity primary field")
@@ -563,7 +578,9 @@ def _decode_user_info(buf: bytes, pos: int, end: int, where: str) -> UserInforma
         elif sub_type == 0x59:
             response, at = _take16(buf, start, stop, where, "user identity server response")
             if at != stop:
-                raise PDUError(f"{where}: {name} has {stop - at} bytes after its fields")
+                raise PDUError(
+                    f"{where}: {_item_name(sub_type)} has {stop - at} bytes after its fields"
+                )
             info.user_identity_ac = UserIdentityAC(response)
         else:
             info.unknown.append((sub_type, buf[start:stop]))
@@ -590,21 +607,21 @@ def _decode_context_rq(buf: bytes, start: int, stop: int, where: str) -> Present
     if stop - start < 4:
         raise PDUError(f"{where}: presentation context item length {stop - start} is below 4")
     ctx_id = buf[start]
-    where = f"{where}: presentation context {ctx_id}"
     abstract = None
     transfer = []
-    for sub_type, sub_start, sub_stop in _items(buf, start + 4, stop, where):
+    for sub_type, sub_start, sub_stop in _items(buf, start + 4, stop, where, ctx_id):
         if sub_type == 0x30:
             if abstract is not None:
-                raise PDUError(f"{where}: more than one abstract syntax sub-item")
+                raise PDUError(f"{where}: presentation context {ctx_id}: "
+                               "more than one abstract syntax sub-item")
             abstract = _decode_uid(buf[sub_start:sub_stop])
         elif sub_type == 0x40:
             transfer.append(_decode_uid(buf[sub_start:sub_stop]))
         # other sub-item types are not defined here; skipped like unknown items
     if abstract is None:
-        raise PDUError(f"{where}: no abstract syntax sub-item")
+        raise PDUError(f"{where}: presentation context {ctx_id}: no abstract syntax sub-item")
     if not transfer:
-        raise PDUError(f"{where}: no transfer syntax sub-item")
+        raise PDUError(f"{where}: presentation context {ctx_id}: no transfer syntax sub-item")
     return PresentationContextRQ(ctx_id, abstract, transfer)
 
 
@@ -613,15 +630,16 @@ def _decode_context_ac(buf: bytes, start: int, stop: int, where: str) -> Present
         raise PDUError(f"{where}: presentation context item length {stop - start} is below 4")
     ctx_id = buf[start]
     result = buf[start + 2]
-    where = f"{where}: presentation context {ctx_id}"
     transfer = None
-    for sub_type, sub_start, sub_stop in _items(buf, start + 4, stop, where):
+    for sub_type, sub_start, sub_stop in _items(buf, start + 4, stop, where, ctx_id):
         if sub_type == 0x40:
             if transfer is not None:
-                raise PDUError(f"{where}: more than one transfer syntax sub-item")
+                raise PDUError(f"{where}: presentation context {ctx_id}: "
+                               "more than one transfer syntax sub-item")
             transfer = _decode_uid(buf[sub_start:sub_stop])
     if result == 0 and not transfer:
-        raise PDUError(f"{where}: accepted without a transfer syntax")
+        raise PDUError(f"{where}: presentation context {ctx_id}: "
+                       "accepted without a transfer syntax")
     return PresentationContextAC(ctx_id, result, transfer)
 
 
