@@ -205,14 +205,16 @@ class RunReport:
         }
 
     def accepted(self, ac, max_send_pdv: int, context_id: int | None) -> None:
-        """The A-ASSOCIATE-AC arrived: negotiated values; the echo phase starts."""
+        """The A-ASSOCIATE-AC arrived: negotiated values; the echo phase starts if a
+        context was accepted (without one, the association phase fails)."""
         self.peer_max_pdu = ac.user_info.max_pdu
         self.max_send_pdv = max_send_pdv
         self.contexts = [(ctx.id, ctx.result, ctx.transfer_syntax) for ctx in ac.contexts]
         self.context_id = context_id
         self.peer_implementation = (ac.user_info.implementation_class_uid,
                                     ac.user_info.implementation_version_name)
-        self.begin("echo")
+        if context_id is not None:
+            self.begin("echo")
 
     def answered_by(self, event: object) -> None:
         """Something other than AC/RJ answered the A-ASSOCIATE-RQ."""

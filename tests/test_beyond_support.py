@@ -1,0 +1,117 @@
+"""Shared pieces of the "beyond DCMTK" tests: echoscp peers, a test PKI, the JSON schema,
+and running our echoscu with stderr on a pseudo-terminal.
+
+The fixtures are imported by the test modules that use them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from peers import Result, ours
+from test_echoscp_support import EchoSCP
+
+from certs.pki import Pki, make_pki
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = REPO / "docs" / "echoscu-result.schema.json"
+#: run the working tree's code even when a copy of the package is installed
+OUR_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                       os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture
+def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
+    """Factory: ``scp(*args)`` starts our echoscp with ``args``; every one is stopped after."""
+    started: list[EchoSCP] = []
+
+    def start(*args: str) -> EchoSCP:
+        server = EchoSCP(tmp_path, *args).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test PKI (CA, server for localhost/127.0.0.1, client), valid 365 days from now."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A second, unrelated PKI: its CA does not vouch for ``pki``'s server."""
+    return make_pki(tmp_path_factory.mktemp("other-pki"))
+
+
+def tls_server_args(pki: Pki, *extra: str) -> list[str]:
+    """echoscp options for a TLS port with ``pki``'s server identity (client certs ignored)."""
+    return ["+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert, "-ic", *extra]
+
+
+def client_args(pki: Pki) -> list[str]:
+    """echoscu options for TLS with ``pki``'s client identity, trusting its CA."""
+    return ["+tls", pki.client.key, pki.client.cert, "+cf", pki.ca.cert]
+
+
+def echoscu(*args: str, timeout: float = 60.0, cwd: str | Path | None = None) -> Result:
+    """Our echoscu (``python -m echoscu``) on the working tree's code."""
+    return ours(*args, timeout=timeout, env=OUR_ENV, cwd=cwd)
+
+
+def schema() -> dict:
+    """docs/echoscu-result.schema.json."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def validated(text: str) -> dict:
+    """``text`` parsed as JSON and validated against the schema (fails the test if not)."""
+    import jsonschema
+
+    document = json.loads(text)
+    jsonschema.validate(document, schema(), cls=jsonschema.Draft202012Validator)
+    return document
+
+
+def run_on_terminal(args: list[str], timeout: float = 60.0) -> tuple[int, str, str]:
+    """Our echoscu with stderr on a pseudo-terminal: (exit code, stdout, terminal output)."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "echoscu", *args], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=terminal, env={**os.environ, **OUR_ENV})
+    os.close(terminal)
+    seen = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(controller, 4096)
+                except OSError:  # EIO: the child closed the terminal's last descriptor
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif process.poll() is not None:
+                break
+        else:
+            process.kill()
+            pytest.fail(f"{args!r} still running after {timeout} s", pytrace=False)
+        stdout, _ = process.communicate(timeout=timeout)
+    finally:
+        os.close(controller)
+    # a terminal turns "\n" into "\r\n"
+    return process.returncode, stdout.decode(), seen.decode().replace("\r\n", "\n")
