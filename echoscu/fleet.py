@@ -276,10 +276,14 @@ def run(options: EchoOptions, ext: Extensions) -> int:
     all_opts = [peer_options(options, peer) for peer in peers]
     contexts = _build_contexts(all_opts)
     jobs = _fd_budget(min(ext.jobs, len(peers)))
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="echoscu-peer") as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="echoscu-peer")
+    try:
         futures = [pool.submit(_check, opts, contexts.get(_context_key(opts.tls))
                                if opts.tls is not None else None) for opts in all_opts]
         reports = [future.result() for future in futures]
+    finally:
+        # on Ctrl-C, do not wait for the checks under way (their timeouts may be long)
+        pool.shutdown(wait=False, cancel_futures=True)
     if options.tls is not None and (options.tls.write_seed or options.tls.write_seed_file):
         from certs.context import write_seed
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from test_beyond_support import echoscu, pki, scp, validated  # noqa: F401 - fixtures
+from test_beyond_support import OUR_ENV, echoscu, pki, scp, validated  # noqa: F401 - fixtures
 
 from echoscu.report import FAILURE_CLASSES
 
@@ -220,3 +225,32 @@ def test_peers_excludes_peer_options(tmp_path) -> None:
     result = echoscu("--peers", "p.txt", "--format", "yaml")
     assert result.stderr.endswith("error: Invalid value for option --format (yaml: use table, "
                                   "json, csv, junit or openmetrics)\n")
+
+
+def test_ctrl_c_does_not_wait_for_the_checks(scp, tmp_path) -> None:  # noqa: F811
+    """SIGINT ends a fleet check at once, as it ends DCMTK's echoscu (killed by SIGINT),
+    although every worker is still waiting for a 30-second answer."""
+    port = scp("--delay", "30").port
+    peers = tmp_path / "peers.txt"
+    peers.write_text("".join(f"SLOW{i}@{HOST}:{port}\n" for i in range(5)))
+    process = subprocess.Popen([sys.executable, "-m", "echoscu", "--peers", str(peers)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, **OUR_ENV})
+    try:
+        deadline = time.monotonic() + 20
+        # wait until the five associations are under way
+        while scp_connections(port) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGINT
+    assert stdout == b""
+
+
+def scp_connections(port: int) -> int:
+    """Established TCP connections to ``port`` on 127.0.0.1 (from /proc/net/tcp)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows
+               if row.split()[3] == "01" and int(row.split()[2].rsplit(":", 1)[1], 16) == port)
