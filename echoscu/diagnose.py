@@ -4,7 +4,9 @@ The plain/TLS mismatch is confirmed before it is named: after a plain associatio
 request died without any DICOM answer, a TLS handshake is tried on the same port;
 after a TLS handshake failed on the transport level, a plain A-ASSOCIATE-RQ is. Both
 probes are bounded (5 seconds or ``-ta``, whichever is shorter) and end politely.
-Rejections and certificate failures are named from what the peer already said.
+Rejections and certificate failures are named from what the peer already said; after
+a failed verification one more handshake, verifying nothing, fetches the refused chain
+for the report.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def add_hint(report: RunReport, opts: EchoOptions) -> None:
     if failure.failure_class == "rejected":
         report.hint = _rejection_hint(report)
     elif failure.failure_class == "tls-verify":
+        report.unverified_chain = _fetch_chain(report, opts)
         report.hint = _verify_hint(report)
     elif report.tls_requested and failure.failure_class == "tls-handshake":
         reason = str((report.tls_error or {}).get("reason") or "")
@@ -150,8 +153,8 @@ def _speaks_dicom(report: RunReport, opts: EchoOptions) -> bool:
     return answered
 
 
-def _speaks_tls(report: RunReport, opts: EchoOptions) -> bool:
-    """True if the port completes a TLS handshake (or answers it with a TLS alert)."""
+def _unverified_context():
+    """A client context that accepts any certificate and any suite (probes only)."""
     import ssl
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -159,17 +162,42 @@ def _speaks_tls(report: RunReport, opts: EchoOptions) -> bool:
     context.verify_mode = ssl.CERT_NONE
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
     context.set_alpn_protocols(["dicom"])
+    return context
+
+
+def _speaks_tls(report: RunReport, opts: EchoOptions) -> bool:
+    """True if the port completes a TLS handshake (or answers it with a TLS alert)."""
+    import ssl
+
     server_name = None if _is_ip_address(report.host) else report.host or None
     sock = _connect(report, opts)
     if sock is None:
         return False
     try:
-        with context.wrap_socket(sock, server_hostname=server_name):
+        with _unverified_context().wrap_socket(sock, server_hostname=server_name):
             return True
     except ssl.SSLError as error:
         return "ALERT" in str(error.reason or "")
     except (OSError, ValueError):
         return False
+    finally:
+        sock.close()
+
+
+def _fetch_chain(report: RunReport, opts: EchoOptions) -> list[bytes]:
+    """The certificates the peer sends, from a handshake that verifies nothing (after our
+    own handshake refused them), so that the report can show what was refused."""
+    from echoscu.report import peer_chain
+
+    sock = _connect(report, opts)
+    if sock is None:
+        return []
+    try:
+        with _unverified_context().wrap_socket(sock, server_hostname=report.sni_requested) \
+                as tls_sock:
+            return peer_chain(tls_sock)
+    except (OSError, ValueError):
+        return []
     finally:
         sock.close()
 

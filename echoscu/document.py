@@ -127,13 +127,14 @@ def _association(report: RunReport) -> dict[str, object] | None:
 def _tls(report: RunReport) -> dict[str, object] | None:
     if not report.tls_requested:
         return None
+    from echoscu.certfacts import describe_chain
+
     facts = report.tls
     if facts is None:
         return {"established": False, "version": None, "cipher": None, "cipher_bits": None,
-                "alpn": None, "sni": report.sni_requested, "verified": None, "peer_chain": [],
+                "alpn": None, "sni": report.sni_requested, "verified": None,
+                "peer_chain": describe_chain(report.unverified_chain, report.host),
                 "error": report.tls_error}
-    from echoscu.certfacts import describe_chain
-
     return {"established": True, "version": facts.version, "cipher": facts.cipher,
             "cipher_bits": facts.cipher_bits, "alpn": facts.alpn, "sni": facts.sni,
             "verified": facts.verified, "peer_chain": describe_chain(facts.chain, report.host),

@@ -57,12 +57,14 @@ def _judge(value: float | None, warning: float | None, critical: float | None,
 
 
 def _certificate_days(report: RunReport) -> int | None:
-    """Days until the first certificate the peer sent expires (None without TLS)."""
-    if report.tls is None:
+    """Days until the first certificate the peer sent expires (None without TLS); after a
+    failed verification, of the chain it was refused for."""
+    chain = report.tls.chain if report.tls is not None else report.unverified_chain
+    if not chain:
         return None
     from echoscu.certfacts import chain_days_left
 
-    return chain_days_left(report.tls.chain)
+    return chain_days_left(chain)
 
 
 def failure_text(report: RunReport, with_class: bool = True) -> str:

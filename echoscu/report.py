@@ -159,6 +159,8 @@ class RunReport:
         self.tls: TLSFacts | None = None
         #: OpenSSL's verify message and reason of a failed handshake
         self.tls_error: dict[str, object] | None = None
+        #: after a failed verification: the chain the peer sends, from an unverified handshake
+        self.unverified_chain: list[bytes] = []
         #: what answered the A-ASSOCIATE-RQ if not AC/RJ ("Aborted", "ConnectionClosed", ...)
         self.negotiation_answer: str | None = None
         self.failure: Failure | None = None

@@ -16,7 +16,10 @@ from test_beyond_support import (  # noqa: F401 - fixtures
     pki,
     scp,
     tls_server_args,
+    validated,
 )
+
+from certs.pki import issue
 
 pytestmark = [pytest.mark.timeout(90)]
 
@@ -135,3 +138,20 @@ def test_thresholds_need_nagios() -> None:
     result = echoscu("--cert-warning", "10", HOST, "104")
     assert result.returncode == 1
     assert result.stderr.endswith("error: --cert-warning only allowed with --nagios\n")
+
+
+def test_expired_peer_certificate(scp, pki, tmp_path) -> None:  # noqa: F811
+    """The handshake refuses the expired certificate; a second, unverified handshake
+    fetches it, so that the status line and perfdata say how long ago it expired."""
+    expired = issue(tmp_path, "expired", pki.ca, expired=True)
+    port = scp("+tls", expired.key, expired.cert, "-ic").port
+    code, state, text, perfdata = check(*client_args(pki), HOST, str(port))
+    assert (code, state) == (2, "CRITICAL")
+    assert "tls-verify: " in text and "hint: the peer's certificate did not verify " \
+                                      "(certificate has expired)" in text
+    assert int(perfdata["cert_days"].split(";")[0]) in (-1, -2)
+    document = validated(echoscu("--json", *client_args(pki), HOST, str(port)).stdout)
+    tls = document["tls"]
+    assert tls["established"] is False
+    assert tls["peer_chain"][0]["subject"] == "CN=expired"
+    assert tls["peer_chain"][0]["days_left"] in (-1, -2)
