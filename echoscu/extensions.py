@@ -1,8 +1,9 @@
 """The options DCMTK lacks (``--json``, ``--stats``, ``--nagios``, ``--peers``, ...) and the run
 that serves them.
 
-Without any of them echoscu never imports this module (the hot path stays DCMTK's);
-with them, the driver fills a ``RunReport`` and the renderers here and in
+Without any of them echoscu imports this module only when stderr is a terminal (for
+the hint line after a failure), so a scripted run stays on DCMTK's path; with them,
+the driver fills a ``RunReport`` and the renderers here and in
 ``echoscu.document``, ``echoscu.nagios`` and ``echoscu.fleet`` turn it into output.
 The DCMTK lines on stderr stay as they are (fleet and Nagios modes silence them).
 """

@@ -8,6 +8,7 @@ DCMTK condition the driver raised.
 
 from __future__ import annotations
 
+from socket import AF_INET6
 from time import perf_counter, time
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -100,6 +101,8 @@ class TLSFacts:
     __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified")
 
     def __init__(self, tls_sock, sni: str | None) -> None:
+        import ssl  # loaded already: this is a TLS run
+
         name, _protocol, bits = tls_sock.cipher()
         self.version: str = tls_sock.version()
         self.cipher: str = name
@@ -109,7 +112,7 @@ class TLSFacts:
         #: the certificates the peer sent, leaf first, as DER
         self.chain: list[bytes] = peer_chain(tls_sock)
         #: True if the peer's chain was verified against our CA settings (not -ic)
-        self.verified: bool = tls_sock.context.verify_mode != 0
+        self.verified: bool = tls_sock.context.verify_mode != ssl.CERT_NONE
 
 
 def peer_chain(tls_sock) -> list[bytes]:
@@ -118,9 +121,10 @@ def peer_chain(tls_sock) -> list[bytes]:
     if chain_of is None:
         chain_of = getattr(getattr(tls_sock, "_sslobj", None), "get_unverified_chain", None)
     if chain_of is not None:
-        certificates = chain_of() or []
-        return [cert if isinstance(cert, bytes) else cert.public_bytes(2)  # ENCODING_DER
-                for cert in certificates]
+        from _ssl import ENCODING_DER
+
+        return [cert if isinstance(cert, bytes) else cert.public_bytes(ENCODING_DER)
+                for cert in chain_of() or []]
     leaf = tls_sock.getpeercert(binary_form=True)
     return [leaf] if leaf else []
 
@@ -190,7 +194,7 @@ class RunReport:
 
     def resolved(self, family: int, address: tuple) -> None:
         """The address the name resolved to (the connect phase starts)."""
-        self.address = ("ipv6" if family == 10 else "ipv4", str(address[0]))
+        self.address = ("ipv6" if family == AF_INET6 else "ipv4", str(address[0]))
         self.begin("connect")
 
     def tls_established(self, tls_sock, sni: str | None) -> None:
