@@ -61,7 +61,9 @@ def timed_run(argv: list[str], env: dict[str, str], timeout: float = 300.0) -> S
         if finished and child.returncode == 0:
             return Sample(wall, usage.ru_utime + usage.ru_stime, child.returncode)
         output.seek(0)
-        tail = output.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+        lines = output.read().decode("utf-8", "replace").strip().splitlines()
+        # DCMTK-style "E: ..." lines say what went wrong; the last line how it ended
+        tail = [line for line in lines if line[:3] in ("E: ", "W: ", "F: ")][:3] + lines[-1:]
     what = f"still running after {timeout:.0f} s" if not finished else \
         f"exited {child.returncode}"
     raise RunFailed(f"{' '.join(argv)}: {what}: " + " | ".join(tail))

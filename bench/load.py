@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import socket
+import struct
 import time
 
 from dul import dimse, pdu, uids
@@ -42,19 +43,21 @@ class LoadError(Exception):
 
 
 def _read_pdu(sock: socket.socket) -> tuple[int, bytes]:
-    """One whole PDU: (type, body without the 6-byte header)."""
-    header = _read_exactly(sock, 6)
-    return header[0], _read_exactly(sock, int.from_bytes(header[2:6], "big"))
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
+    """One whole PDU: (type, body without the 6-byte header); usually one recv."""
+    data = sock.recv(65536)
+    while True:
+        if not data:
             raise LoadError("connection closed by the server")
-        data += chunk
-    return data
+        if len(data) >= 6:
+            end = 6 + int.from_bytes(data[2:6], "big")
+            if len(data) >= end:
+                if len(data) > end:
+                    raise LoadError("more than one PDU in one answer")
+                return data[0], data[6:]
+        more = sock.recv(65536)
+        if not more:
+            raise LoadError("connection closed by the server")
+        data += more
 
 
 def _expect(sock: socket.socket, pdu_type: int) -> bytes:
@@ -70,10 +73,23 @@ def _check_echo_response(body: bytes) -> None:
         raise LoadError("C-ECHO-RSP missing or not Success")
 
 
+#: SO_RCVTIMEO / SO_SNDTIMEO value: the kernel bounds every wait (connect included), so
+#: the socket stays blocking and Python adds no poll() before each call
+_KERNEL_TIMEOUT = struct.pack("ll", int(IO_TIMEOUT), 0)
+
+
 def connect(port: int, host: str = "127.0.0.1") -> socket.socket:
-    """A TCP connection with TCP_NODELAY and the load-client timeout."""
-    sock = socket.create_connection((host, port), timeout=IO_TIMEOUT)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """A TCP connection with TCP_NODELAY; every wait on it is bounded by ``IO_TIMEOUT``
+    (a timed-out wait raises BlockingIOError, an OSError)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _KERNEL_TIMEOUT)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _KERNEL_TIMEOUT)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect((host, port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -85,19 +101,26 @@ def associate(sock: socket.socket) -> None:
 
 def one_association(port: int) -> None:
     """Connect, associate, echo once, release, close (one unit of churn)."""
-    with connect(port) as sock:
-        associate(sock)
+    sock = connect(port)
+    try:
+        sock.sendall(_ASSOCIATE_RQ)
+        _expect(sock, pdu.A_ASSOCIATE_AC)
         sock.sendall(_ECHO_RQ)
         _check_echo_response(_expect(sock, pdu.P_DATA_TF))
         sock.sendall(_RELEASE_RQ)
         _expect(sock, pdu.A_RELEASE_RP)
+    finally:
+        sock.close()
 
 
-def _churn_worker(port: int, seconds: float, limit: int) -> tuple[int, int, list[str]]:
-    """Associations for ``seconds`` (at most ``limit``): (completed, failed, first errors)."""
+def _churn_worker(port: int, seconds: float, limit: int
+                  ) -> tuple[int, int, list[str], float, float]:
+    """Associations for ``seconds`` (at most ``limit``): (completed, failed, first errors,
+    start, end) with times from the shared monotonic clock."""
     done = failed = 0
     errors: list[str] = []
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    deadline = start + seconds
     while time.monotonic() < deadline and done + failed < limit:
         try:
             one_association(port)
@@ -107,20 +130,20 @@ def _churn_worker(port: int, seconds: float, limit: int) -> tuple[int, int, list
             if len(errors) < 3:
                 errors.append(f"{type(error).__name__}: {error}")
             time.sleep(0.01)
-    return done, failed, errors
+    return done, failed, errors, start, time.monotonic()
 
 
 def churn(port: int, clients: int, seconds: float, limit: int = 1_000_000) -> dict:
     """Run ``clients`` processes doing associations back to back for ``seconds``.
 
-    Returns completed and failed counts, the first errors, and the elapsed time.
+    Returns completed and failed counts, the first errors, and the time from the first
+    client's start to the last one's end (process start-up is not counted).
     """
     context = multiprocessing.get_context("fork")
-    start = time.perf_counter()
     with context.Pool(clients) as pool:
         results = pool.starmap(_churn_worker, [(port, seconds, limit)] * clients)
-    elapsed = time.perf_counter() - start
-    errors = [text for _, _, worker_errors in results for text in worker_errors]
+    elapsed = max(r[4] for r in results) - min(r[3] for r in results)
+    errors = [text for r in results for text in r[2]]
     return {
         "completed": sum(r[0] for r in results),
         "failed": sum(r[1] for r in results),

@@ -61,7 +61,13 @@ def metadata_block(mode: str) -> dict:
         "pynetdicom": f"pynetdicom {metadata.version('pynetdicom')}",
         "python": sys.version.split()[0], "pause_ms": scenarios.PAUSE * 1000,
         "warmup": "one warm-up round that is not counted (none for the multi-second runs)",
+        "load_start": load_average(), "load_end": None,
     }
+
+
+def load_average() -> str:
+    """The one-minute load average now (how busy the machine was)."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 def progress(text: str) -> None:
@@ -120,9 +126,8 @@ def run_main(args: argparse.Namespace) -> int:
         finally:
             for peer in peers.values():
                 peer.stop()
+    meta["load_end"] = load_average()
     print(report.console_table(results))
-    for key, why in results["skipped"].items():
-        print(f"{key:<14} skipped: {why}")
     path = report.write_json(results, RESULTS_DIR)
     progress(f"results saved to {path}")
     if not args.only:

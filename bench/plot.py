@@ -22,7 +22,8 @@ def plot_ratios(results: dict, path: Path) -> None:
     bars = cost_bars(results)
     fig, axis = plt.subplots(figsize=(9, 0.42 * len(bars) + 1.4))
     positions = range(len(bars))[::-1]
-    colours = ["#2e8b57" if met else "#c0392b" for _, _, _, met in bars]
+    colours = ["#9e9e9e" if met is None else "#2e8b57" if met else "#c0392b"
+               for _, _, _, met in bars]
     axis.barh(list(positions), [value for _, value, _, _ in bars], color=colours)
     for position, (_, value, limit, _) in zip(positions, bars, strict=True):
         if limit == limit:
@@ -32,8 +33,8 @@ def plot_ratios(results: dict, path: Path) -> None:
     axis.set_yticks(list(positions), [label for label, _, _, _ in bars], fontsize=8)
     axis.set_xscale("log")
     axis.axvline(1.0, color="grey", lw=0.8, ls=":")
-    axis.set_xlabel("cost ratio, ours / reference (log scale; lower is better; "
-                    "black tick = target)")
+    axis.set_xlabel("cost ratio, ours / reference (log scale; lower is better; black tick = "
+                    "target; green met, red missed, grey no target)")
     axis.set_title(f"echoscu benchmarks ({results['meta']['mode']} run, "
                    f"{results['meta']['date']})", fontsize=10)
     fig.tight_layout()

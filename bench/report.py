@@ -29,15 +29,18 @@ def row(key: str, result: dict) -> tuple[str, str, str, str, str, str, str]:
     target_text = "-" if target is None else target["text"]
     if kind == "scu":
         programs = result["programs"]
-        ours_label = next((label for label in programs if label.startswith("ours")), None)
-        ours = _program_cell(programs.get(ours_label)) if ours_label else "failed"
-        references = "; ".join(f"{NAMES.get(label, label)} {_program_cell(p)}"
-                               for label, p in programs.items() if label != ours_label)
+        ours_labels = [label for label in programs if label.startswith("ours")]
+        ours = "; ".join(_labelled(label, programs[label], "ours") for label in ours_labels)
+        references = "; ".join(_labelled(label, program, "")
+                               for label, program in programs.items()
+                               if label not in ours_labels)
         ratios = "; ".join(f"{value:.2f} x {NAMES.get(name, name)}"
                            for name, value in result["ratios"].items())
-        if result["failures"]:
-            ratios += " (failures: " + ", ".join(result["failures"]) + ")"
-        return key, result["title"], ours, references, ratios, target_text, met
+        failed = ", ".join(f"{NAMES.get(label, label)} failed {len(texts)} x"
+                           for label, texts in result["failures"].items())
+        if failed:
+            ratios += f" ({failed}, see notes)"
+        return key, result["title"], ours or "failed", references, ratios, target_text, met
     if kind == "churn":
         servers = result["servers"]
         ours = _server_cell(servers["ours"])
@@ -52,10 +55,28 @@ def row(key: str, result: dict) -> tuple[str, str, str, str, str, str, str]:
     return key, result["title"], ours, "-", "-", target_text, met
 
 
-def _program_cell(program: dict | None) -> str:
-    if program is None:
-        return "failed"
-    return f"{_ms(program['median_wall'])} (CPU {_ms(program['median_cpu'])})"
+def _labelled(label: str, program: dict, prefix: str) -> str:
+    """A program's medians, named after its label without the ``prefix`` part."""
+    name = NAMES.get(label, label)
+    if prefix and name.startswith(prefix):
+        name = name[len(prefix):].strip()
+    cell = f"{_ms(program['median_wall'])} (CPU {_ms(program['median_cpu'])})"
+    return f"{name} {cell}" if name else cell
+
+
+def failure_notes(results: dict) -> list[str]:
+    """One line per program that failed in some round, with the start of its error."""
+    notes = []
+    for key, result in results["scenarios"].items():
+        if result["kind"] != "scu":
+            continue
+        for label, texts in result["failures"].items():
+            detail = texts[0].rsplit(": ", 2)
+            notes.append(f"{key}, {NAMES.get(label, label)}: {len(texts)} failed run(s); "
+                         f"first: {': '.join(detail[-2:])[:240]}")
+    for key, why in results.get("skipped", {}).items():
+        notes.append(f"{key} skipped: {why}")
+    return notes
 
 
 def _server_cell(server: dict) -> str:
@@ -78,6 +99,7 @@ def console_table(results: dict) -> str:
             lines.append(f"{'':<14} refs: {references}")
         lines.append(f"{'':<14} ratio: {ratios}   target: {target}   met: "
                      f"{met.strip('*')}")
+    lines += [f"note: {note}" for note in failure_notes(results)]
     return "\n".join(lines)
 
 
@@ -108,8 +130,9 @@ def write_json(results: dict, directory: Path) -> Path:
     return path
 
 
-def cost_bars(results: dict) -> list[tuple[str, float, float, bool]]:
-    """(label, measured cost ratio, target limit, met) for every plotted comparison.
+def cost_bars(results: dict) -> list[tuple[str, float, float, bool | None]]:
+    """(label, measured cost ratio, target limit, met) for every plotted comparison
+    (limit NaN and met None where no target applies).
 
     Costs are "lower is better": time ratios as they are, throughput ratios inverted
     (time per association), T4's CPU and RSS as fractions of their budgets.
@@ -120,11 +143,11 @@ def cost_bars(results: dict) -> list[tuple[str, float, float, bool]]:
         if kind == "scu":
             target = result.get("target") or {}
             for name, value in result["ratios"].items():
+                label = f"{key} vs {NAMES[name]}" if name in NAMES else f"{key} {name}"
                 if name in target.get("ratios", ()):
-                    bars.append((f"{key} vs {NAMES.get(name, name)}", value, target["limit"],
-                                 value <= target["limit"]))
+                    bars.append((label, value, target["limit"], value <= target["limit"]))
                 else:
-                    bars.append((f"{key} vs {NAMES.get(name, name)}", value, float("nan"), True))
+                    bars.append((label, value, float("nan"), None))
         elif kind == "churn":
             for name, limit in (("dcmtk", 2.0), ("pynetdicom", 10.0)):
                 value = result["ratios"].get(name)
@@ -162,8 +185,9 @@ How this was measured (`bench/run`{mode_flag}, {date}, commit {commit}, {cores} 
   turn; the server's CPU comes from /proc/PID/stat, RSS from /proc/PID/status. T4 opens
   {idle_count} associations to our echoscp, lets them sit idle for {idle_seconds:g} s
   while measuring its CPU, then sends a C-ECHO on every one and releases them.
-- This machine runs other work at the same time; ratios come from interleaved runs,
-  so a busy moment slows both sides of a ratio alike, but single runs are noisy.
+- Load average at the start and end of the run: {load_start} / {load_end} (2 cores;
+  other work ran at the same time). Ratios come from interleaved runs, so a busy
+  moment slows both sides of a ratio alike, but absolute times are inflated by it.
 """
 
 
@@ -179,6 +203,8 @@ def write_results_md(results: dict, plot_name: str, path: Path) -> None:
         f"Targets met: {met} of {total}.",
         "",
         markdown_table(results),
+        "",
+        *[f"- {note}" for note in failure_notes(results)],
         "",
         f"![ratios per scenario]({plot_name})",
         "",

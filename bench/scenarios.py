@@ -86,7 +86,8 @@ class ScuScenario:
             measured = round_number >= self.warmup
             for label, (tool, args) in self.programs.items():
                 limit = self.slow_rounds.get(label)
-                if limit is not None and (not measured or len(samples[label]) >= limit):
+                attempts = len(samples[label]) + len(failures.get(label, ()))
+                if limit is not None and (not measured or attempts >= limit):
                     continue
                 try:
                     sample = timed_run(scu_command(tool, args, port),
@@ -138,9 +139,10 @@ def startup_scenario(rounds: int) -> ScuScenario:
         "ours --version": (OURS, ["--version"]),
         "dcmtk --version": (DCMTK, ["--version"]),
     }
-    ratios = {"--help": ("ours --help", PYTHON), "--version": ("ours --version", PYTHON)}
+    ratios = {"--help / python -c pass": ("ours --help", PYTHON),
+              "--version / python -c pass": ("ours --version", PYTHON)}
     return ScuScenario("T6", "echoscu --help / --version vs python -c pass", None, programs,
-                       rounds, ratios=ratios, target_ratios=("--help", "--version"), limit=4.0)
+                       rounds, ratios=ratios, target_ratios=tuple(ratios), limit=4.0)
 
 
 # --------------------------------------------------------------------------- SCP side
