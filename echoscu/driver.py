@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 from time import perf_counter, sleep
-from typing import TYPE_CHECKING
 
 from dul import dimse, uids
 from dul.association import (
@@ -36,6 +35,8 @@ from echoscu.dumps import (
 )
 from echoscu.log import APP_LOGGER, DATA_LOGGER, DEBUG, NET_LOGGER, TLS_LOGGER, get_logger
 
+#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
     from echoscu.report import RunReport
@@ -87,10 +88,6 @@ def _receive(sock, timeout: float | None) -> bytes:
 
 class _Timeout(Exception):
     """A bounded wait ran out (the caller knows which DCMTK condition that is)."""
-
-
-class _Closed(Exception):
-    """The peer closed the connection, reset it, or the socket timed out (-ts)."""
 
 
 def run(opts: EchoOptions, report: RunReport | None = None, tls_context=None) -> int:

@@ -5,11 +5,11 @@ Built only when debug output is enabled (the callers check the level first).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dul.uids import dcmtk_name
 from echoscu.messages import CONTEXT_RESULTS, INVALID_CONTEXT_RESULT
 
+#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dul.pdu import AssociateAC, AssociateRQ
 
