@@ -43,7 +43,11 @@ class AssociationRecord:
         self.detail: str | None = None
 
     def to_json(self) -> str:
-        """The record as one line of JSON (no newline)."""
+        """The record as one line of JSON (no newline).
+
+        A peer's undecodable bytes (surrogate escapes in AE titles) become JSON
+        ``\\udcXX`` escapes: the line stays valid UTF-8 and json.loads gives them back.
+        """
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.started))
         millis = int(self.started * 1000) % 1000
         return json.dumps({
@@ -59,7 +63,7 @@ class AssociationRecord:
             "echoes": self.echoes,
             "ended": self.ended,
             "detail": self.detail,
-        }, ensure_ascii=False)
+        }, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class JsonLog:
