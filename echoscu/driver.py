@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from time import perf_counter, sleep
+from time import monotonic, perf_counter, sleep
 
 from dul import dimse, uids
 from dul.association import (
@@ -47,6 +47,8 @@ EXIT_INVALID_INPUT_FILE = 22
 EXIT_ASSOCIATION_ABORTED = 70
 EXIT_INTERRUPTED = 130
 
+#: a C-ECHO-RSP never carries a data set: one announced is read only this far
+_MAX_RESPONSE_DATASET = 1 << 20
 #: DCMTK caps the peer's max PDU at this when computing Max Send PDV
 _MAX_PDU_CAP = 131072
 _DEFAULT_SEND_PDV = 4084
@@ -63,17 +65,17 @@ _has_quickack = hasattr(socket, "TCP_QUICKACK")
 _PDV_DATA_AT = 12
 
 
-def _receive(sock, timeout: float | None) -> bytes:
+def _receive(sock, timeout: float | None, quickack: bool = True) -> bytes:
     """One read of up to 64 KiB within ``timeout`` seconds; b"" once the peer closed or
     reset the connection, ``_Timeout`` if nothing came.
 
     The timeout is set only when it changes (each settimeout is a system call), and
-    TCP_QUICKACK before every read acknowledges at once, so that a peer with Nagle on
+    TCP_QUICKACK before the read acknowledges at once, so that a peer with Nagle on
     never waits for our delayed ACK (DESIGN D2, target T2b).
     """
     if sock.gettimeout() != timeout:
         sock.settimeout(timeout)
-    if _has_quickack:
+    if quickack and _has_quickack:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         except OSError:
@@ -81,6 +83,46 @@ def _receive(sock, timeout: float | None) -> bytes:
     try:
         return sock.recv(65536)
     except TimeoutError:
+        raise _Timeout() from None
+    except OSError:
+        return b""
+
+
+def _kernel_timeouts(sock, receive_timeout: float | None, send_timeout: float | None) -> bool:
+    """Bound reads and writes by SO_RCVTIMEO / SO_SNDTIMEO and make the socket blocking.
+
+    DCMTK bounds its socket this way; for us it also spares the poll() Python makes
+    before every call on a socket with a timeout: two system calls per C-ECHO. Plain
+    sockets only (TLS keeps Python's timeouts); False where the options are refused.
+    A read that times out then raises BlockingIOError (see ``_read_blocking``).
+    """
+    if type(sock) is not socket.socket:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(receive_timeout))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send_timeout))
+    except (OSError, OverflowError):
+        return False
+    sock.settimeout(None)
+    return True
+
+
+def _timeval(seconds: float | None) -> bytes:
+    """A struct timeval for SO_RCVTIMEO / SO_SNDTIMEO (None: no timeout)."""
+    from struct import pack
+
+    whole = int(seconds or 0)
+    return pack("@ll", whole, int(((seconds or 0) - whole) * 1_000_000))
+
+
+def _read_blocking(sock) -> bytes:
+    """One read on a socket bounded by ``_kernel_timeouts``; b"" once the peer closed or
+    reset the connection, ``_Timeout`` when SO_RCVTIMEO ran out."""
+    if sock.gettimeout() is not None:  # a slow path set a Python timeout since
+        sock.settimeout(None)
+    try:
+        return sock.recv(65536)
+    except BlockingIOError:
         raise _Timeout() from None
     except OSError:
         return b""
@@ -299,7 +341,7 @@ class _Session:
         self.report = report
         self.rq = rq
         self.sock: socket.socket | None = None
-        self.dul = Requestor(rq, our_max_pdu)
+        self.dul = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET)
         self.context_id = 0
         #: the last C-ECHO-RSP command set, for the status detail dump
         self.last_command = b""
@@ -387,7 +429,7 @@ class _Session:
     def _send(self, data: bytes, routine: str) -> None:
         try:
             self.sock.sendall(data)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
             raise msg.tcp_io_error("Connection timed out", routine) from None
         except OSError as error:
             raise msg.tcp_io_error(os.strerror(error.errno or 0), routine) from None
@@ -396,14 +438,21 @@ class _Session:
         """The next ``dul`` event, reading from the socket for at most ``timeout`` seconds.
 
         ``_Timeout`` when nothing complete arrived in time; a closed or reset
-        connection arrives as ``ConnectionClosed`` from ``dul``.
+        connection arrives as ``ConnectionClosed`` from ``dul``. The timeout bounds the
+        whole wait, not each read: a peer trickling bytes cannot hold us past it.
         """
         machine = self.dul
         event = machine.next_event()
         sock = self.sock
+        wait = timeout
+        deadline = None if timeout is None else monotonic() + timeout
         while event is None:
-            machine.receive_data(_receive(sock, timeout))
+            machine.receive_data(_receive(sock, wait))
             event = machine.next_event()
+            if event is None and deadline is not None:
+                wait = deadline - monotonic()
+                if wait <= 0:
+                    raise _Timeout()
         return event
 
     # -- association ----------------------------------------------------------------------
@@ -470,6 +519,7 @@ class _Session:
         # message ID into a template instead of encoding and fragmenting it each time
         peer_max = self.dul.max_send_pdu
         whole_pdu = not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH
+        kernel_timeouts = _kernel_timeouts(self.sock, self.dimse_timeout, self.socket_timeout)
         message_id = 0
         for _ in range(opts.repeat):
             if interval and message_id:
@@ -488,7 +538,7 @@ class _Session:
                 else:
                     request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
                 self._send(request, "sendPDataTCP")
-                status = self._await_response(message_id, self.dimse_timeout)
+                status = self._await_response(message_id, self.dimse_timeout, kernel_timeouts)
             except _PeerAborted as aborted:
                 self.note_failure(aborted.condition, "aborted")
                 app.error(f"Echo Failed: {aborted.condition}")
@@ -517,16 +567,24 @@ class _Session:
         app.error(f"Echo SCU Failed: {failure}")
         return self._abort(EXIT_ASSOCIATION_ABORTED)
 
-    def _await_response(self, message_id: int, timeout: float | None) -> int:
+    def _await_response(self, message_id: int, timeout: float | None,
+                        kernel_timeouts: bool = False) -> int:
         """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure.
 
         The common answer, one standard C-ECHO-RSP PDU read whole between messages, is
         recognised by its bytes; anything else goes through ``dul`` and a full decode.
+        That first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
+        with Nagle on waits for our ACK) continues in ``_next_event``, which sets it.
+        ``kernel_timeouts``: the socket is bounded by ``_kernel_timeouts`` (``timeout``
+        is then the SO_RCVTIMEO already set).
         """
         machine = self.dul
         try:
             if machine.between_messages:
-                data = _receive(self.sock, timeout)
+                if kernel_timeouts:
+                    data = _read_blocking(self.sock)
+                else:
+                    data = _receive(self.sock, timeout, quickack=False)
                 status = dimse.echo_rsp_status(data, self.context_id, message_id)
                 if status is not None:
                     data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
@@ -605,8 +663,12 @@ class _Session:
         try:
             self.sock.shutdown(socket.SHUT_WR)
             self.sock.settimeout(self.acse_timeout)
-            while self.sock.recv(65536):
-                pass
+            end = None if self.acse_timeout is None else monotonic() + self.acse_timeout
+            while self.sock.recv(65536):  # a peer that keeps sending is cut off at -ta
+                if end is not None:
+                    if monotonic() >= end:
+                        break
+                    self.sock.settimeout(end - monotonic())
         except OSError:
             pass
         self.close()
