@@ -136,12 +136,19 @@ def _churn_worker(port: int, seconds: float, limit: int
 def churn(port: int, clients: int, seconds: float, limit: int = 1_000_000) -> dict:
     """Run ``clients`` processes doing associations back to back for ``seconds``.
 
-    Returns completed and failed counts, the first errors, and the time from the first
-    client's start to the last one's end (process start-up is not counted).
+    Returns completed and failed counts, the first errors, the time from the first
+    client's start to the last one's end (process start-up is not counted) and the
+    CPU seconds the clients used.
     """
     context = multiprocessing.get_context("fork")
-    with context.Pool(clients) as pool:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pool = context.Pool(clients)
+    try:
         results = pool.starmap(_churn_worker, [(port, seconds, limit)] * clients)
+    finally:
+        pool.close()
+        pool.join()  # reaped, so their CPU time shows in RUSAGE_CHILDREN
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     elapsed = max(r[4] for r in results) - min(r[3] for r in results)
     errors = [text for r in results for text in r[2]]
     return {
@@ -149,6 +156,7 @@ def churn(port: int, clients: int, seconds: float, limit: int = 1_000_000) -> di
         "failed": sum(r[1] for r in results),
         "errors": errors[:5],
         "elapsed": elapsed,
+        "client_cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
     }
 
 

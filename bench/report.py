@@ -80,8 +80,10 @@ def failure_notes(results: dict) -> list[str]:
 
 
 def _server_cell(server: dict) -> str:
-    return (f"{server['median_rate']:.0f} assoc/s, CPU {server['median_cpu_percent']:.0f} %, "
-            f"RSS {server['peak_rss_mib']:.0f} MiB, {server['failed']} failed")
+    return (f"{server['median_rate']:.0f} assoc/s, CPU {server['median_cpu_percent']:.0f} % "
+            f"({server['median_server_us']:.0f} us/assoc; clients "
+            f"{server['median_client_us']:.0f} us/assoc), RSS {server['peak_rss_mib']:.0f} MiB, "
+            f"{server['failed']} failed")
 
 
 HEADER = ("#", "scenario", "ours (median wall, CPU)", "references", "ours / reference",

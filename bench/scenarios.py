@@ -162,6 +162,9 @@ def churn_scenario(peers: dict[str, Peer], seconds: float, rounds: int, progress
             cpu = process_cpu_seconds(peer.pid) - cpu_before
             outcome["rate"] = outcome["completed"] / outcome["elapsed"]
             outcome["cpu_percent"] = 100 * cpu / outcome["elapsed"]
+            done = max(outcome["completed"], 1)
+            outcome["server_us_per_association"] = 1e6 * cpu / done
+            outcome["client_us_per_association"] = 1e6 * outcome["client_cpu"] / done
             outcome["rss_mib"], outcome["peak_rss_mib"] = process_memory(peer.pid)
             runs[server].append(outcome)
             time.sleep(PAUSE * 5)
@@ -172,6 +175,10 @@ def churn_scenario(peers: dict[str, Peer], seconds: float, rounds: int, progress
             "runs": outcomes,
             "median_rate": statistics.median(o["rate"] for o in outcomes),
             "median_cpu_percent": statistics.median(o["cpu_percent"] for o in outcomes),
+            "median_server_us": statistics.median(o["server_us_per_association"]
+                                                  for o in outcomes),
+            "median_client_us": statistics.median(o["client_us_per_association"]
+                                                  for o in outcomes),
             "peak_rss_mib": max(o["peak_rss_mib"] for o in outcomes),
             "failed": sum(o["failed"] for o in outcomes),
         }
