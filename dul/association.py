@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dul import pdu as wire
 from dul._record import Record
+from dul.dimse import command_has_dataset
 from dul.fragment import (
     DEFAULT_MAX_COMMAND_LENGTH,
     DEFAULT_MAX_DATASET_LENGTH,
@@ -288,7 +289,22 @@ class _Association:
         return ProtocolError(error, raw, pdu_type, reason)
 
     def _on_p_data(self, raw: bytes) -> Event | None:
-        add = self._assembler.add
+        assembler = self._assembler
+        if (
+            raw[11:12] == b"\x03"
+            and int.from_bytes(raw[6:10], "big") == len(raw) - 10
+            and assembler.idle
+        ):
+            # the common case (every C-ECHO): one PDV holding a whole command; the same
+            # checks as the general path below, without PDV objects and list joins
+            command = raw[12:]
+            if (
+                command
+                and len(command) <= assembler.max_command_length
+                and not command_has_dataset(command)
+            ):
+                return MessageReceived(raw[10], command, None)
+        add = assembler.add
         events: list[Event] = []
         try:
             for pdv in wire.decode(raw).pdvs:

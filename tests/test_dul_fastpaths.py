@@ -151,3 +151,36 @@ def test_between_messages_false_after_release_or_close() -> None:
     machine = _associated()
     machine.receive_data(b"")
     assert not machine.between_messages
+
+
+def _general_path(machine: Requestor, raw: bytes):
+    """What the general P-DATA path gives for ``raw`` (the fast path bypassed)."""
+    from dul.pdu import decode
+
+    events = []
+    for pdv in decode(raw).pdvs:
+        message = machine._assembler.add(pdv)
+        if message is not None:
+            events.append(MessageReceived(*message))
+    return events
+
+
+@given(context_ids, st.binary(min_size=0, max_size=120), st.sampled_from([0x03, 0x01, 0x02, 0x07]))
+def test_one_pdv_command_fast_path_matches_the_general_path(context_id, body, control) -> None:
+    """Whole commands, commands announcing a data set, empty and partial fragments."""
+    for command in (body, dimse.echo_rsp(3, 0)[:-4] + body[:4], dimse.echo_rq(9)):
+        pdv_length = len(command) + 2
+        raw = (b"\x04\x00" + (pdv_length + 4).to_bytes(4, "big") + pdv_length.to_bytes(4, "big")
+               + bytes((context_id, control)) + command)
+        fast = _associated()
+        fast.receive_data(raw)
+        got = []
+        while (event := fast.next_event()) is not None:
+            got.append(event)
+        expected = _general_path(_associated(), raw) if control & 1 else None
+        if expected is None:  # a data set fragment before any command: a protocol error
+            assert got and got[0].__class__.__name__ == "ProtocolError"
+        else:
+            assert got == expected
+            if got:
+                assert fast.between_messages
