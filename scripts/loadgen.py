@@ -160,12 +160,22 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
         pass
 
 
+class Reply(bytes):
+    """What a peer sent until it closed; ``reset`` if it ended with a reset, in which
+    case the kernel may have dropped the last bytes (a truncated PDU is possible).
+    ``port`` is our end's port (how the peer's logs name the connection)."""
+
+    reset: bool = False
+    port: int = 0
+
+
 async def drain_until_closed(reader: asyncio.StreamReader, timeout: float = TIMEOUT,
-                             limit: int = 1 << 20) -> bytes:
+                             limit: int = 1 << 20) -> Reply:
     """Everything the peer sends until it closes; LoadError if it keeps the connection
     open past ``timeout`` (a hang) or sends more than ``limit`` bytes."""
     received = bytearray()
     deadline = time.monotonic() + timeout
+    reset = False
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -175,9 +185,11 @@ async def drain_until_closed(reader: asyncio.StreamReader, timeout: float = TIME
         except asyncio.TimeoutError:
             raise LoadError(f"peer kept the connection open for {timeout} s") from None
         except (ConnectionError, ssl.SSLError):
-            return bytes(received)
+            chunk, reset = b"", True
         if not chunk:
-            return bytes(received)
+            reply = Reply(received)
+            reply.reset = reset
+            return reply
         received += chunk
         if len(received) > limit:
             raise LoadError(f"peer sent more than {limit} bytes")
@@ -185,34 +197,40 @@ async def drain_until_closed(reader: asyncio.StreamReader, timeout: float = TIME
 
 async def send_hostile(host: str, port: int, chunks: list[bytes],
                        ssl_context: ssl.SSLContext | None = None,
-                       timeout: float = TIMEOUT) -> bytes:
+                       timeout: float = TIMEOUT) -> Reply:
     """Send ``chunks``, half-close, and return what the peer sent until it closed."""
     reader, writer = await open_connection(host, port, ssl_context, timeout)
+    our_port = writer.get_extra_info("sockname")[1]
     try:
         try:
             for chunk in chunks:
+                if writer.transport.is_closing():
+                    break
                 writer.write(chunk)
-            await asyncio.wait_for(writer.drain(), timeout)
-            if ssl_context is None:
+                await asyncio.wait_for(writer.drain(), timeout)
+            if ssl_context is None and not writer.transport.is_closing():
                 writer.write_eof()
         except (ConnectionError, ssl.SSLError):
             pass  # the SCP gave up on us mid-stream: what it sent is still read
-        return await drain_until_closed(reader, timeout)
+        reply = await drain_until_closed(reader, timeout)
+        reply.port = our_port
+        return reply
     finally:
         await close_writer(writer)
 
 
-class _Requestor:
-    """A dul requestor on an asyncio stream."""
+class Requestor:
+    """A dul requestor on an asyncio stream: associate, C-ECHO, release."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout: float) -> None:
+                 timeout: float = TIMEOUT) -> None:
         self.reader = reader
         self.writer = writer
         self.timeout = timeout
         self.machine = association.Requestor(associate_rq(), max_receive_pdu=16384)
 
     async def event(self):
+        """The next event from the SCP (LoadError if none comes within the timeout)."""
         while (event := self.machine.next_event()) is None:
             try:
                 data = await asyncio.wait_for(self.reader.read(65536), self.timeout)
@@ -224,8 +242,45 @@ class _Requestor:
         return event
 
     async def send(self, data: bytes) -> None:
+        """Write ``data`` and wait (bounded) until it is on its way."""
         self.writer.write(data)
         await asyncio.wait_for(self.writer.drain(), self.timeout)
+
+    async def associate(self) -> None:
+        """Send the A-ASSOCIATE-RQ; LoadError unless it is accepted."""
+        await self.send(self.machine.start())
+        event = await self.event()
+        if not isinstance(event, association.AssociationAccepted):
+            raise LoadError(f"association not accepted: {event!r}")
+
+    async def echoes(self, repeat: int, pipeline: bool = False) -> int:
+        """``repeat`` C-ECHOs (all requests first if ``pipeline``); how many got status 0.
+
+        LoadError for any other answer.
+        """
+        ids = [(number % 0xFFFF) + 1 for number in range(repeat)]
+        if pipeline:
+            await self.send(b"".join(dimse.echo_rq_pdu(1, message_id) for message_id in ids))
+        answered = 0
+        for message_id in ids:
+            if not pipeline:
+                await self.send(dimse.echo_rq_pdu(1, message_id))
+            event = await self.event()
+            if not isinstance(event, association.MessageReceived):
+                raise LoadError(f"C-ECHO {message_id}: {event!r}")
+            command = dimse.decode_command(event.command)
+            if command.get(dimse.MESSAGE_ID_RESPONDED) != message_id \
+                    or command.get(dimse.STATUS) != 0:
+                raise LoadError(f"C-ECHO {message_id}: unexpected response {command!r}")
+            answered += 1
+        return answered
+
+    async def release(self) -> None:
+        """A-RELEASE-RQ; LoadError unless A-RELEASE-RP comes back."""
+        await self.send(self.machine.release())
+        event = await self.event()
+        if not isinstance(event, association.ReleaseConfirmed):
+            raise LoadError(f"release: {event!r}")
 
 
 async def echo_association(host: str, port: int, repeat: int = 1,
@@ -240,32 +295,12 @@ async def echo_association(host: str, port: int, repeat: int = 1,
     """
     reader, writer = await open_connection(host, port, ssl_context, timeout)
     try:
-        client = _Requestor(reader, writer, timeout)
-        await client.send(client.machine.start())
-        event = await client.event()
-        if not isinstance(event, association.AssociationAccepted):
-            raise LoadError(f"association not accepted: {event!r}")
+        client = Requestor(reader, writer, timeout)
+        await client.associate()
         if hold:
             await asyncio.sleep(hold)
-        ids = [(number % 0xFFFF) + 1 for number in range(repeat)]
-        if pipeline:
-            await client.send(b"".join(dimse.echo_rq_pdu(1, message_id) for message_id in ids))
-        answered = 0
-        for message_id in ids:
-            if not pipeline:
-                await client.send(dimse.echo_rq_pdu(1, message_id))
-            event = await client.event()
-            if not isinstance(event, association.MessageReceived):
-                raise LoadError(f"C-ECHO {message_id}: {event!r}")
-            command = dimse.decode_command(event.command)
-            if command.get(dimse.MESSAGE_ID_RESPONDED) != message_id \
-                    or command.get(dimse.STATUS) != 0:
-                raise LoadError(f"C-ECHO {message_id}: unexpected response {command!r}")
-            answered += 1
-        await client.send(client.machine.release())
-        event = await client.event()
-        if not isinstance(event, association.ReleaseConfirmed):
-            raise LoadError(f"release: {event!r}")
+        answered = await client.echoes(repeat, pipeline)
+        await client.release()
         return answered
     finally:
         await close_writer(writer)
