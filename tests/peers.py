@@ -186,6 +186,28 @@ def assert_same(ours_result: Result, dcmtk_result: Result) -> None:
         pytest.fail("ours differs from DCMTK:\n" + "\n".join(problems), pytrace=False)
 
 
+def as_370(result: Result) -> Result:
+    """DCMTK 3.6.7's result as we print it where we follow 3.7.0 (DESIGN D5), without the
+    data dictionary lines of ``-d`` (we load no dictionary, by design: D1).
+
+    3.7.0 leaves ``Responding Application Name`` empty in the A-ASSOCIATE-RQ dump and
+    prints an unknown PDU type zero-padded (``09``, 3.6.7: `` 9``).
+    """
+    lines = []
+    in_request = False
+    for line in result.stderr.split("\n"):
+        if line.startswith("D: DcmDataDictionary: Loading file: "):
+            continue
+        if "BEGIN A-ASSOCIATE-RQ" in line:
+            in_request = True
+        elif "END A-ASSOCIATE-RQ" in line:
+            in_request = False
+        elif in_request and line.startswith("D: Responding Application Name: "):
+            line = "D: Responding Application Name: "
+        lines.append(line.replace("Unrecognized PDU type:  9", "Unrecognized PDU type: 09"))
+    return Result(result.returncode, result.stdout, "\n".join(lines), result.elapsed)
+
+
 # --- DCMTK storescp --------------------------------------------------------------------
 
 
@@ -269,12 +291,18 @@ def _launch_storescp(
     return Peer(process=process, port=port, workdir=workdir)
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """True once process ``pid`` itself holds a LISTEN socket on ``port`` (read from /proc,
+    so no probe connection ever reaches a server that serves one peer at a time)."""
+    return bool(_listening_inodes(port) & _socket_inodes(pid))
+
+
 def _wait_listening(peer: Peer, deadline: float) -> bool:
     """Wait until ``peer`` itself listens on its port; False if it exited first."""
     while time.monotonic() < deadline:
         if peer.process.poll() is not None:
             return False
-        if _listening_inodes(peer.port) & _socket_inodes(peer.process.pid):
+        if listens_on(peer.process.pid, peer.port):
             return True
         time.sleep(0.01)
     return False

@@ -15,40 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from peers import free_port
+from peers import free_port, listens_on
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
-
-
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        entries = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return inodes
-    for entry in entries:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{entry}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
 
 
 class EchoSCP:
@@ -75,7 +45,7 @@ class EchoSCP:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     break
-                if _listening_inodes(self.port) & _socket_inodes(self.process.pid):
+                if listens_on(self.process.pid, self.port):
                     return self
                 time.sleep(0.01)
             self.stop()

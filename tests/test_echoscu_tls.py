@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from peers import DCMTK_ECHOSCU, assert_same, dcmtk, normalise, ours
+from peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, normalise, ours
 
 from certs import pki as pkimod
 
@@ -41,29 +41,12 @@ def client(pki, *extra: str) -> tuple[str, ...]:
     return ("+tls", pki.client.key, pki.client.cert, "+cf", pki.ca.cert, *extra)
 
 
-def _as_comparable(result):
-    """Drop the data dictionary lines (we load none), 3.7.0's empty RQ responding name."""
-    lines = []
-    in_request = False
-    for line in result.stderr.split("\n"):
-        if line.startswith("D: DcmDataDictionary: Loading file: "):
-            continue
-        if "BEGIN A-ASSOCIATE-RQ" in line:
-            in_request = True
-        elif "END A-ASSOCIATE-RQ" in line:
-            in_request = False
-        elif in_request and line.startswith("D: Responding Application Name: "):
-            line = "D: Responding Application Name: "
-        lines.append(line)
-    return type(result)(result.returncode, result.stdout, "\n".join(lines), result.elapsed)
-
-
 def both(*args: str, **options):
     mine = ours(*args, **options)
     time.sleep(SETTLE)
     theirs = dcmtk(*args, **options)
     time.sleep(SETTLE)
-    return mine, _as_comparable(theirs)
+    return mine, as_370(theirs)
 
 
 def tls_facts(stderr: str) -> tuple[str, str]:
