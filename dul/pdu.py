@@ -65,6 +65,16 @@ class PDUError(Exception):
         self.pdu_type = pdu_type
 
 
+class PDULengthError(PDUError):
+    """A PDU header whose length field is above the bound for its type (refused from
+    the header alone); ``length`` is the claim, ``limit`` the bound it broke."""
+
+    def __init__(self, message: str, pdu_type: int, length: int, limit: int) -> None:
+        super().__init__(message, pdu_type)
+        self.length = length
+        self.limit = limit
+
+
 # --------------------------------------------------------------------------- values
 
 
@@ -804,9 +814,11 @@ class PDUReader:
         else:
             raise _unknown_type(pdu_type)
         if length > limit:
-            raise PDUError(
+            raise PDULengthError(
                 f"{PDU_NAMES[pdu_type]}: PDU length {length} exceeds the limit of {limit} bytes",
                 pdu_type,
+                length,
+                limit,
             )
         total = length + 6
         if len(buffer) < total:

@@ -24,7 +24,15 @@ from dul.association import (
     ReleaseRequested,
     Requestor,
 )
-from dul.pdu import PDU_NAMES, AssociateRQ, PresentationContextRQ, UserInformation
+from dul.pdu import (
+    A_ASSOCIATE_AC,
+    P_DATA_TF,
+    PDU_NAMES,
+    AssociateRQ,
+    PDULengthError,
+    PresentationContextRQ,
+    UserInformation,
+)
 from echoscu import messages as msg
 from echoscu.dumps import (
     IMPLEMENTATION_CLASS_UID,
@@ -500,6 +508,9 @@ class _Session:
         if report is not None:
             report.answered_by(event)
         if isinstance(event, ProtocolError):
+            error = event.error
+            if isinstance(error, PDULengthError) and error.pdu_type == A_ASSOCIATE_AC:
+                net.error(f"A-ASSOCIATE PDU too large: {error.length} bytes, refusing.")
             raise _protocol_condition(event) from None
         # A-ABORT, release request or a closed connection before any answer
         raise msg.peer_aborted()
@@ -617,7 +628,8 @@ class _Session:
         if isinstance(event, ReleaseRequested):
             raise _PeerReleased()
         if isinstance(event, ProtocolError):
-            raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed(), _protocol_condition(event))
+            raise msg.dimse_receive_failed(
+                msg.dimse_read_pdv_failed(), _protocol_condition(event, machine.max_receive_pdu))
         raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
 
     def _release(self) -> int:
@@ -641,7 +653,7 @@ class _Session:
         if isinstance(event, ReleaseConfirmed):
             return EXIT_OK
         if isinstance(event, ProtocolError):
-            cond = _protocol_condition(event)
+            cond = _protocol_condition(event, self.dul.max_receive_pdu)
         else:
             cond = msg.peer_aborted()
         self.note_failure(cond)
@@ -687,8 +699,16 @@ class _PeerReleased(Exception):
     """During the echo the peer sent A-RELEASE-RQ (exit 70)."""
 
 
-def _protocol_condition(event: ProtocolError) -> msg.Condition:
-    """DCMTK's condition for a PDU that is unknown, out of place, or ill-formed."""
+def _protocol_condition(event: ProtocolError, our_max_pdu: int = 0) -> msg.Condition:
+    """DCMTK's condition for a PDU that is unknown, out of place, ill-formed, or whose
+    length claim was refused from its header (``our_max_pdu``: what we announced)."""
+    error = event.error
+    if isinstance(error, PDULengthError):
+        if error.pdu_type == A_ASSOCIATE_AC:
+            return msg.net(0x0437, "A-ASSOCIATE PDU too large")
+        if error.pdu_type == P_DATA_TF:
+            return msg.net(
+                0x0308, f"DUL Illegal PDU Length {error.length}.  Max expected {our_max_pdu}")
     if event.pdu_type is not None and event.pdu_type not in PDU_NAMES:
         return msg.unrecognized_pdu(event.pdu_type)
     if event.abort_reason == ABORT_REASON_UNEXPECTED_PDU:
