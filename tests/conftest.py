@@ -98,3 +98,20 @@ def fake_scp() -> Iterator[Callable[..., FakeSCP]]:
             failures.append(failure)
     if failures:
         raise failures[0]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory):
+    """A test PKI (certs.pki.make_pki: CA, server for localhost/127.0.0.1, client1, a revoked
+    spare and CRLs), valid from yesterday for a year; shared read-only by the session."""
+    from certs.pki import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def other_pki(tmp_path_factory: pytest.TempPathFactory):
+    """A second, unrelated PKI: neither CA vouches for the other's certificates."""
+    from certs.pki import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("other-pki"))

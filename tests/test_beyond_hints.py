@@ -12,7 +12,6 @@ from peers import assert_same, dcmtk
 from test_beyond_support import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
-    pki,
     run_on_terminal,
     scp,
     tls_server_args,

@@ -18,8 +18,6 @@ from fakescp import Script, unknown_pdu
 from test_beyond_support import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
-    other_pki,
-    pki,
     schema,
     scp,
     tls_server_args,

@@ -20,7 +20,7 @@ import pytest
 from peers import Result, ours
 from test_echoscp_support import EchoSCP
 
-from certs.pki import Pki, make_pki
+from certs.pki import Pki
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = REPO / "docs" / "echoscu-result.schema.json"
@@ -44,16 +44,6 @@ def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A test PKI (CA, server for localhost/127.0.0.1, client), valid 365 days from now."""
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A second, unrelated PKI: its CA does not vouch for ``pki``'s server."""
-    return make_pki(tmp_path_factory.mktemp("other-pki"))
 
 
 def tls_server_args(pki: Pki, *extra: str) -> list[str]:

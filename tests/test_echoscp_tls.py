@@ -21,16 +21,6 @@ from certs.pki import Pki, make_pki
 pytestmark = [pytest.mark.timeout(90)]
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """One test PKI (CA, server, client, revoked + CRL) for the whole module."""
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def other_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A second, unrelated PKI: its client is not trusted by the first CA."""
-    return make_pki(tmp_path_factory.mktemp("other-pki"))
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,6 @@ from certs.options import TLSOptions
 pytestmark = [pytest.mark.timeout(120)]
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory) -> pkimod.Pki:
-    return pkimod.make_pki(tmp_path_factory.mktemp("pki"))
-
 
 def server_options(pki: pkimod.Pki, **changes) -> TLSOptions:
     options = dict(key_file=pki.server.key, cert_file=pki.server.cert, ca_files=[pki.ca.cert])
