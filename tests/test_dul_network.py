@@ -8,7 +8,7 @@ import subprocess
 import threading
 
 import pytest
-from peers import DCMTK_ECHOSCU
+from peers import DCMTK_ECHOSCU, pynetdicom_echo
 
 from dul import dimse
 from dul.association import (
@@ -199,12 +199,11 @@ def test_acceptor_serves_pynetdicom_scu() -> None:
     assoc = ae.associate("127.0.0.1", server.port, ae_title="OURSCP")
     try:
         assert assoc.is_established
-        status = assoc.send_c_echo(msg_id=9)
-        assert status.Status == 0
+        assert pynetdicom_echo(assoc, msg_id=9) == 0
     finally:
         assoc.release()
         ae.shutdown()
     events = server.join()
     assert events[0].rq.calling_ae == "PNDSCU" and events[0].rq.called_ae == "OURSCP"
     assert dimse.decode_command(events[1].command)[dimse.MESSAGE_ID] == 9
-    assert [type(e) for e in events[2:]] == [ReleaseRequested, ConnectionClosed]
+    assert [type(e) for e in events[-2:]] == [ReleaseRequested, ConnectionClosed]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_ECHOSCU, run
+from peers import DCMTK_ECHOSCU, pynetdicom_echo, run
 from test_echoscp_support import EchoSCP, RawAssociation, connect, receive_until_closed
 
 from certs.pki import Pki, make_pki
@@ -134,7 +134,7 @@ def test_pynetdicom_tls_client(scp, pki):
     assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, "localhost"))
     assert assoc.is_established
     try:
-        assert assoc.send_c_echo().Status == 0x0000
+        assert pynetdicom_echo(assoc) == 0x0000
     finally:
         assoc.release()
 
