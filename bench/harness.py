@@ -158,9 +158,10 @@ class Peer:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a running process has used so far (10 ms resolution)."""
+    """User + system CPU seconds a running process and its reaped children (a forking
+    server's finished workers) have used so far (10 ms resolution)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return sum(int(value) for value in fields[11:15]) / _TICKS
 
 
 def process_memory(pid: int) -> tuple[float, float]:

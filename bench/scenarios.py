@@ -147,8 +147,12 @@ def startup_scenario(rounds: int) -> ScuScenario:
 
 # --------------------------------------------------------------------------- SCP side
 
-SERVERS = (OURS, DCMTK, PYNETDICOM)
-SERVER_PEERS = {OURS: "echoscp", DCMTK: "storescp", PYNETDICOM: "pynetdicom-echoscp"}
+DCMTK_FORK = "dcmtk --fork"
+SERVERS = (OURS, DCMTK, DCMTK_FORK, PYNETDICOM)
+#: storescp --fork is DCMTK's own way to serve parallel clients (a process each); it is
+#: shown beside the default single-process storescp the target T5 names
+SERVER_PEERS = {OURS: "echoscp", DCMTK: "storescp", DCMTK_FORK: "storescp-fork",
+                PYNETDICOM: "pynetdicom-echoscp"}
 
 
 def churn_scenario(peers: dict[str, Peer], seconds: float, rounds: int, progress) -> dict:
@@ -184,7 +188,7 @@ def churn_scenario(peers: dict[str, Peer], seconds: float, rounds: int, progress
         }
     ours = servers[OURS]["median_rate"]
     ratios = {server: ours / servers[server]["median_rate"]
-              for server in (DCMTK, PYNETDICOM) if servers[server]["median_rate"] > 0}
+              for server in SERVERS[1:] if servers[server]["median_rate"] > 0}
     met = (ratios.get(DCMTK, 0) >= 2 and ratios.get(PYNETDICOM, 0) >= 10
            and servers[OURS]["failed"] == 0)
     return {"kind": "churn", "title": "echoscp churn, 4 parallel clients, "
@@ -233,6 +237,9 @@ def make_peers(log_dir: Path, pki=None) -> dict[str, Peer]:
                          log_dir, single_association=True),
         "storescp-nagle": Peer("storescp-nagle", lambda port: [DCMTK_STORESCP, str(port)],
                                bench_env(), log_dir, single_association=True),
+        "storescp-fork": Peer("storescp-fork",
+                              lambda port: [DCMTK_STORESCP, "--fork", str(port)], nodelay,
+                              log_dir),
         "echoscp": Peer("echoscp", lambda port: [sys.executable, "-m", "echoscp", "-tn", "600",
                                                  str(port)], bench_env(), log_dir),
         "pynetdicom-echoscp": Peer(
