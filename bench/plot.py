@@ -33,8 +33,8 @@ def plot_ratios(results: dict, path: Path) -> None:
     axis.set_yticks(list(positions), [label for label, _, _, _ in bars], fontsize=8)
     axis.set_xscale("log")
     axis.axvline(1.0, color="grey", lw=0.8, ls=":")
-    axis.set_xlabel("cost ratio, ours / reference (log scale; lower is better; black tick = "
-                    "target; green met, red missed, grey no target)")
+    axis.set_xlabel("cost ratio ours / reference (log scale, lower is better)\n"
+                    "black tick = target; green met, red missed, grey no target")
     axis.set_title(f"echoscu benchmarks ({results['meta']['mode']} run, "
                    f"{results['meta']['date']})", fontsize=10)
     fig.tight_layout()

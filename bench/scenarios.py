@@ -125,9 +125,12 @@ class ScuScenario:
         if self.target_ratios:
             worst = max(ratios.get(name, float("inf")) for name in self.target_ratios)
             names = " and ".join(self.target_ratios)
+            # a failed run of a program the target compares counts against it; a failing
+            # bystander (pynetdicom in T2) does not
+            involved = {label for name in self.target_ratios for label in self.ratios[name]}
             result["target"] = {"text": f"<= {self.limit:g} x ({names})", "ratio": worst,
                                 "ratios": list(self.target_ratios), "limit": self.limit,
-                                "met": worst <= self.limit and not failures}
+                                "met": worst <= self.limit and not involved & set(failures)}
         return result
 
 
