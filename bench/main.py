@@ -58,7 +58,7 @@ def metadata_block(mode: str) -> dict:
                            timeout=10).stdout.splitlines()[0].strip("$ ")
     return {
         "date": now.strftime("%Y-%m-%d %H:%M"), "stamp": now.strftime("%Y%m%d-%H%M%S"),
-        "mode": mode, "suffix": "" if mode in ("full", "quick") else f"-{mode}",
+        "mode": mode, "suffix": "" if mode == "full" else f"-{mode}",
         "commit": commit or "unknown", "cores": os.cpu_count(), "dcmtk": dcmtk,
         "pynetdicom": f"pynetdicom {metadata.version('pynetdicom')}",
         "python": sys.version.split()[0], "pause_ms": scenarios.PAUSE * 1000,
