@@ -10,7 +10,10 @@ and numbers are scanned like C's ``sscanf``. Every message is DCMTK's text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+#: collections.abc is not imported at run time: 3 ms of a 40 ms echo (DESIGN D3)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 
 class CommandLineError(Exception):

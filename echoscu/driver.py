@@ -7,8 +7,10 @@ every failure is reported with DCMTK's message and exit code (spec sections 3-5)
 
 from __future__ import annotations
 
+# the C module under socket.py: socket.py's enum conversions cost 7 ms of a 40 ms echo
+# (DESIGN D3); a TLS run turns the connection into a socket.socket for ssl
+import _socket as socket
 import os
-import socket
 from time import monotonic, perf_counter, sleep
 
 from dul import dimse, uids
@@ -393,14 +395,18 @@ class _Session:
                 report.begin("tls_handshake")
             self.sock = self._tls_handshake(tls_context, sock)
 
-    def _tls_handshake(self, tls_context, sock: socket.socket):
+    def _tls_handshake(self, tls_context, sock):
         """The TLS handshake, bounded by ``-ts`` and ``-ta``; DCMTK's condition on failure."""
         from certs.context import sni_hostname
         from certs.session import check_peer_certificates, connection_details, tls_error_condition
 
         tls_log = get_logger(TLS_LOGGER)
         server_name = sni_hostname(self.opts.tls, tls_log)
+        import socket as socket_module
+
         limits = [t for t in (self.socket_timeout, self.acse_timeout) if t]
+        sock = socket_module.socket(sock.family, sock.type, fileno=sock.detach())
+        self.sock = sock
         sock.settimeout(min(limits) if limits else None)
         try:
             tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
