@@ -28,7 +28,7 @@ from echoscu import __date__, __version__
 
 REPO = Path(__file__).resolve().parent.parent
 #: what a source distribution or checkout needs to build
-SOURCES = ("pyproject.toml", "README.md", "man", "dul", "echoscu", "echoscp", "certs")
+SOURCES = ("pyproject.toml", "README.md", "man", "docs", "dul", "echoscu", "echoscp", "certs")
 PACKAGES = ("dul", "echoscu", "echoscp", "certs")
 COMMANDS = {"echoscu": "echoscu.cli:main", "echoscp": "echoscp.cli:main",
             "echocerts": "certs.cli:main"}
@@ -122,6 +122,13 @@ def test_wheel_carries_the_man_pages(wheel: Path) -> None:
         assert content == (REPO / "man" / page).read_bytes()
 
 
+def test_wheel_carries_the_json_schema(wheel: Path) -> None:
+    """--json's schema lands in <prefix>/share/doc/echoscu, as the man page says."""
+    name = f"echoscu-{__version__}.data/data/share/doc/echoscu/echoscu-result.schema.json"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read(name) == (REPO / "docs" / "echoscu-result.schema.json").read_bytes()
+
+
 def test_wheel_declares_the_console_scripts(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         text = archive.read(f"echoscu-{__version__}.dist-info/entry_points.txt").decode()
@@ -135,7 +142,8 @@ def test_pyproject_declares_what_the_tests_expect() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert project["project"]["scripts"] == COMMANDS
     data_files = project["tool"]["setuptools"]["data-files"]
-    assert data_files == {"share/man/man1": [f"man/{page}" for page in PAGES]}
+    assert data_files == {"share/man/man1": [f"man/{page}" for page in PAGES],
+                          "share/doc/echoscu": ["docs/echoscu-result.schema.json"]}
 
 
 def test_wheel_carries_every_module(wheel: Path, source_copy: Path) -> None:
