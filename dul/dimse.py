@@ -262,7 +262,7 @@ def command_has_dataset(command: bytes) -> bool:
 # --------------------------------------------------------------------------- fast paths
 
 
-def _single_pdv_pdu(context_id: int, command: bytes) -> bytes:
+def single_pdv_pdu(context_id: int, command: bytes) -> bytes:
     """A P-DATA-TF PDU carrying ``command`` as one last command fragment."""
     pdv_length = len(command) + 2
     return (
@@ -274,12 +274,12 @@ def _single_pdv_pdu(context_id: int, command: bytes) -> bytes:
     )
 
 
-_ECHO_RQ_TEMPLATE = _single_pdv_pdu(1, echo_rq(0))
+_ECHO_RQ_TEMPLATE = single_pdv_pdu(1, echo_rq(0))
 _ECHO_RQ_HEAD = _ECHO_RQ_TEMPLATE[:10]
 _ECHO_RQ_MID = _ECHO_RQ_TEMPLATE[11 : 12 + _MESSAGE_ID_AT]
 _ECHO_RQ_TAIL = _ECHO_RQ_TEMPLATE[12 + _MESSAGE_ID_AT + 2 :]
 
-_ECHO_RSP_TEMPLATE = _single_pdv_pdu(1, echo_rsp(0, 0))
+_ECHO_RSP_TEMPLATE = single_pdv_pdu(1, echo_rsp(0, 0))
 _ECHO_RSP_HEAD = _ECHO_RSP_TEMPLATE[:10]
 _ECHO_RSP_MID = _ECHO_RSP_TEMPLATE[11 : 12 + _MESSAGE_ID_AT]
 _ECHO_RSP_MID2 = _ECHO_RSP_TEMPLATE[12 + _MESSAGE_ID_AT + 2 : -2]

@@ -3,7 +3,7 @@ received PDV fragments into whole command / data set messages."""
 
 from __future__ import annotations
 
-from dul.dimse import command_has_dataset
+from dul.dimse import command_has_dataset, single_pdv_pdu
 from dul.pdu import PDV, PDUError
 
 #: bytes of a one-PDV P-DATA-TF PDU that are not PDV data: PDU header (6), PDV
@@ -64,14 +64,7 @@ def fragment(context_id: int, command: bytes, dataset: bytes | None, max_pdu: in
         raise ValueError("empty data set (pass None for no data set)")
     if dataset is None and (not max_pdu or len(command) + PDU_OVERHEAD <= max_pdu):
         # the common case (every C-ECHO): one PDU, one PDV, no list, no join
-        pdv_length = len(command) + 2
-        return (
-            b"\x04\x00"
-            + (pdv_length + 4).to_bytes(4, "big")
-            + pdv_length.to_bytes(4, "big")
-            + bytes((context_id, 0x03))
-            + command
-        )
+        return single_pdv_pdu(context_id, command)
     chunk = max_pdu - PDU_OVERHEAD if max_pdu else max(len(command), len(dataset or b""))
     pdus = _pdvs(context_id, 1, command, chunk)
     if dataset is not None:
