@@ -115,3 +115,22 @@ def other_pki(tmp_path_factory: pytest.TempPathFactory):
     from certs.pki import make_pki
 
     return make_pki(tmp_path_factory.mktemp("other-pki"))
+
+
+@pytest.fixture
+def scp(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Factory: ``scp(*args, env=None, stdin=None)`` starts our echoscp (a subprocess on a
+    free port, ready once it listens) with ``args``; every one is stopped at teardown."""
+    from test_echoscp_support import EchoSCP
+
+    started: list[EchoSCP] = []
+
+    def start(*args: str, env: dict[str, str] | None = None,
+              stdin: bytes | None = None) -> EchoSCP:
+        server = EchoSCP(tmp_path, *args, env=env, stdin=stdin).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

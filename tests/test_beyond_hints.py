@@ -13,7 +13,6 @@ from test_beyond_support import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
     run_on_terminal,
-    scp,
     tls_server_args,
     validated,
 )

@@ -19,7 +19,6 @@ from test_beyond_support import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
     schema,
-    scp,
     tls_server_args,
     validated,
 )

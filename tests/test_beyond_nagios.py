@@ -13,7 +13,6 @@ import pytest
 from test_beyond_support import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
-    scp,
     tls_server_args,
     validated,
 )

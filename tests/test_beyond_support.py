@@ -13,12 +13,10 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from peers import Result, ours
-from test_echoscp_support import EchoSCP
 
 from certs.pki import Pki
 
@@ -27,23 +25,6 @@ SCHEMA_PATH = REPO / "docs" / "echoscu-result.schema.json"
 #: run the working tree's code even when a copy of the package is installed
 OUR_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                        os.environ.get("PYTHONPATH")]))}
-
-
-@pytest.fixture
-def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
-    """Factory: ``scp(*args)`` starts our echoscp with ``args``; every one is stopped after."""
-    started: list[EchoSCP] = []
-
-    def start(*args: str) -> EchoSCP:
-        server = EchoSCP(tmp_path, *args).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
 
 
 def tls_server_args(pki: Pki, *extra: str) -> list[str]:

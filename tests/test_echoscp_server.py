@@ -12,12 +12,11 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echo, run
-from test_echoscp_support import EchoSCP, RawAssociation, connect, receive_until_closed
+from test_echoscp_support import RawAssociation, connect, receive_until_closed
 
 from dul import association as dul_events
 from dul import dimse, pdu, uids
@@ -29,21 +28,6 @@ EXPLICIT_LE = uids.EXPLICIT_VR_LITTLE_ENDIAN
 EXPLICIT_BE = uids.EXPLICIT_VR_BIG_ENDIAN
 DEFLATED = uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-
-
-@pytest.fixture
-def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
-    """Factory: ``scp(*args, env=None)`` starts echoscp with ``args``; all are stopped after."""
-    started: list[EchoSCP] = []
-
-    def start(*args: str, env: dict[str, str] | None = None) -> EchoSCP:
-        server = EchoSCP(tmp_path, *args, env=env).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def dcmtk_echo(port: int, *args: str, host: str = "127.0.0.1", timeout: float = 30.0):

@@ -9,39 +9,21 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from peers import DCMTK_ECHOSCU, pynetdicom_echo, run
-from test_echoscp_support import EchoSCP, RawAssociation, connect, receive_until_closed
+from test_echoscp_support import RawAssociation, connect, receive_until_closed
 
 from certs.pki import Pki, make_pki
 
 pytestmark = [pytest.mark.timeout(90)]
 
 
-
-
 @pytest.fixture(scope="module")
 def secret_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A PKI whose PEM private keys are encrypted with the password ``secret``."""
     return make_pki(tmp_path_factory.mktemp("secret-pki"), password="secret")
-
-
-@pytest.fixture
-def scp(tmp_path: Path) -> Iterator[Callable[..., EchoSCP]]:
-    """Factory: ``scp(*args)`` starts echoscp; all are stopped after the test."""
-    started: list[EchoSCP] = []
-
-    def start(*args: str, stdin: bytes | None = None) -> EchoSCP:
-        server = EchoSCP(tmp_path, *args, stdin=stdin).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def tls_server_args(pki: Pki, *extra: str) -> list[str]:
