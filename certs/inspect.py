@@ -15,17 +15,18 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs.der import DerError, children, decode_oid, read_tlv
 
-PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | dsa.DSAPrivateKey
-              | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey)
+PrivateKey = PrivateKeyTypes
 
 #: fewer days left than this earns a warning in ``check`` and a note in ``show``
 EXPIRY_WARNING_DAYS = 30
@@ -273,18 +274,35 @@ def _first_line(error: Exception) -> str:
 # --- facts about certificates and keys ------------------------------------------------
 
 
+def dsa_attribute(name: str) -> Any:
+    """One name of cryptography's DSA module, which cryptography 51 deprecates.
+
+    Looked up only once a key is none of the other types, so RSA and EC users never
+    see the library's deprecation warning; a DSA file gets our own notes instead.
+    """
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        from cryptography.hazmat.primitives.asymmetric import dsa
+
+        return getattr(dsa, name)
+
+
 def key_kind(public_key: object) -> tuple[str, int]:
     """(type, bits) of a public key: ("RSA", 2048), ("EC", 256), ("DSA", 2048), ("Ed25519", 256)."""
     if isinstance(public_key, rsa.RSAPublicKey):
         return "RSA", public_key.key_size
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         return "EC", public_key.curve.key_size
-    if isinstance(public_key, dsa.DSAPublicKey):
-        return "DSA", public_key.key_size
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         return "Ed25519", 256
     if isinstance(public_key, ed448.Ed448PublicKey):
         return "Ed448", 456
+    if isinstance(public_key, dsa_attribute("DSAPublicKey")):
+        return "DSA", public_key.key_size
     return type(public_key).__name__, 0
 
 
@@ -366,10 +384,10 @@ def signed_by(signed: x509.Certificate | x509.CertificateRevocationList,
             issuer_key.verify(signed.signature, tbs, scheme, algorithm)
         elif isinstance(issuer_key, ec.EllipticCurvePublicKey):
             issuer_key.verify(signed.signature, tbs, ec.ECDSA(algorithm))
-        elif isinstance(issuer_key, dsa.DSAPublicKey):
-            issuer_key.verify(signed.signature, tbs, algorithm)
         elif isinstance(issuer_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
             issuer_key.verify(signed.signature, tbs)
+        elif isinstance(issuer_key, dsa_attribute("DSAPublicKey")):
+            issuer_key.verify(signed.signature, tbs, algorithm)
         else:
             return False
     except (InvalidSignature, UnsupportedAlgorithm, TypeError, ValueError):

@@ -14,12 +14,15 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.der import Certificate, children, encode_tlv, name_hash, read_tlv
+from certs.files import write_file
+from certs.inspect import dsa_attribute
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | dsa.DSAPrivateKey
+PrivateKey = PrivateKeyTypes
 
 #: key types make_pki and issue accept
 KEY_TYPES = ("rsa1024", "rsa2048", "rsa3072", "rsa4096", "ec192", "ec224", "ec256", "ec384",
@@ -86,16 +89,8 @@ def generate_key(key_type: str) -> PrivateKey:
     if key_type in _CURVES:
         return ec.generate_private_key(_CURVES[key_type]())
     if key_type == "dsa2048":
-        return dsa.generate_private_key(key_size=2048)
+        return dsa_attribute("generate_private_key")(key_size=2048)
     raise ValueError(f"unknown key type {key_type!r} (one of {', '.join(KEY_TYPES)})")
-
-
-def _write(path: Path, data: bytes, private: bool = False) -> str:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600 if private else 0o644)
-    return str(path)
 
 
 def _save(directory: Path, name: str, certificate: x509.Certificate, key: PrivateKey,
@@ -105,15 +100,15 @@ def _save(directory: Path, name: str, certificate: x509.Certificate, key: Privat
     pkcs8 = serialization.PrivateFormat.PKCS8
     return Identity(
         name=name,
-        cert=_write(directory / f"{name}.pem",
-                    certificate.public_bytes(serialization.Encoding.PEM)),
-        key=_write(directory / f"{name}.key",
-                   key.private_bytes(serialization.Encoding.PEM, pkcs8, encryption), True),
-        cert_der=_write(directory / f"{name}.der",
-                        certificate.public_bytes(serialization.Encoding.DER)),
-        key_der=_write(directory / f"{name}.key.der",
-                       key.private_bytes(serialization.Encoding.DER, pkcs8,
-                                         serialization.NoEncryption()), True),
+        cert=write_file(directory / f"{name}.pem",
+                        certificate.public_bytes(serialization.Encoding.PEM)),
+        key=write_file(directory / f"{name}.key",
+                       key.private_bytes(serialization.Encoding.PEM, pkcs8, encryption), True),
+        cert_der=write_file(directory / f"{name}.der",
+                            certificate.public_bytes(serialization.Encoding.DER)),
+        key_der=write_file(directory / f"{name}.key.der",
+                           key.private_bytes(serialization.Encoding.DER, pkcs8,
+                                             serialization.NoEncryption()), True),
         certificate=certificate,
         private_key=key,
     )
@@ -256,8 +251,8 @@ def make_crl(directory: str | os.PathLike, name: str, issuer: Identity,
             .build())
     crl = builder.sign(issuer.private_key, hashes.SHA256())
     directory = Path(directory)
-    return (_write(directory / f"{name}.pem", crl.public_bytes(serialization.Encoding.PEM)),
-            _write(directory / f"{name}.der", crl.public_bytes(serialization.Encoding.DER)))
+    return (write_file(directory / f"{name}.pem", crl.public_bytes(serialization.Encoding.PEM)),
+            write_file(directory / f"{name}.der", crl.public_bytes(serialization.Encoding.DER)))
 
 
 def hashed_dir(directory: str | os.PathLike, cas: list[Identity], der: bool = False) -> str:
@@ -271,7 +266,7 @@ def hashed_dir(directory: str | os.PathLike, cas: list[Identity], der: bool = Fa
         index = used.get(digest, 0)
         used[digest] = index + 1
         data = cert_der if der else ca.certificate.public_bytes(serialization.Encoding.PEM)
-        _write(directory / f"{digest}.{index}", data)
+        write_file(directory / f"{digest}.{index}", data)
     return str(directory)
 
 
