@@ -1,8 +1,9 @@
 """OpenSSL error codes and texts as DCMTK prints them, recovered from Python's exceptions.
 
-Python's SSLError carries OpenSSL's library and reason *names*; the interpreter's
-``_ssl`` module has the table back to the numbers, from which the packed error
-code (``(lib << 23) | reason``) and DCMTK's ``000b:<0x800 + reason>`` follow.
+Python's SSLError carries OpenSSL's library and reason *names*; our generated table
+(certs/openssl_codes.py, from OpenSSL's headers) maps them back to the numbers, from
+which the packed error code (``(lib << 23) | reason``) and DCMTK's
+``000b:<0x800 + reason>`` follow. No interpreter internals are needed.
 """
 
 from __future__ import annotations
@@ -10,21 +11,33 @@ from __future__ import annotations
 #: packed code of OpenSSL 3 system errors: flag bit plus errno
 _SYSTEM_FLAG = 0x80000000
 
-_codes: dict[tuple[str, str], tuple[int, int]] | None = None
+_reasons: dict[str, dict[str, int]] | None = None
+
+
+def _reason_table() -> dict[str, dict[str, int]]:
+    """Reason numbers by library and name, unpacked from the generated table once."""
+    global _reasons
+    if _reasons is None:
+        from certs.openssl_codes import REASONS
+
+        _reasons = {}
+        for library, packed in REASONS.items():
+            words = packed.split()
+            _reasons[library] = dict(zip(words[::2], map(int, words[1::2]), strict=True))
+    return _reasons
 
 
 def error_numbers(library: str | None, reason: str | None) -> tuple[int, int] | None:
     """OpenSSL's (library, reason) numbers for Python's SSLError names, or None."""
-    global _codes
-    if _codes is None:
-        import _ssl
-
-        libraries = _ssl.lib_codes_to_names
-        _codes = {(libraries.get(lib, ""), name): (lib, number)
-                  for (lib, number), name in _ssl.err_codes_to_names.items()}
     if library is None or reason is None:
         return None
-    return _codes.get((library, reason))
+    from certs.openssl_codes import LIBRARIES
+
+    number = LIBRARIES.get(library)
+    if number is None:
+        return None
+    found = _reason_table().get(library, {}).get(reason)
+    return None if found is None else (number, found)
 
 
 def reason_text(exc: BaseException) -> str:
