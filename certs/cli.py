@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from certs.files import write_file
 from certs.options import PROFILE_NAMES
 from echoscu import __version__
 from echoscu.completion import complete_files
@@ -91,14 +92,6 @@ def _valid_dns_name(host: str) -> bool:
     return True
 
 
-def _write_private(path: str, data: bytes) -> None:
-    """Replace a key file's content, keeping it mode 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600)
-
-
 def _pem_to_der(pem: bytes) -> bytes:
     """The bytes inside a single-block PEM file."""
     lines = [line for line in pem.splitlines() if line and not line.startswith(b"-----")]
@@ -115,11 +108,11 @@ def _apply_password_scope(made: Pki) -> None:
     from cryptography.hazmat.primitives import serialization
 
     server = made.server
-    _write_private(server.key, server.private_key.private_bytes(
+    write_file(server.key, server.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+        serialization.NoEncryption()), private=True)
     for identity in (made.ca, *made.clients, made.revoked):
-        _write_private(identity.key_der, _pem_to_der(Path(identity.key).read_bytes()))
+        write_file(identity.key_der, _pem_to_der(Path(identity.key).read_bytes()), private=True)
 
 
 def _generate(root: Path, force: bool, *, hosts: tuple[str, ...], ips: tuple[str, ...],

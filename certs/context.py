@@ -17,7 +17,8 @@ from collections.abc import Callable
 from certs import der, errorqueue, profiles
 from certs.errorqueue import ErrorQueue
 from certs.errors import TLSSetupError
-from certs.identity import load_identity, memory_file
+from certs.files import memory_file, write_file
+from certs.identity import load_identity
 from certs.openssl_errors import error_numbers, reason_text
 from certs.options import TLSOptions
 
@@ -88,10 +89,7 @@ def write_seed(opts: TLSOptions) -> bool:
     if target is None:
         return True
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(ssl.RAND_bytes(1024))
+        write_file(target, ssl.RAND_bytes(1024), private=True)
     except OSError:
         return False
     return True

@@ -4,7 +4,7 @@ Order and messages of DCMTK's set-up: pass phrase (+ps/+pw/-pw), private key,
 certificate and its RFC 9325 checks, key/certificate match. PEM material goes
 straight to ``ssl``; only DER material, or explaining a failed load in DCMTK's words,
 needs ``cryptography`` (90 ms of import). A decrypted key never touches the disk: it
-reaches OpenSSL re-encrypted with a one-time pass phrase through a memfd.
+reaches OpenSSL re-encrypted with a one-time pass phrase (certs.files.memory_file).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import ssl
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from certs import der, errorqueue, profiles
 from certs.errorqueue import ErrorQueue
 from certs.errors import TLSSetupError
+from certs.files import memory_file
 from certs.options import TLSOptions
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
@@ -53,7 +52,7 @@ class _PassPhrase:
 def _read_line_from_terminal() -> bytes | None:
     """Prompt on the controlling terminal with echo off; None if there is no terminal."""
     try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
     except OSError:
         return None
     import termios
@@ -221,17 +220,6 @@ def _load_into_context(context: ssl.SSLContext, key: object, chain: list[bytes])
     chain_pem = "".join(ssl.DER_cert_to_PEM_cert(cert) for cert in chain).encode()
     with memory_file(chain_pem) as chain_path, memory_file(key_pem) as key_path:
         context.load_cert_chain(chain_path, key_path, password=one_time)
-
-
-@contextmanager
-def memory_file(data: bytes) -> Iterator[str]:
-    """A path to ``data`` that lives only in memory (Linux memfd), closed afterwards."""
-    fd = os.memfd_create("echoscu-tls", os.MFD_CLOEXEC)
-    try:
-        os.write(fd, data)
-        yield f"/proc/self/fd/{fd}"
-    finally:
-        os.close(fd)
 
 
 def _check_own_certificate(first: list[bytes], opts: TLSOptions, profile: profiles.Profile,
