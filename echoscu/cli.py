@@ -55,6 +55,8 @@ EXIT_COMMAND_LINE = 1
 
 #: environment variable that makes us hand over to Click's shell completion
 COMPLETE_VAR = "_ECHOSCU_COMPLETE"
+#: exit status of a program stopped by Ctrl-C on Windows (STATUS_CONTROL_C_EXIT)
+_WINDOWS_CONTROL_C_EXIT = 0xC000013A
 
 _LOG_BLOCK_LEVELS = {"--debug": log.DEBUG, "--verbose": log.INFO, "--quiet": log.FATAL}
 _IP_FAMILIES = {"--ipv4": "ipv4", "--ipv6": "ipv6", "--ip-auto": "auto"}
@@ -94,7 +96,13 @@ def invoked_name(argv0: str) -> str:
 
 
 def _interrupted() -> int:
-    """End the way a C program killed by SIGINT ends (the shell sees 130), without a traceback."""
+    """End as an interrupted program ends on this platform, without a traceback.
+
+    POSIX: killed by SIGINT, so the shell sees 130 and stops a script as it would for
+    DCMTK. Windows: STATUS_CONTROL_C_EXIT, what Python and C programs exit with there.
+    """
+    if os.name == "nt":
+        return _WINDOWS_CONTROL_C_EXIT
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -68,6 +68,8 @@ net = get_logger(NET_LOGGER)
 data_log = get_logger(DATA_LOGGER)
 
 _has_quickack = hasattr(socket, "TCP_QUICKACK")
+#: kernel socket timeouts (an optional layer: Python's own timeouts are the portable path)
+_KERNEL_TIMEOUTS = os.name == "posix" and hasattr(socket, "SO_RCVTIMEO")
 
 
 #: where a one-PDV P-DATA-TF PDU's data starts: PDU header 6, PDV length 4, context 1,
@@ -103,10 +105,12 @@ def _kernel_timeouts(sock, receive_timeout: float | None, send_timeout: float | 
 
     DCMTK bounds its socket this way; for us it also spares the poll() Python makes
     before every call on a socket with a timeout: two system calls per C-ECHO. Plain
-    sockets only (TLS keeps Python's timeouts); False where the options are refused.
-    A read that times out then raises BlockingIOError (see ``_read_blocking``).
+    sockets on POSIX only (TLS, and Windows, whose SO_RCVTIMEO takes milliseconds and
+    leaves a timed-out socket unusable, keep Python's timeouts); False where the
+    options are refused. A read that times out then raises BlockingIOError (see
+    ``_read_blocking``).
     """
-    if type(sock) is not socket.socket:
+    if type(sock) is not socket.socket or not _KERNEL_TIMEOUTS:
         return False
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(receive_timeout))
@@ -118,7 +122,7 @@ def _kernel_timeouts(sock, receive_timeout: float | None, send_timeout: float | 
 
 
 def _timeval(seconds: float | None) -> bytes:
-    """A struct timeval for SO_RCVTIMEO / SO_SNDTIMEO (None: no timeout)."""
+    """A POSIX struct timeval for SO_RCVTIMEO / SO_SNDTIMEO (None: no timeout)."""
     from struct import pack
 
     whole = int(seconds or 0)
