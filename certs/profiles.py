@@ -254,13 +254,38 @@ _PROFILE_BY_KEY = {profile.key: profile for profile in PROFILES}
 _openssl_suites_cache: frozenset[str] | None = None
 
 
+def _linked_openssl() -> object:
+    """The module that exposes the linked OpenSSL: ``_ssl``, the C module behind ``ssl``
+    (importing ``ssl`` costs 12 ms more), or ``ssl`` itself where ``_ssl`` lacks a name
+    we use (it is not a public interface)."""
+    try:
+        import _ssl
+
+        if all(hasattr(_ssl, name) for name in ("_SSLContext", "PROTOCOL_TLS_CLIENT",
+                                                  "OPENSSL_VERSION")):
+            return _ssl
+    except ImportError:
+        pass
+    import ssl
+
+    return ssl
+
+
+def openssl_version() -> str | None:
+    """The linked OpenSSL's version text (None where Python has no ssl at all)."""
+    try:
+        return _linked_openssl().OPENSSL_VERSION
+    except ImportError:
+        return None
+
+
 def openssl_suites() -> frozenset[str]:
     """OpenSSL names the linked OpenSSL offers for "ALL:eNULL" at security level 0."""
     global _openssl_suites_cache
     if _openssl_suites_cache is None:
-        import _ssl
-
-        context = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+        module = _linked_openssl()
+        make = getattr(module, "_SSLContext", None) or module.SSLContext
+        context = make(module.PROTOCOL_TLS_CLIENT)
         context.set_ciphers("ALL:eNULL:@SECLEVEL=0")
         _openssl_suites_cache = frozenset(cipher["name"] for cipher in context.get_ciphers())
     return _openssl_suites_cache

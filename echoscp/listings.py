@@ -32,13 +32,11 @@ def cipher_list() -> str:
 
 def profile_list() -> str:
     """``+ph``: the TLS security profiles available here, DCMTK's layout."""
-    import _ssl
-
-    from certs.profiles import available_profiles
+    from certs.profiles import available_profiles, openssl_version
 
     lines = []
     for profile in available_profiles():
         suffix = " (default)" if profile.default else " (retired)" if profile.retired else ""
         lines.append(f"- {profile.name}{suffix}\n")
-    return (_header() + f"Cryptographic algorithms implemented by: {_ssl.OPENSSL_VERSION}\n"
+    return (_header() + f"Cryptographic algorithms implemented by: {openssl_version()}\n"
             + "\nSupported TLS Secure Transport Connection Profiles are:\n" + "".join(lines))

@@ -248,21 +248,14 @@ def usage() -> str:
             + option_help(TABLE) + "\n")
 
 
-def openssl_version() -> str | None:
-    """The linked OpenSSL's version text (from ``_ssl``, without importing ``ssl``)."""
-    try:
-        import _ssl
-    except ImportError:
-        return None
-    return _ssl.OPENSSL_VERSION
-
-
 def version() -> str:
     """The ``--version`` text: DCMTK's shape with our facts (Python instead of zlib)."""
     import sys
 
     text = header(host_info=True) + "\nExternal libraries used:\n"
     text += f"- Python, Version {sys.version.split()[0]}\n"
+    from certs.profiles import openssl_version
+
     openssl = openssl_version()
     if openssl:
         text += f"- {openssl}\n"
@@ -279,7 +272,7 @@ def cipher_list() -> str:
 
 def profile_list() -> str:
     """The ``--list-profiles`` text: header, OpenSSL version, the supported profiles."""
-    from certs.profiles import available_profiles
+    from certs.profiles import available_profiles, openssl_version
 
     lines = []
     for profile in available_profiles():

@@ -116,17 +116,21 @@ class TLSFacts:
 
 
 def peer_chain(tls_sock) -> list[bytes]:
-    """Every certificate the peer sent (leaf first, DER); the leaf alone where Python hides them."""
-    chain_of = getattr(tls_sock, "get_unverified_chain", None)
-    if chain_of is None:
-        chain_of = getattr(getattr(tls_sock, "_sslobj", None), "get_unverified_chain", None)
-    if chain_of is not None:
-        from _ssl import ENCODING_DER
+    """Every certificate the peer sent (leaf first, DER); the leaf alone where Python hides them.
 
+    ``get_unverified_chain`` is public from Python 3.13; before, only the private
+    ``_sslobj`` has it, so that route is feature-tested and the leaf is the fallback.
+    """
+    try:
+        chain_of = getattr(tls_sock, "get_unverified_chain", None)
+        if chain_of is None:
+            chain_of = tls_sock._sslobj.get_unverified_chain
+            from _ssl import ENCODING_DER
         return [cert if isinstance(cert, bytes) else cert.public_bytes(ENCODING_DER)
                 for cert in chain_of() or []]
-    leaf = tls_sock.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
+    except (AttributeError, ImportError):
+        leaf = tls_sock.getpeercert(binary_form=True)
+        return [leaf] if leaf else []
 
 
 class RunReport:
