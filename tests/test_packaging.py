@@ -28,7 +28,8 @@ from echoscu import __date__, __version__
 
 REPO = Path(__file__).resolve().parent.parent
 #: what a source distribution or checkout needs to build
-SOURCES = ("pyproject.toml", "README.md", "man", "docs", "dul", "echoscu", "echoscp", "certs")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "man", "docs", "dul", "echoscu", "echoscp",
+           "certs")
 PACKAGES = ("dul", "echoscu", "echoscp", "certs")
 COMMANDS = {"echoscu": "echoscu.cli:main", "echoscp": "echoscp.cli:main",
             "echocerts": "certs.cli:main"}
@@ -154,17 +155,37 @@ def test_wheel_carries_every_module(wheel: Path, source_copy: Path) -> None:
     assert packed == sources
 
 
-def test_sdist_carries_the_man_pages(source_copy: Path,
-                                     tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A source distribution (what an index serves) can build the same wheel."""
+def test_sdist_carries_the_man_pages_and_no_tests(
+        source_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A source distribution (what an index serves) can build the same wheel; the test
+    suite, which needs a checkout, is left out whole rather than half."""
+    checkout = tmp_path_factory.mktemp("checkout") / "src"
+    shutil.copytree(source_copy, checkout)
+    for name in ("MANIFEST.in", "tests", "scripts", "bench"):
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, checkout / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".venv*"))
+        else:
+            shutil.copy2(REPO / name, checkout / name)
     dist = tmp_path_factory.mktemp("sdist")
     _run([sys.executable, "-c",
           "import sys, setuptools.build_meta as backend; backend.build_sdist(sys.argv[1])",
-          dist], cwd=source_copy)
+          dist], cwd=checkout)
     (sdist,) = dist.glob("echoscu-*.tar.gz")
     with tarfile.open(sdist) as archive:
-        names = set(archive.getnames())
-    assert {f"echoscu-{__version__}/man/{page}" for page in PAGES} <= names
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {f"man/{page}" for page in PAGES} | {"LICENSE", "README.md"} <= names
+    assert not [name for name in names if name.split("/")[0] in ("tests", "scripts", "bench")]
+
+
+def test_pynetdicom_is_no_runtime_dependency(wheel: Path) -> None:
+    """pynetdicom installs console scripts named echoscu and echoscp: as a dependency it
+    would replace ours whenever it is reinstalled, and delete them when it is removed."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"echoscu-{__version__}.dist-info/METADATA").decode()
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    pynetdicom = [line for line in requires if "pynetdicom" in line]
+    assert pynetdicom and all('extra == "test"' in line for line in pynetdicom), requires
 
 
 # --- installed into a fresh virtual environment ---------------------------------------------
