@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -39,8 +40,8 @@ def test_pem_keys_encrypted_der_keys_not(made):
     with open(made.server.key, "rb") as handle:
         assert b"ENCRYPTED PRIVATE KEY" in handle.read()
     with pytest.raises(TypeError):
-        serialization.load_pem_private_key(open(made.server.key, "rb").read(), None)
-    key = serialization.load_der_private_key(open(made.server.key_der, "rb").read(), None)
+        serialization.load_pem_private_key(Path(made.server.key).read_bytes(), None)
+    key = serialization.load_der_private_key(Path(made.server.key_der).read_bytes(), None)
     assert key.public_key() == made.server.certificate.public_key()
 
 
@@ -93,7 +94,7 @@ def test_special_certificates(tmp_path):
         "small-serial": dict(serial=4660),
     }
     made = {name: pki.issue(tmp_path, name, ca, **kwargs) for name, kwargs in cases.items()}
-    info = {name: der.Certificate(open(i.cert_der, "rb").read()) for name, i in made.items()}
+    info = {name: der.Certificate(Path(i.cert_der).read_bytes()) for name, i in made.items()}
     assert (info["rsa1024"].key_type, info["rsa1024"].key_bits) == ("RSA", 1024)
     assert (info["sha1"].signature_name, info["sha1"].signature_class) == ("RSA-SHA1", "other")
     assert (info["dsa"].key_type, info["dsa"].key_bits) == ("DSA", 2048)
@@ -116,7 +117,7 @@ def test_special_certificates(tmp_path):
 
 def test_der_reader_matches_openssl(made):
     for identity in (made.ca, made.server):
-        cert = der.Certificate(open(identity.cert_der, "rb").read())
+        cert = der.Certificate(Path(identity.cert_der).read_bytes())
         subject = openssl("x509", "-noout", "-subject", "-nameopt", "compat", "-in",
                           identity.cert).stdout.strip()
         assert subject == f"subject={der.name_oneline(cert.subject_der)}"
@@ -125,8 +126,8 @@ def test_der_reader_matches_openssl(made):
         assert dates[1] == f"notAfter={der.utctime_text(cert.not_after)}"
         assert cert.serial == identity.certificate.serial_number
         assert (cert.version, cert.key_type, cert.key_bits) == (3, "RSA", 2048)
-    assert der.load_pem_certificates(open(made.server.cert, "rb").read()) == [
-        open(made.server.cert_der, "rb").read()]
+    assert der.load_pem_certificates(Path(made.server.cert).read_bytes()) == [
+        Path(made.server.cert_der).read_bytes()]
 
 
 @pytest.mark.parametrize("attributes", [

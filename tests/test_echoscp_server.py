@@ -238,7 +238,9 @@ def test_other_dimse_message_aborts(scp, command_field, shown):
     event = client.next_event()
     assert isinstance(event, dul_events.Aborted)
     client.close()
-    assert RawAssociation(server.port).associate().__class__ is dul_events.AssociationAccepted
+    second = RawAssociation(server.port)
+    assert second.associate().__class__ is dul_events.AssociationAccepted
+    second.close()
     server.stop()
     assert info_lines(server.stderr)[:2] == ["I: Accepting Association", "I: Association Aborted"]
     assert f"D: Message Type                  : {shown}" in server.stderr

@@ -53,11 +53,16 @@ class Target:
         """The --log-json lines written so far."""
         return [json.loads(line) for line in self.log.read_text().splitlines()]
 
-    def record_for(self, peer_port: int, timeout: float = 10.0) -> dict:
+    def mark(self) -> int:
+        """How many records there are now: ``record_for(..., since=mark())`` skips them,
+        so that an earlier connection from the same client port is not taken for ours."""
+        return len(self.records())
+
+    def record_for(self, peer_port: int, since: int, timeout: float = 10.0) -> dict:
         """The JSON record of our connection from ``peer_port`` (waits until written)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [r for r in self.records() if r["peer_port"] == peer_port]
+            found = [r for r in self.records()[since:] if r["peer_port"] == peer_port]
             if found or time.monotonic() > deadline:
                 assert len(found) == 1, (peer_port, found)
                 return found[0]
@@ -185,8 +190,9 @@ def test_pdus_above_our_limits_are_aborted(plain):
     assert abort_of(run(loadgen.send_hostile(HOST, plain.port, [REQUEST, too_big]))).source == 2
     huge_rq = REQUEST[:2] + ((1 << 20) + 1).to_bytes(4, "big") + REQUEST[6:] \
         + bytes((1 << 20) + 1 - len(REQUEST) + 6)
+    since = plain.mark()
     reply = run(loadgen.send_hostile(HOST, plain.port, [huge_rq]))
-    record = plain.record_for(reply.port)  # the A-ABORT may be lost to the reset
+    record = plain.record_for(reply.port, since)  # the A-ABORT may be lost to the reset
     assert record["ended"] == "error" and "exceeds the limit of 1048576" in record["detail"]
     plain.check()
 
@@ -217,9 +223,10 @@ def test_undecodable_ae_titles_are_logged_in_json(plain):
     line unwritable ('surrogates not allowed'), so the association left no record."""
     raw_title = b"HOSTILE\xea\xff"
     request = loadgen.associate_rq(calling=raw_title.decode("utf-8", "surrogateescape"))
+    since = plain.mark()
     reply = run(loadgen.send_hostile(HOST, plain.port, [pdu.encode(request)]))
     assert isinstance(answers(reply)[0], pdu.AssociateAC)
-    record = plain.record_for(reply.port)
+    record = plain.record_for(reply.port, since)
     assert record["calling_ae"].encode("utf-8", "surrogateescape") == raw_title
     plain.check()
 
@@ -282,8 +289,9 @@ def test_a_fragment_stream_that_never_ends(plain, what, chunk, pause, ended, det
     opening = [REQUEST]
     if what == "data set fragments":  # a command announcing a data set comes first
         opening.append(_fragment_pdu(3, dimse.echo_rq(1)[:-2] + b"\x02\x00"))
+    since = plain.mark()
     our_port, sent = run(_stream_until_closed(plain.port, opening, chunk, pause))
-    record = plain.record_for(our_port)
+    record = plain.record_for(our_port, since)
     assert record["ended"] == ended and detail in record["detail"], record
     assert sent > 0
     plain.check()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from peers import dcmtk, normalise
@@ -23,7 +24,7 @@ def pki(tmp_path_factory) -> pkimod.Pki:
     pkimod.make_ca(root, "other", common_name="Other CA")
     pkimod.issue(root, "expired", made.ca, expired=True)
     with open(os.path.join(root, "chain.pem"), "w") as chain:
-        chain.write(open(made.server.cert).read() + open(made.ca.cert).read())
+        chain.write(Path(made.server.cert).read_text() + Path(made.ca.cert).read_text())
     with open(os.path.join(root, "garbage.txt"), "w") as handle:
         handle.write("garbage\n")
     return made
