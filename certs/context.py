@@ -198,7 +198,10 @@ def _load_trust_store(context: ssl.SSLContext, opts: TLSOptions, log: Log,
             log.error(errors.fail(failure.entries))
             log.warn(f"unable to load certificate file '{path}', ignoring")
     for path in opts.ca_dirs:  # OpenSSL reads hashed directories lazily: no errors here
-        if der_format:
+        if not path:  # ... but for a name it refuses outright, as DCMTK reports it
+            log.error(errors.fail([_invalid_directory()]))
+            log.warn(f"unable to load certificates from directory '{path}', ignoring")
+        elif der_format:
             _add_der_directory(context, path)
         else:
             context.load_verify_locations(capath=path)
@@ -211,6 +214,14 @@ def _load_trust_store(context: ssl.SSLContext, opts: TLSOptions, log: Log,
             log.error(errors.fail(failure.entries))
             log.warn(f"unable to load CRL file '{path}', ignoring")
     return crl_loaded
+
+
+def _invalid_directory() -> tuple[int, str]:
+    """OpenSSL's error entry for an empty +cd directory name (X509 INVALID_DIRECTORY)."""
+    from certs.openssl_errors import error_numbers
+
+    library, reason = error_numbers("X509", "INVALID_DIRECTORY") or (0, 0)
+    return (library << 23) | reason, "invalid directory"
 
 
 def _add_der_directory(context: ssl.SSLContext, path: str) -> None:

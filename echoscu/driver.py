@@ -10,7 +10,9 @@ from __future__ import annotations
 # the C module under socket.py: socket.py's enum conversions cost 7 ms of a 40 ms echo
 # (DESIGN D3); a TLS run turns the connection into a socket.socket for ssl
 import _socket as socket
+import errno
 import os
+import sys
 from time import monotonic, perf_counter, sleep
 
 from dul import dimse, uids
@@ -62,6 +64,8 @@ _MAX_RESPONSE_DATASET = 1 << 20
 #: DCMTK caps the peer's max PDU at this when computing Max Send PDV
 _MAX_PDU_CAP = 131072
 _DEFAULT_SEND_PDV = 4084
+#: bytes of "<peer>:<port>" DCMTK keeps (DIC_NODENAME_LEN-sized buffer)
+_PRESENTATION_ADDRESS_MAX = 63
 
 app = get_logger(APP_LOGGER)
 net = get_logger(NET_LOGGER)
@@ -119,6 +123,20 @@ def _kernel_timeouts(sock, receive_timeout: float | None, send_timeout: float | 
         return False
     sock.settimeout(None)
     return True
+
+
+def _send_failure_text(error: OSError) -> str:
+    """The system's text for a failed send, as DCMTK prints it.
+
+    A TLS write fails with an SSLError, whose errno is an SSL_ERROR_* code rather
+    than an errno (8 would read "Exec format error"); it means the peer ended the
+    connection (e.g. a server refusing a missing client certificate), which DCMTK
+    reports as the reset its socket saw.
+    """
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(error, ssl.SSLError):
+        return os.strerror(errno.ECONNRESET)
+    return os.strerror(error.errno or 0)
 
 
 def _timeval(seconds: float | None) -> bytes:
@@ -299,6 +317,23 @@ def max_send_pdv(peer_max_pdu: int | None) -> int:
     return pdv
 
 
+def _presentation_address(peer: str, port: int) -> tuple[str, int]:
+    """Host and port as DCMTK connects to them.
+
+    DCMTK keeps "<peer>:<port>" in a 64-byte buffer: a longer address is cut to 63
+    bytes and then split at its last colon again, so the port may come out shortened,
+    and an address left without a port is an illegal service parameter.
+    """
+    address = f"{peer}:{port}".encode("utf-8", "surrogateescape")
+    if len(address) <= _PRESENTATION_ADDRESS_MAX:
+        return peer, port
+    kept = address[:_PRESENTATION_ADDRESS_MAX].decode("utf-8", "surrogateescape")
+    host, colon, port_text = kept.rpartition(":")
+    if not colon or not port_text.isdigit():
+        raise msg.illegal_service_parameter(kept)
+    return host, int(port_text)
+
+
 def _resolve(host: str, port: int, family: str) -> tuple:
     """The address to connect to, as DCMTK picks it (legacy IPv4 forms always win)."""
     try:
@@ -372,19 +407,11 @@ class _Session:
         report = self.report
         if report is not None:
             report.begin("resolve")
-        family, address = _resolve(opts.peer, opts.port, opts.ip_family)
+        family, address = _resolve(*_presentation_address(opts.peer, opts.port), opts.ip_family)
         if report is not None:
             report.resolved(family, address)
         sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock = sock
-        if opts.socket_timeout == 0:
-            net.debug("setting network send timeout to 0 (infinite)")
-            net.debug("setting network receive timeout to 0 (infinite)")
-        elif opts.socket_timeout > 0:
-            net.debug(f"setting network send timeout to {opts.socket_timeout} seconds")
-            net.debug(f"setting network receive timeout to {opts.socket_timeout} seconds")
-        if _nodelay_setting():
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(_seconds(opts.connect_timeout))
         try:
             sock.connect(address)
@@ -393,6 +420,15 @@ class _Session:
         except OSError as error:
             reason = os.strerror(error.errno) if error.errno else str(error)
             raise msg.tcp_init_error(reason) from None
+        # DCMTK sets (and reports) the socket options once the connection exists
+        if opts.socket_timeout == 0:
+            net.debug("setting network send timeout to 0 (infinite)")
+            net.debug("setting network receive timeout to 0 (infinite)")
+        elif opts.socket_timeout > 0:
+            net.debug(f"setting network send timeout to {opts.socket_timeout} seconds")
+            net.debug(f"setting network receive timeout to {opts.socket_timeout} seconds")
+        if _nodelay_setting():
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.socket_timeout)
         if tls_context is not None:
             if report is not None:
@@ -450,7 +486,7 @@ class _Session:
         except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
             raise msg.tcp_io_error("Connection timed out", routine) from None
         except OSError as error:
-            raise msg.tcp_io_error(os.strerror(error.errno or 0), routine) from None
+            raise msg.tcp_io_error(_send_failure_text(error), routine) from None
 
     def _next_event(self, timeout: float | None):
         """The next ``dul`` event, reading from the socket for at most ``timeout`` seconds.
