@@ -12,6 +12,7 @@ import asyncio
 import errno
 import signal
 import socket
+from collections.abc import Callable
 
 from echoscp import listings
 from echoscp.connection import Connection
@@ -161,6 +162,52 @@ def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     app.error(f"Internal error: {text}")
 
 
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
+    """Set ``stop`` on SIGINT/SIGTERM; returns what puts the previous handlers back.
+
+    ``loop.add_signal_handler`` where the loop has it; it raises NotImplementedError
+    on Windows and RuntimeError off the main thread (or when the wakeup fd cannot be
+    set). Then plain ``signal.signal`` handlers wake the loop thread-safely. Where
+    neither works (a thread that is not the main one), the signals keep their
+    default effect.
+    """
+    signums = [signal.SIGINT, signal.SIGTERM]
+    added: list[int] = []
+    try:
+        for signum in signums:
+            loop.add_signal_handler(signum, stop.set)
+            added.append(signum)
+    except (NotImplementedError, RuntimeError):
+        for signum in added:
+            loop.remove_signal_handler(signum)
+    else:
+        def remove() -> None:
+            for signum in added:
+                loop.remove_signal_handler(signum)
+
+        return remove
+
+    def handler(signum: int, frame: object) -> None:
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop is already closed
+            pass
+
+    previous: dict[int, object] = {}
+    for signum in signums:
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError) as exc:  # ValueError: not the main thread
+            app.debug(f"Cannot handle signal {signum}: {exc}")
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            if old is not None:  # None: a handler not installed from Python
+                signal.signal(signum, old)
+
+    return restore
+
+
 async def _serve(opts: ServerOptions) -> int:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_loop_exception)
@@ -184,20 +231,22 @@ async def _serve(opts: ServerOptions) -> int:
             listener.close()
         raise StartupError(f"Cannot listen on port {opts.port}: {exc.strerror}") from None
     stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    restore_signals = _stop_on_signals(loop, stop)
     try:
         await stop.wait()
     finally:
-        for listener in listeners:
-            listener.close()
-        await server.shutdown()
-        if json_log is not None:
-            json_log.close()
-        if opts.tls is not None:
-            from certs.context import write_seed
+        try:
+            for listener in listeners:
+                listener.close()
+            await server.shutdown()
+            if json_log is not None:
+                json_log.close()
+            if opts.tls is not None:
+                from certs.context import write_seed
 
-            write_seed(opts.tls)
+                write_seed(opts.tls)
+        finally:  # only now: a second signal during the shutdown changes nothing
+            restore_signals()
     return 0
 
 

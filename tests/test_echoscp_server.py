@@ -606,6 +606,72 @@ def test_signal_aborts_open_association_and_exits_0(scp, signum):
     assert "Traceback" not in server.stderr
 
 
+SITECUSTOMIZE_WITHOUT_SIGNAL_HANDLERS = """
+import asyncio.unix_events
+import os
+
+
+def add_signal_handler(self, sig, callback, *args):
+    with open(os.environ["ECHOSCP_TEST_MARKER"], "a") as marker:
+        marker.write(f"{sig}\\n")
+    raise {exception}("add_signal_handler refused by the test")
+
+
+asyncio.unix_events._UnixSelectorEventLoop.add_signal_handler = add_signal_handler
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="patches the Unix event loop")
+@pytest.mark.parametrize(("signum", "exception"), [
+    (signal.SIGTERM, "NotImplementedError"),  # as on Windows
+    (signal.SIGINT, "NotImplementedError"),
+    (signal.SIGTERM, "RuntimeError"),         # as off the main thread
+])
+def test_signals_stop_cleanly_without_add_signal_handler(scp, tmp_path, signum, exception):
+    import os
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        SITECUSTOMIZE_WITHOUT_SIGNAL_HANDLERS.replace("{exception}", exception))
+    marker = tmp_path / "add_signal_handler-called"
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    server = scp("-v", env={"PYTHONPATH": path, "ECHOSCP_TEST_MARKER": str(marker)})
+    assert marker.exists()  # the fallback, not the loop's handlers, is what runs
+    client = RawAssociation(server.port)
+    client.associate()
+    assert client.echo() == 0
+    assert server.signal(signum) == 0  # bounded by STOP_TIMEOUT; SIGKILL's -9 fails it
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+    assert "Traceback" not in server.stderr
+    assert "I: Aborting Association" in server.stderr
+
+
+def test_signal_handlers_off_the_main_thread_do_not_break_serving():
+    """Off the main thread neither add_signal_handler nor signal.signal work: serve
+    anyway, leave the process's handlers alone."""
+    import asyncio
+    import threading
+
+    from echoscp import server
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    outcome = []
+
+    async def install_and_stop():
+        stop = asyncio.Event()
+        restore = server._stop_on_signals(asyncio.get_running_loop(), stop)
+        restore()
+        outcome.append("ok")
+
+    thread = threading.Thread(target=asyncio.run, args=(install_and_stop(),))
+    thread.start()
+    thread.join(10)
+    assert outcome == ["ok"]
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+
+
 @pytest.mark.dcmtk
 def test_quiet_and_default_levels(scp):
     quiet = scp("-q")
