@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -112,7 +113,7 @@ def _bind_or_fail(family: int, address: tuple) -> socket.socket:
 def _bind(family: int, address: tuple, dual_stack: bool) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _own_port(sock)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack else 1)
         sock.bind(address)
@@ -120,6 +121,22 @@ def _bind(family: int, address: tuple, dual_stack: bool) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _own_port(sock: socket.socket) -> None:
+    """Restart on a port with connections in TIME_WAIT, but never share a port.
+
+    POSIX SO_REUSEADDR only allows binding over TIME_WAIT leftovers; on Windows it
+    lets a second process bind the same port and steal connections, and
+    SO_EXCLUSIVEADDRUSE is what keeps the port ours (Windows binds over TIME_WAIT
+    without any option).
+    """
+    if os.name != "nt":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return
+    exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+    if exclusive is not None:
+        sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
 
 
 def _raise_descriptor_limit(needed: int) -> None:

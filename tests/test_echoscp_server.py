@@ -416,6 +416,61 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
         f"E: Cannot listen on 0.0.0.0:{port}: Address already in use"]
 
 
+def test_second_echoscp_on_the_same_port_fails(scp):
+    first = scp("-ba", "127.0.0.1")
+    second = run([sys.executable, "-m", "echoscp", "-ba", "127.0.0.1", str(first.port)],
+                 timeout=30)
+    assert second.returncode == 1
+    assert second.stderr.splitlines() == [
+        f"E: Cannot listen on 127.0.0.1:{first.port}: Address already in use"]
+    assert _echo_from("127.0.0.1", first.port) == 0  # the first one still has the port
+
+
+@pytest.mark.parametrize(("os_name", "expected"), [
+    ("posix", [("SO_REUSEADDR", 1)]),
+    ("nt", [("SO_EXCLUSIVEADDRUSE", 1)]),  # never SO_REUSEADDR: it would share the port
+])
+def test_listening_socket_options(monkeypatch, os_name, expected):
+    from echoscp import server
+
+    class Recorder:
+        def __init__(self):
+            self.options = []
+
+        def setsockopt(self, level, option, value):
+            assert level == socket.SOL_SOCKET
+            self.options.append((names[option], value))
+
+    monkeypatch.setattr(socket, "SO_EXCLUSIVEADDRUSE", -4, raising=False)
+    names = {socket.SO_REUSEADDR: "SO_REUSEADDR", socket.SO_EXCLUSIVEADDRUSE: "SO_EXCLUSIVEADDRUSE"}
+    monkeypatch.setattr(server.os, "name", os_name)
+    recorder = Recorder()
+    server._own_port(recorder)
+    assert recorder.options == expected
+
+
+def test_windows_without_exclusiveaddruse_sets_nothing(monkeypatch):
+    from echoscp import server
+
+    monkeypatch.delattr(socket, "SO_EXCLUSIVEADDRUSE", raising=False)
+    monkeypatch.setattr(server.os, "name", "nt")
+
+    class Refuser:
+        def setsockopt(self, *args):
+            raise AssertionError(f"setsockopt{args}")
+
+    server._own_port(Refuser())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SO_REUSEADDR is for POSIX only")
+def test_posix_listener_has_reuseaddr():
+    from echoscp import server
+
+    (sock,) = server.listening_sockets("127.0.0.1", 0)
+    with sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
+
+
 # --------------------------------------------------------------------------- operators' options
 
 
