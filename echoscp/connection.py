@@ -81,6 +81,8 @@ class Connection(asyncio.Protocol):
         self.delay_timer: asyncio.TimerHandle | None = None
         self.release_pending = False
         self.handshake_task: asyncio.Task | None = None
+        #: start_tls() owns the raw transport (bytes reaching us are decrypted ones)
+        self.tls_started = False
 
     # ------------------------------------------------------------------ transport events
 
@@ -97,14 +99,27 @@ class Connection(asyncio.Protocol):
         except (AttributeError, OSError):
             pass
         if self.server.ssl_context is not None:
+            # No pause_reading() here. On Python 3.10 a pause in connection_made does
+            # not hold: the transport registers its reader right after this method
+            # returns whatever the pause said, while still calling itself paused. The
+            # pause start_tls() does first is then a no-op, and a ClientHello that is
+            # already queued reaches the new SSLProtocol before its connection_made,
+            # which drops it: the handshake waits for bytes that never come again.
+            # Nothing reads before the handshake task's first step (the reader is
+            # registered after this method, the task step runs before the next poll's
+            # read callbacks), and start_tls() pauses, swaps in its protocol and
+            # resumes by itself; data_received() turns any breach of that into a
+            # failed handshake rather than a hang.
             self.phase = HANDSHAKE
-            transport.pause_reading()
             self.handshake_task = self.loop.create_task(self._handshake(transport))
         else:
             self._arm(self.opts.acse_timeout)
 
     def data_received(self, data: bytes) -> None:
         """Feed the acceptor; act on every event it has (unless TLS is still settling)."""
+        if self.phase == HANDSHAKE and not self.tls_started:
+            self._raw_bytes_before_tls()
+            return
         self.last_activity = self.loop.time()
         self.acceptor.receive_data(data)
         if self.phase != HANDSHAKE:
@@ -137,10 +152,27 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ TLS
 
+    def _raw_bytes_before_tls(self) -> None:
+        """TLS records reached us before start_tls() took the transport: they are lost
+        to the handshake, which would wait for them until -ta; fail it now instead."""
+        app.error(f"TLS handshake with {self.record.peer} failed: "
+                  f"data arrived before the TLS layer was ready")
+        self.reportable = True
+        self._finish(records.ERROR, "TLS handshake failed: data arrived before the TLS "
+                                    "layer was ready")
+        if self.handshake_task is not None:
+            self.handshake_task.cancel()
+        self.transport.abort()
+
     async def _handshake(self, raw: asyncio.Transport) -> None:
         """Run the TLS handshake inside this connection only (never in the accept loop)."""
         from echoscp import tlsinfo
 
+        if raw.is_closing():  # aborted before this task's first step
+            self._cleanup()
+            return
+        # start_tls() swaps its protocol in before it first yields
+        self.tls_started = True
         try:
             tls = await self.loop.start_tls(
                 raw, self, self.server.ssl_context, server_side=True,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import signal
 import socket
+from collections.abc import Callable
 
 from echoscp import listings
 from echoscp.connection import Connection
@@ -111,7 +113,7 @@ def _bind_or_fail(family: int, address: tuple) -> socket.socket:
 def _bind(family: int, address: tuple, dual_stack: bool) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _own_port(sock)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack else 1)
         sock.bind(address)
@@ -119,6 +121,22 @@ def _bind(family: int, address: tuple, dual_stack: bool) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _own_port(sock: socket.socket) -> None:
+    """Restart on a port with connections in TIME_WAIT, but never share a port.
+
+    POSIX SO_REUSEADDR only allows binding over TIME_WAIT leftovers; on Windows it
+    lets a second process bind the same port and steal connections, and
+    SO_EXCLUSIVEADDRUSE is what keeps the port ours (Windows binds over TIME_WAIT
+    without any option).
+    """
+    if os.name != "nt":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return
+    exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+    if exclusive is not None:
+        sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
 
 
 def _raise_descriptor_limit(needed: int) -> None:
@@ -161,6 +179,52 @@ def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     app.error(f"Internal error: {text}")
 
 
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
+    """Set ``stop`` on SIGINT/SIGTERM; returns what puts the previous handlers back.
+
+    ``loop.add_signal_handler`` where the loop has it; it raises NotImplementedError
+    on Windows and RuntimeError off the main thread (or when the wakeup fd cannot be
+    set). Then plain ``signal.signal`` handlers wake the loop thread-safely. Where
+    neither works (a thread that is not the main one), the signals keep their
+    default effect.
+    """
+    signums = [signal.SIGINT, signal.SIGTERM]
+    added: list[int] = []
+    try:
+        for signum in signums:
+            loop.add_signal_handler(signum, stop.set)
+            added.append(signum)
+    except (NotImplementedError, RuntimeError):
+        for signum in added:
+            loop.remove_signal_handler(signum)
+    else:
+        def remove() -> None:
+            for signum in added:
+                loop.remove_signal_handler(signum)
+
+        return remove
+
+    def handler(signum: int, frame: object) -> None:
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop is already closed
+            pass
+
+    previous: dict[int, object] = {}
+    for signum in signums:
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError) as exc:  # ValueError: not the main thread
+            app.debug(f"Cannot handle signal {signum}: {exc}")
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            if old is not None:  # None: a handler not installed from Python
+                signal.signal(signum, old)
+
+    return restore
+
+
 async def _serve(opts: ServerOptions) -> int:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_loop_exception)
@@ -184,20 +248,22 @@ async def _serve(opts: ServerOptions) -> int:
             listener.close()
         raise StartupError(f"Cannot listen on port {opts.port}: {exc.strerror}") from None
     stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    restore_signals = _stop_on_signals(loop, stop)
     try:
         await stop.wait()
     finally:
-        for listener in listeners:
-            listener.close()
-        await server.shutdown()
-        if json_log is not None:
-            json_log.close()
-        if opts.tls is not None:
-            from certs.context import write_seed
+        try:
+            for listener in listeners:
+                listener.close()
+            await server.shutdown()
+            if json_log is not None:
+                json_log.close()
+            if opts.tls is not None:
+                from certs.context import write_seed
 
-            write_seed(opts.tls)
+                write_seed(opts.tls)
+        finally:  # only now: a second signal during the shutdown changes nothing
+            restore_signals()
     return 0
 
 

@@ -418,6 +418,61 @@ def test_port_in_use_is_one_line_and_exit_1(tmp_path):
         f"E: Cannot listen on 0.0.0.0:{port}: Address already in use"]
 
 
+def test_second_echoscp_on_the_same_port_fails(scp):
+    first = scp("-ba", "127.0.0.1")
+    second = run([sys.executable, "-m", "echoscp", "-ba", "127.0.0.1", str(first.port)],
+                 timeout=30)
+    assert second.returncode == 1
+    assert second.stderr.splitlines() == [
+        f"E: Cannot listen on 127.0.0.1:{first.port}: Address already in use"]
+    assert _echo_from("127.0.0.1", first.port) == 0  # the first one still has the port
+
+
+@pytest.mark.parametrize(("os_name", "expected"), [
+    ("posix", [("SO_REUSEADDR", 1)]),
+    ("nt", [("SO_EXCLUSIVEADDRUSE", 1)]),  # never SO_REUSEADDR: it would share the port
+])
+def test_listening_socket_options(monkeypatch, os_name, expected):
+    from echoscp import server
+
+    class Recorder:
+        def __init__(self):
+            self.options = []
+
+        def setsockopt(self, level, option, value):
+            assert level == socket.SOL_SOCKET
+            self.options.append((names[option], value))
+
+    monkeypatch.setattr(socket, "SO_EXCLUSIVEADDRUSE", -4, raising=False)
+    names = {socket.SO_REUSEADDR: "SO_REUSEADDR", socket.SO_EXCLUSIVEADDRUSE: "SO_EXCLUSIVEADDRUSE"}
+    monkeypatch.setattr(server.os, "name", os_name)
+    recorder = Recorder()
+    server._own_port(recorder)
+    assert recorder.options == expected
+
+
+def test_windows_without_exclusiveaddruse_sets_nothing(monkeypatch):
+    from echoscp import server
+
+    monkeypatch.delattr(socket, "SO_EXCLUSIVEADDRUSE", raising=False)
+    monkeypatch.setattr(server.os, "name", "nt")
+
+    class Refuser:
+        def setsockopt(self, *args):
+            raise AssertionError(f"setsockopt{args}")
+
+    server._own_port(Refuser())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SO_REUSEADDR is for POSIX only")
+def test_posix_listener_has_reuseaddr():
+    from echoscp import server
+
+    (sock,) = server.listening_sockets("127.0.0.1", 0)
+    with sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
+
+
 # --------------------------------------------------------------------------- operators' options
 
 
@@ -606,6 +661,72 @@ def test_signal_aborts_open_association_and_exits_0(scp, signum):
     assert isinstance(client.next_event(), dul_events.Aborted)
     client.close()
     assert "Traceback" not in server.stderr
+
+
+SITECUSTOMIZE_WITHOUT_SIGNAL_HANDLERS = """
+import asyncio.unix_events
+import os
+
+
+def add_signal_handler(self, sig, callback, *args):
+    with open(os.environ["ECHOSCP_TEST_MARKER"], "a") as marker:
+        marker.write(f"{sig}\\n")
+    raise {exception}("add_signal_handler refused by the test")
+
+
+asyncio.unix_events._UnixSelectorEventLoop.add_signal_handler = add_signal_handler
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="patches the Unix event loop")
+@pytest.mark.parametrize(("signum", "exception"), [
+    (signal.SIGTERM, "NotImplementedError"),  # as on Windows
+    (signal.SIGINT, "NotImplementedError"),
+    (signal.SIGTERM, "RuntimeError"),         # as off the main thread
+])
+def test_signals_stop_cleanly_without_add_signal_handler(scp, tmp_path, signum, exception):
+    import os
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        SITECUSTOMIZE_WITHOUT_SIGNAL_HANDLERS.replace("{exception}", exception))
+    marker = tmp_path / "add_signal_handler-called"
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    server = scp("-v", env={"PYTHONPATH": path, "ECHOSCP_TEST_MARKER": str(marker)})
+    assert marker.exists()  # the fallback, not the loop's handlers, is what runs
+    client = RawAssociation(server.port)
+    client.associate()
+    assert client.echo() == 0
+    assert server.signal(signum) == 0  # bounded by STOP_TIMEOUT; SIGKILL's -9 fails it
+    assert isinstance(client.next_event(), dul_events.Aborted)
+    client.close()
+    assert "Traceback" not in server.stderr
+    assert "I: Aborting Association" in server.stderr
+
+
+def test_signal_handlers_off_the_main_thread_do_not_break_serving():
+    """Off the main thread neither add_signal_handler nor signal.signal work: serve
+    anyway, leave the process's handlers alone."""
+    import asyncio
+    import threading
+
+    from echoscp import server
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    outcome = []
+
+    async def install_and_stop():
+        stop = asyncio.Event()
+        restore = server._stop_on_signals(asyncio.get_running_loop(), stop)
+        restore()
+        outcome.append("ok")
+
+    thread = threading.Thread(target=asyncio.run, args=(install_and_stop(),))
+    thread.start()
+    thread.join(10)
+    assert outcome == ["ok"]
+    assert {signum: signal.getsignal(signum) for signum in before} == before
 
 
 @pytest.mark.dcmtk

@@ -150,7 +150,7 @@ class RawAssociation:
     def __init__(self, port: int, contexts: list[tuple[str, list[str]]] | None = None,
                  calling_ae: str = "RAWSCU", called_ae: str = "ANY-SCP",
                  max_pdu: int = 16384, timeout: float = 10.0, host: str = "127.0.0.1",
-                 ssl_context=None) -> None:
+                 ssl_context=None, sock: socket.socket | None = None) -> None:
         from dul import association, pdu, uids
 
         self.pdu = pdu
@@ -165,9 +165,11 @@ class RawAssociation:
                                 implementation_class_uid="1.2.3.4",
                                 implementation_version_name="RAWTEST"))
         self.machine = association.Requestor(rq, max_receive_pdu=max_pdu)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        if ssl_context is not None:
-            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="localhost")
+        if sock is None:  # else a connection the test set up itself (TLS and all)
+            sock = socket.create_connection((host, port), timeout=timeout)
+            if ssl_context is not None:
+                sock = ssl_context.wrap_socket(sock, server_hostname="localhost")
+        self.sock = sock
         self.sock.settimeout(timeout)
 
     def send(self, data: bytes) -> None:

@@ -145,6 +145,73 @@ def test_silent_connection_never_blocks_tls_clients(scp, pki):
         staller.close()
 
 
+def client_context(pki: Pki):
+    """A Python TLS client context with pki's client certificate, trusting pki's CA."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
+    context.load_cert_chain(pki.client.cert, pki.client.key)
+    return context
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP/SIGCONT")
+def test_client_hello_waiting_at_accept(scp, pki):
+    """Issue #12: a ClientHello already queued when echoscp accepts must be answered.
+
+    On Python 3.10 echoscp's early pause_reading() did not hold, so such a ClientHello
+    went to asyncio's SSLProtocol before it was ready and was dropped: the client
+    waited forever. The server is stopped while the clients connect and send their
+    ClientHello, so every one of them is waiting at accept. ``-ta 5`` and the socket
+    timeouts bound the test: a dropped ClientHello fails it instead of hanging it.
+    """
+    import os
+    import socket
+    import ssl
+
+    from dul import association
+
+    server = scp("-ta", "5", *tls_server_args(pki))
+    context = client_context(pki)
+    clients = []
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            tls = context.wrap_socket(raw, server_hostname="localhost",
+                                      do_handshake_on_connect=False)
+            tls.setblocking(False)
+            with pytest.raises(ssl.SSLWantReadError):
+                tls.do_handshake()  # the ClientHello is on its way; no answer yet
+            clients.append(tls)
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    for tls in clients:
+        tls.settimeout(10)
+        tls.do_handshake()
+        client = RawAssociation(server.port, sock=tls)
+        assert isinstance(client.associate(), association.AssociationAccepted)
+        assert client.echo() == 0
+        client.release()
+        client.close()
+    assert server.stop() == 0
+    assert "E: " not in server.stderr
+
+
+@pytest.mark.dcmtk
+def test_tls_echoes_in_a_row_dcmtk_and_ours(scp, pki):
+    """Issue #12 as reported: each client sends its ClientHello at once, so on 3.10
+    about half of these handshakes hung. ``-ta 5`` bounds a lost one."""
+    server = scp("-ta", "5", *tls_server_args(pki))
+    for _ in range(6):
+        dcmtk = dcmtk_tls_echo(server.port, *client_args(pki))
+        assert dcmtk.returncode == 0, dcmtk.stderr
+        ours = run([sys.executable, "-m", "echoscu", *client_args(pki),
+                    "localhost", str(server.port)], timeout=30)
+        assert ours.returncode == 0, ours.stderr
+    assert server.stop() == 0
+    assert "E: " not in server.stderr
+
+
 def test_handshake_timeout(scp, pki, tmp_path):
     log = tmp_path / "tls.jsonl"
     server = scp("-ta", "1", "--log-json", str(log), *tls_server_args(pki))
