@@ -20,7 +20,7 @@ import os
 import sys
 from time import perf_counter, time
 
-from echoscu.cmdline import CommandLineError
+from echoscu.cmdline import CommandLineError, read_at_most
 from echoscu.options import EchoOptions
 from echoscu.report import RunReport
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 #: -to for fleet checks when the command line gives none: a dead host must not hold a
 #: worker for the kernel's two minutes of SYN retries
 DEFAULT_CONNECT_TIMEOUT = 10
+#: the largest --peers file we read (about a million peers)
+PEERS_FILE_LIMIT = 64 << 20
 _SETTINGS = ("aet", "tls", "key", "cert", "ca", "sni", "to", "ts", "ta", "td")
 _TIMEOUTS = {"to": "connect_timeout", "ts": "socket_timeout", "ta": "acse_timeout",
              "td": "dimse_timeout"}
@@ -60,10 +62,12 @@ class PeerLine:
 def read_peers(path: str) -> list[PeerLine]:
     """The peers of ``path``; CommandLineError (file and line named) if anything is wrong."""
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8", "surrogateescape")
+        data = read_at_most(path, PEERS_FILE_LIMIT)
     except OSError as error:
         raise CommandLineError(f"cannot read peers file '{path}': {error.strerror}") from None
+    if data is None:
+        raise CommandLineError(f"peers file '{path}' is larger than {PEERS_FILE_LIMIT >> 20} MiB")
+    text = data.decode("utf-8", "surrogateescape")
     peers = []
     for number, raw in enumerate(text.splitlines(), 1):
         words = raw.split("#", 1)[0].split()

@@ -57,8 +57,9 @@ DATA_LOGGER = "dcmtk.dcmdata"
 
 
 def parse_level(text: str) -> int | None:
-    """Return the level named by ``text`` (case-insensitive, as ``-ll`` accepts it), else None."""
-    return LEVELS_BY_NAME.get(text.upper())
+    """Return the level named by ``text`` (ASCII case-insensitive, as ``-ll`` accepts it), else
+    None. Only ASCII letters fold: Python's upper() would make 'ınfo' (dotless i) INFO."""
+    return LEVELS_BY_NAME.get(text.upper()) if text.isascii() else None
 
 
 class LogEvent:

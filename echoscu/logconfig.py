@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from echoscu import log
+from echoscu.cmdline import read_at_most
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 PREFIX = "log4cplus."
+#: the largest -lc file we read (a property file is a few KiB; /dev/zero never ends)
+LOG_CONFIG_LIMIT = 1 << 20
 _C_SPACE = " \t\n\v\f\r"
 #: log4cplus' defaults for RollingFileAppender sizes (bytes)
 DEFAULT_ROLLING_SIZE = 10 * 1024 * 1024
@@ -46,10 +49,12 @@ def read_properties(path: str) -> dict[str, str]:
     if not os.access(path, os.R_OK):
         raise LogConfigError("Specified --log-config file cannot be read")
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_at_most(path, LOG_CONFIG_LIMIT)
     except OSError:
         raise LogConfigError("Specified --log-config file cannot be read") from None
+    if data is None:
+        raise LogConfigError(f"Specified --log-config file is larger than "
+                             f"{LOG_CONFIG_LIMIT >> 20} MiB")
     props = parse_properties(data.decode("utf-8", "surrogateescape"))
     if not props:
         raise LogConfigError("Specified --log-config file does not contain any settings")
