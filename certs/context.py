@@ -125,7 +125,7 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
     context.set_ciphers(":".join(names) + ":@SECLEVEL=0")
     tls13 = profiles.tls13_suites(profile, server)
     if tls13:
-        _set_tls13_suites(context, tls13)
+        _set_tls13_suites(context, tls13, log)
     highest = profile.max_version if profile.tls13 and not dsa_certificate else "TLSv1.2"
     with warnings.catch_warnings():  # TLS 1.0 is deprecated in Python; DCMTK offers it
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -248,30 +248,57 @@ def _add_der_directory(context: ssl.SSLContext, path: str) -> None:
 # --- ciphersuites, SNI, DH -----------------------------------------------------
 
 
-def _set_tls13_suites(context: ssl.SSLContext, names: list[str]) -> None:
+def _set_tls13_suites(context: ssl.SSLContext, names: list[str], log: Log) -> None:
     """Set an explicit TLS 1.3 suite list, which Python's ssl has no call for.
 
-    SSL_CTX_set_ciphersuites is called through ctypes on the context's SSL_CTX (the
-    first field after the object header of CPython's _ssl context); the pointer is
-    checked against SSL_CTX_get_options first and the result via get_ciphers().
-    """
-    import _ssl
-    import ctypes
+    Where it can, SSL_CTX_set_ciphersuites is called through ctypes on the context's
+    SSL_CTX (the first field after the object header of CPython's _ssl context). That
+    relies on interpreter internals, so it is feature-tested first (CPython, ctypes
+    importable, both symbols resolvable, the pointer's SSL_CTX_get_options equal to
+    ``context.options``). If any test fails the context keeps OpenSSL's default TLS 1.3
+    suites and one warning line says so (README, "TLS 1.3 suites of +pm"): the profile
+    then offers TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256 and
+    TLS_AES_128_GCM_SHA256 but not its two CCM suites.
 
-    library = ctypes.CDLL(_ssl.__file__)  # resolves libssl through _ssl's dependencies
-    get_options = library.SSL_CTX_get_options
-    get_options.argtypes, get_options.restype = [ctypes.c_void_p], ctypes.c_uint64
-    set_suites = library.SSL_CTX_set_ciphersuites
-    set_suites.argtypes, set_suites.restype = [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_int
-    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    An SSL_CTX that refuses the list once the route works is DCMTK's fatal error.
+    """
+    pointer_and_setter = _tls13_setter(context)
+    if pointer_and_setter is None:
+        defaults = [c["name"] for c in context.get_ciphers() if c["protocol"] == "TLSv1.3"]
+        log.warn("cannot set the TLS 1.3 ciphersuites of the selected profile in this "
+                 f"Python: OpenSSL's defaults are used ({':'.join(defaults)})")
+        return
+    pointer, set_suites = pointer_and_setter
     failed = TLSSetupError([("F", "000b:0002 Unable to set selected cipher suites")])
-    if not pointer or get_options(pointer) != context.options:
-        raise failed
     if set_suites(pointer, ":".join(names).encode()) != 1:
         raise failed
     active = [c["name"] for c in context.get_ciphers() if c["protocol"] == "TLSv1.3"]
     if active != names:
         raise failed
+
+
+def _tls13_setter(context: ssl.SSLContext):
+    """(SSL_CTX pointer, SSL_CTX_set_ciphersuites) when the ctypes route is usable here,
+    else None. Nothing is written before every check has passed."""
+    import sys
+
+    if sys.implementation.name != "cpython":  # the object layout below is CPython's
+        return None
+    try:
+        import _ssl
+        import ctypes
+
+        library = ctypes.CDLL(_ssl.__file__)  # resolves libssl through _ssl's dependencies
+        get_options = library.SSL_CTX_get_options
+        set_suites = library.SSL_CTX_set_ciphersuites
+    except (ImportError, OSError, AttributeError):
+        return None
+    get_options.argtypes, get_options.restype = [ctypes.c_void_p], ctypes.c_uint64
+    set_suites.argtypes, set_suites.restype = [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_int
+    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not pointer or get_options(pointer) != context.options:
+        return None
+    return pointer, set_suites
 
 
 def _sni_checker(expected: str, log: Log) -> Callable[[ssl.SSLObject, str | None,

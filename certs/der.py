@@ -282,21 +282,25 @@ def _canonical_value(tag: int, value: bytes) -> tuple[int, bytes]:
     return 0x0C, bytes(out)
 
 
-def name_hash(name_der: bytes) -> str:
-    """OpenSSL's X509_NAME_hash (``openssl x509 -hash``) as 8 lower-case hex digits.
-
-    SHA-1 over the canonical encoding (string values as lower-cased, space-collapsed
-    UTF8String, RDN sets without the outer SEQUENCE); first 4 bytes little-endian.
-    """
+def canonical_name(name_der: bytes) -> bytes:
+    """OpenSSL's canonical encoding of a Name, the one X509_NAME_cmp compares: string
+    values as lower-cased, space-collapsed UTF8String, RDN sets without the outer
+    SEQUENCE. Two names are the same to OpenSSL when these bytes are equal."""
     canonical = bytearray()
     for rdn in _name_entries(name_der):
         entries = sorted(
             encode_tlv(0x30, oid_tlv + encode_tlv(*_canonical_value(tag, value)))
             for oid_tlv, tag, value in rdn)
         canonical += encode_tlv(0x31, b"".join(entries))
+    return bytes(canonical)
+
+
+def name_hash(name_der: bytes) -> str:
+    """OpenSSL's X509_NAME_hash (``openssl x509 -hash``) as 8 lower-case hex digits:
+    SHA-1 over ``canonical_name``, first 4 bytes little-endian."""
     import hashlib
 
-    digest = hashlib.sha1(bytes(canonical)).digest()
+    digest = hashlib.sha1(canonical_name(name_der)).digest()
     return f"{int.from_bytes(digest[:4], 'little'):08x}"
 
 

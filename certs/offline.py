@@ -3,11 +3,13 @@
 Python's ssl has no call to verify a certificate outside a handshake, and
 cryptography's verifier knows no CRLs, so these run OpenSSL's own X509_verify_cert
 through ctypes, with the trust store built the way DCMTK builds it (spec section 7).
+ctypes and those symbols are feature-tested at run time (issue #12, DESIGN.md D8);
+where they are missing, ``certs.offline_fallback`` does the checks with the
+``cryptography`` package and reports the same X509_V_ERR numbers and texts.
 """
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +17,8 @@ from certs.options import TLSOptions
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:
+    import ctypes
+
     from certs.context import Log
 
 _FILE_LOAD, _ADD_DIR = 1, 2  # X509_L_FILE_LOAD, X509_L_ADD_DIR
@@ -23,48 +27,64 @@ _CRL_CHECK, _CRL_CHECK_ALL = 0x4, 0x8
 _LAST_KNOWN_X509_ERROR = 94  # DCMTLS_EC_X509Verify_Max
 _UNSPECIFIED = 1
 
-_P = ctypes.c_void_p
-_SIGNATURES = {
-    "BIO_new_file": (_P, [ctypes.c_char_p, ctypes.c_char_p]),
-    "BIO_free": (ctypes.c_int, [_P]),
-    "PEM_read_bio_X509": (_P, [_P, _P, _P, _P]),
-    "d2i_X509_bio": (_P, [_P, _P]),
-    "X509_free": (None, [_P]),
-    "X509_STORE_new": (_P, []),
-    "X509_STORE_free": (None, [_P]),
-    "X509_STORE_add_cert": (ctypes.c_int, [_P, _P]),
-    "X509_STORE_set_flags": (ctypes.c_int, [_P, ctypes.c_ulong]),
-    "X509_STORE_add_lookup": (_P, [_P, _P]),
-    "X509_LOOKUP_file": (_P, []),
-    "X509_LOOKUP_hash_dir": (_P, []),
-    "X509_LOOKUP_ctrl": (ctypes.c_int, [_P, ctypes.c_int, ctypes.c_char_p, ctypes.c_long, _P]),
-    "X509_STORE_CTX_new": (_P, []),
-    "X509_STORE_CTX_free": (None, [_P]),
-    "X509_STORE_CTX_init": (ctypes.c_int, [_P, _P, _P, _P]),
-    "X509_STORE_CTX_get_error": (ctypes.c_int, [_P]),
-    "X509_verify_cert": (ctypes.c_int, [_P]),
-    "X509_verify_cert_error_string": (ctypes.c_char_p, [ctypes.c_long]),
-    "OPENSSL_sk_new_null": (_P, []),
-    "OPENSSL_sk_push": (ctypes.c_int, [_P, _P]),
-    "OPENSSL_sk_free": (None, [_P]),
-    "ERR_clear_error": (None, []),
-}
 
-_library: ctypes.CDLL | None = None
+def _signatures(ctypes) -> dict:
+    """The prototypes of the libcrypto functions this module calls."""
+    pointer = ctypes.c_void_p
+    return {
+        "BIO_new_file": (pointer, [ctypes.c_char_p, ctypes.c_char_p]),
+        "BIO_free": (ctypes.c_int, [pointer]),
+        "PEM_read_bio_X509": (pointer, [pointer, pointer, pointer, pointer]),
+        "d2i_X509_bio": (pointer, [pointer, pointer]),
+        "X509_free": (None, [pointer]),
+        "X509_STORE_new": (pointer, []),
+        "X509_STORE_free": (None, [pointer]),
+        "X509_STORE_add_cert": (ctypes.c_int, [pointer, pointer]),
+        "X509_STORE_set_flags": (ctypes.c_int, [pointer, ctypes.c_ulong]),
+        "X509_STORE_add_lookup": (pointer, [pointer, pointer]),
+        "X509_LOOKUP_file": (pointer, []),
+        "X509_LOOKUP_hash_dir": (pointer, []),
+        "X509_LOOKUP_ctrl": (ctypes.c_int, [pointer, ctypes.c_int, ctypes.c_char_p,
+                                            ctypes.c_long, pointer]),
+        "X509_STORE_CTX_new": (pointer, []),
+        "X509_STORE_CTX_free": (None, [pointer]),
+        "X509_STORE_CTX_init": (ctypes.c_int, [pointer, pointer, pointer, pointer]),
+        "X509_STORE_CTX_get_error": (ctypes.c_int, [pointer]),
+        "X509_verify_cert": (ctypes.c_int, [pointer]),
+        "X509_verify_cert_error_string": (ctypes.c_char_p, [ctypes.c_long]),
+        "OPENSSL_sk_new_null": (pointer, []),
+        "OPENSSL_sk_push": (ctypes.c_int, [pointer, pointer]),
+        "OPENSSL_sk_free": (None, [pointer]),
+        "ERR_clear_error": (None, []),
+    }
+
+
+_library: ctypes.CDLL | None | bool = False  # False: not feature-tested yet
+
+
+def _crypto_or_none() -> ctypes.CDLL | None:
+    """libcrypto as linked by Python's _ssl, with the prototypes this module uses; None
+    where ctypes, the library or one of the symbols is missing (then the fallback runs)."""
+    global _library
+    if _library is False:
+        try:
+            import _ssl
+            import ctypes
+
+            library = ctypes.CDLL(_ssl.__file__)  # symbols resolve through _ssl's deps
+            for name, (restype, argtypes) in _signatures(ctypes).items():
+                function = getattr(library, name)
+                function.restype, function.argtypes = restype, argtypes
+        except (ImportError, OSError, AttributeError):
+            library = None
+        _library = library
+    return _library
 
 
 def _crypto() -> ctypes.CDLL:
-    """libcrypto as linked by Python's _ssl, with the prototypes this module uses."""
-    global _library
-    if _library is None:
-        import _ssl
-
-        library = ctypes.CDLL(_ssl.__file__)  # symbols resolve through _ssl's dependencies
-        for name, (restype, argtypes) in _SIGNATURES.items():
-            function = getattr(library, name)
-            function.restype, function.argtypes = restype, argtypes
-        _library = library
-    return _library
+    library = _crypto_or_none()
+    assert library is not None, "the ctypes route was used without its feature test"
+    return library
 
 
 def _path(path: str) -> bytes:
@@ -151,6 +171,43 @@ def _free(*certificates: int | None) -> None:
             crypto.X509_free(certificate)
 
 
+def _verify_with_openssl(opts: TLSOptions, path: str) -> int | str:
+    """+vc through X509_verify_cert: the error number, or "open"/"format" for the file."""
+    loaded = _read_certificates(path, opts.file_format)
+    if loaded is None:
+        return "open"
+    certificate, chain = loaded
+    try:
+        if not certificate:
+            return "format"
+        with _store() as store:
+            _build_trust_store(store, opts)
+            return _verify(store, certificate, chain)
+    finally:
+        _free(certificate, *chain)
+
+
+def _verify_with_fallback(opts: TLSOptions, path: str) -> int | str:
+    from certs import offline_fallback
+
+    loaded = offline_fallback.read_certificates(path, opts.file_format)
+    if loaded is None:
+        return "open"
+    certificate, chain = loaded
+    if certificate is None:
+        return "format"
+    return offline_fallback.verify_file(opts, certificate, chain)
+
+
+def _error_text(error: int) -> str:
+    library = _crypto_or_none()
+    if library is not None:
+        return library.X509_verify_cert_error_string(error).decode()
+    from certs import offline_fallback
+
+    return offline_fallback.error_text(error)
+
+
 def verify_cert(opts: TLSOptions | None, path: str, log: Log) -> bool:
     """``+vc``: does the certificate in ``path`` verify against the +cf/+cd/+crl settings?
 
@@ -159,43 +216,35 @@ def verify_cert(opts: TLSOptions | None, path: str, log: Log) -> bool:
     """
     if opts is None:
         return False
-    loaded = _read_certificates(path, opts.file_format)
-    if loaded is None:
+    if _crypto_or_none() is not None:
+        error = _verify_with_openssl(opts, path)
+    else:
+        error = _verify_with_fallback(opts, path)
+    if error == "open":
         log.error(f"Cannot open certificate file '{path}'")
         return False
-    certificate, chain = loaded
-    try:
-        if not certificate:
-            kind = "DER" if opts.file_format == "der" else "PEM"
-            log.error(f"Not a {kind} certificate file: '{path}'")
-            return False
-        with _store() as store:
-            _build_trust_store(store, opts)
-            error = _verify(store, certificate, chain)
-        if error:
-            if error > _LAST_KNOWN_X509_ERROR:
-                log.warn(f"Unsupported OpenSSL X.509 verification error code {error}; mapped "
-                         "to DCMTLS_EC_X509VerifyUnspecified.")
-                error = _UNSPECIFIED
-            text = _crypto().X509_verify_cert_error_string(error).decode()
-            log.error(f"certificate verification failed: {text}")
-            return False
-        return True
-    finally:
-        _free(certificate, *chain)
+    if error == "format":
+        kind = "DER" if opts.file_format == "der" else "PEM"
+        log.error(f"Not a {kind} certificate file: '{path}'")
+        return False
+    if error:
+        if error > _LAST_KNOWN_X509_ERROR:
+            log.warn(f"Unsupported OpenSSL X.509 verification error code {error}; mapped "
+                     "to DCMTLS_EC_X509VerifyUnspecified.")
+            error = _UNSPECIFIED
+        log.error(f"certificate verification failed: {_error_text(error)}")
+        return False
+    return True
 
 
-def is_root_cert(opts: TLSOptions | None, path: str, log: Log) -> bool:
-    """``+rc``: is the certificate in ``path`` a self-signed certificate verifying against
-    itself (CA:TRUE is not required, as in DCMTK)?"""
-    file_format = opts.file_format if opts is not None else "pem"
+def _is_root_with_openssl(path: str, file_format: str) -> bool | None:
+    """+rc through X509_verify_cert; None if the file holds no readable certificate."""
     loaded = _read_certificates(path, file_format)
     certificate = loaded[0] if loaded else None
     if loaded:
         _free(*loaded[1])
     if not certificate:
-        log.error(f"Cannot read certificate file '{path}'")
-        return False
+        return None
     try:
         with _store() as store:
             if not _crypto().X509_STORE_add_cert(store, certificate):
@@ -203,3 +252,26 @@ def is_root_cert(opts: TLSOptions | None, path: str, log: Log) -> bool:
             return _verify(store, certificate, []) == 0
     finally:
         _free(certificate)
+
+
+def _is_root_with_fallback(path: str, file_format: str) -> bool | None:
+    from certs import offline_fallback
+
+    loaded = offline_fallback.read_certificates(path, file_format)
+    if not loaded or loaded[0] is None:
+        return None
+    return offline_fallback.verify_self(loaded[0]) == 0
+
+
+def is_root_cert(opts: TLSOptions | None, path: str, log: Log) -> bool:
+    """``+rc``: is the certificate in ``path`` a self-signed certificate verifying against
+    itself (CA:TRUE is not required, as in DCMTK)?"""
+    file_format = opts.file_format if opts is not None else "pem"
+    if _crypto_or_none() is not None:
+        result = _is_root_with_openssl(path, file_format)
+    else:
+        result = _is_root_with_fallback(path, file_format)
+    if result is None:
+        log.error(f"Cannot read certificate file '{path}'")
+        return False
+    return result
