@@ -1,12 +1,15 @@
 """One hint line after a failure: the likely cause and the option that fixes it.
 
-The plain/TLS mismatch is confirmed before it is named: after a plain association
-request died without any DICOM answer, a TLS handshake is tried on the same port;
-after a TLS handshake failed on the transport level, a plain A-ASSOCIATE-RQ is. Both
-probes are bounded (5 seconds or ``-ta``, whichever is shorter) and end politely.
-Rejections and certificate failures are named from what the peer already said; after
-a failed verification one more handshake, verifying nothing, fetches the refused chain
-for the report.
+The plain/TLS mismatch is confirmed before it is named. After a plain association
+request died without any DICOM answer, a TLS handshake is tried on the same port
+(bounded by 5 seconds or ``-ta``, whichever is shorter). After a TLS handshake failed on
+the transport level, nothing more is sent: the hint rests on what the peer itself
+answered our ClientHello with (``RunReport.tls_answer``, kept by the driver), an
+A-ASSOCIATE-RJ or A-ABORT being a plain DICOM SCP's answer. Nothing ever goes over the
+wire in clear when TLS was asked for; a plain peer that closes without a word gets no
+hint. Rejections and certificate failures are named from what the peer already said;
+after a failed verification one more handshake, verifying nothing, fetches the refused
+chain for the report.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ PROBE_SECONDS = 5.0
 #: OpenSSL reasons of a handshake that met something other than a TLS server
 _NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF_WHILE_READING", "RECORD_LAYER_FAILURE",
                     "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST", "UNKNOWN_PROTOCOL")
-#: DICOM PDU types that answer an A-ASSOCIATE-RQ: AC, RJ, A-ABORT
-_ANSWER_PDU_TYPES = (0x02, 0x03, 0x07)
+#: DICOM PDU types an SCP answers a ClientHello with (what it takes for a bad
+#: A-ASSOCIATE-RQ): A-ASSOCIATE-RJ, A-ABORT
+_PLAIN_ANSWER_PDU_TYPES = (0x03, 0x07)
 #: first bytes of TLS records (handshake, alert) a TLS server answers with
 _TLS_RECORD_TYPES = ("15", "16")
-_A_ABORT = bytes((0x07, 0, 0, 0, 0, 4, 0, 0, 0, 0))
 
 
 def add_hint(report: RunReport, opts: EchoOptions) -> None:
@@ -46,7 +49,7 @@ def add_hint(report: RunReport, opts: EchoOptions) -> None:
         reason = str((report.tls_error or {}).get("reason") or "")
         if "CERTIFICATE_REQUIRED" in reason:
             report.hint = "the peer requires a client certificate: use +tls KEY CERT, not +tla"
-        elif _transport_level(report) and _speaks_dicom(report, opts):
+        elif _transport_level(report) and _answered_in_dicom(report):
             report.hint = (f"{where} speaks plain DICOM, not TLS: leave out +tls/+tla "
                            "(or give -tls)")
     elif not report.tls_requested and _silent_plain_refusal(report) and _speaks_tls(report, opts):
@@ -120,37 +123,12 @@ def _connect(report: RunReport, opts: EchoOptions) -> socket.socket | None:
     return sock
 
 
-def _speaks_dicom(report: RunReport, opts: EchoOptions) -> bool:
-    """True if the port answers a plain A-ASSOCIATE-RQ with a DICOM PDU (then aborted)."""
-    from dul import uids
-    from dul.association import Requestor
-    from dul.pdu import AssociateRQ, PresentationContextRQ, UserInformation
-    from echoscu.dumps import IMPLEMENTATION_CLASS_UID, implementation_version_name
-
-    rq = AssociateRQ(
-        called_ae=opts.called_aet or "ANY-SCP", calling_ae=opts.calling_aet or "ECHOSCU",
-        contexts=[PresentationContextRQ(1, uids.VERIFICATION, [uids.IMPLICIT_VR_LITTLE_ENDIAN])],
-        user_info=UserInformation(max_pdu=16384,
-                                  implementation_class_uid=IMPLEMENTATION_CLASS_UID,
-                                  implementation_version_name=implementation_version_name()))
-    sock = _connect(report, opts)
-    if sock is None:
-        return False
-    with sock:
-        try:
-            sock.sendall(Requestor(rq, 16384).start())
-            head = b""
-            while len(head) < 2:
-                chunk = sock.recv(2 - len(head))
-                if not chunk:
-                    break
-                head += chunk
-            answered = len(head) == 2 and head[0] in _ANSWER_PDU_TYPES and head[1] == 0
-            if answered and head[0] != 0x07:
-                sock.sendall(_A_ABORT)
-        except OSError:
-            return False
-    return answered
+def _answered_in_dicom(report: RunReport) -> bool:
+    """True if the peer answered our ClientHello with a DICOM PDU (A-ASSOCIATE-RJ or
+    A-ABORT: type, a zero reserved byte, the standard's length of 4)."""
+    head = report.tls_answer or b""
+    return (len(head) >= 6 and head[0] in _PLAIN_ANSWER_PDU_TYPES and head[1] == 0
+            and int.from_bytes(head[2:6], "big") == 4)
 
 
 def _unverified_context():

@@ -380,6 +380,50 @@ def _nodelay_setting() -> bool:
     return number != 0
 
 
+def _first_answer(tls_sock) -> bytes:
+    """Send the ClientHello and return the first bytes the peer answers with, left unread
+    for the handshake that follows (at most 16; empty if it closed without a word).
+
+    For the mismatch hint: a plain DICOM SCP answers a ClientHello with an A-ASSOCIATE-RJ
+    or A-ABORT, which OpenSSL reads and drops as a bad record; what it said is kept here so
+    that nothing ever needs to be sent in clear to find out. Runs only when a report is
+    kept. On success it costs one SSL_do_handshake call that stops at the first read, two
+    setsockopt (TCP_CORK), a poll and a recv(MSG_PEEK); timeouts and resets raise what
+    the handshake would.
+    """
+    import socket as socket_module
+    import ssl
+    from time import monotonic
+
+    timeout = tls_sock.gettimeout()
+    started = monotonic()
+    # corked, the ClientHello stays in our send queue until OpenSSL has found nothing to
+    # read; else a quick peer's answer could be read (and dropped) within that one call
+    cork = getattr(socket_module, "TCP_CORK", None)
+    if cork is not None:
+        tls_sock.setsockopt(socket_module.IPPROTO_TCP, cork, 1)
+    tls_sock.settimeout(0.0)
+    try:
+        tls_sock.do_handshake()
+        return b""  # finished without waiting: nothing left to look at
+    except ssl.SSLWantReadError:
+        pass
+    finally:
+        tls_sock.settimeout(timeout)
+        if cork is not None:
+            tls_sock.setsockopt(socket_module.IPPROTO_TCP, cork, 0)
+    peek = socket_module.socket(tls_sock.family, tls_sock.type, fileno=tls_sock.fileno())
+    try:
+        peek.settimeout(timeout)
+        head = peek.recv(16, socket_module.MSG_PEEK)
+    finally:
+        peek.detach()
+    if timeout:
+        # the handshake keeps one time limit in all: what the wait for the answer left
+        tls_sock.settimeout(max(timeout - (monotonic() - started), 0.001))
+    return head
+
+
 class _Session:
     """One association's I/O: the socket, the ``dul`` requestor, and DCMTK's timeouts."""
 
@@ -449,7 +493,13 @@ class _Session:
         self.sock = sock
         sock.settimeout(min(limits) if limits else None)
         try:
-            tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
+            if self.report is None:
+                tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
+            else:
+                tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name,
+                                                   do_handshake_on_connect=False)
+                self.report.tls_answer = _first_answer(tls_sock)
+                tls_sock.do_handshake()
         except OSError as error:
             if self.report is not None:
                 self.report.tls_failed(error)

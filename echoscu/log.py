@@ -94,7 +94,16 @@ class PrefixLayout(Layout):
 
 
 class Appender:
-    """A destination for events; a layout turns each event into text, Threshold filters."""
+    """A destination for events; a layout turns each event into text, Threshold filters.
+
+    A destination that fails (a full disk, a closed pipe, stderr on /dev/full) never
+    changes a run's outcome, in echoscu or echoscp: the first failed write is reported
+    once (``on_failure``, like log4cplus's OnlyOnceErrorHandler) and the appender then
+    stays quiet for the rest of the process.
+    """
+
+    #: True once a write failed: everything later is dropped
+    failed = False
 
     def __init__(self, layout: Layout, threshold: int = NOT_SET) -> None:
         self.layout = layout
@@ -103,14 +112,55 @@ class Appender:
     def append(self, event: LogEvent) -> None:
         """Write ``event`` unless it is below this appender's threshold."""
         if event.level >= self.threshold:
-            self.write(self.layout.format(event))
+            self.deliver(self.layout.format(event))
+
+    def deliver(self, text: str) -> None:
+        """``write`` guarded: a failing destination is reported once, then left alone."""
+        if self.failed:
+            return
+        try:
+            self.write(text)
+        except (OSError, ValueError) as error:
+            self.failed = True
+            self.on_failure(error)
 
     def write(self, text: str) -> None:
         """Put formatted text where this appender sends it (subclasses decide)."""
         raise NotImplementedError
 
+    def on_failure(self, error: OSError | ValueError) -> None:
+        """The first write failed with ``error`` (subclasses say so where they can)."""
+
     def close(self) -> None:
         """Release what the appender holds (files); console appenders hold nothing."""
+
+
+def report_error(text: str) -> None:
+    """log4cplus's own error line, ``log4cplus:ERROR <text>``, on stderr; nowhere if
+    stderr fails too."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(f"log4cplus:ERROR {text}\n")
+        stream.flush()
+    except (OSError, ValueError):
+        silence(stream)
+
+
+def silence(stream: TextIO) -> None:
+    """Point a failed stream's descriptor at /dev/null: what it still buffers and all later
+    writes go nowhere, so neither later output nor Python's flush at exit can fail."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError):
+        pass
 
 
 class ConsoleAppender(Appender):
@@ -123,15 +173,17 @@ class ConsoleAppender(Appender):
         self.immediate_flush = immediate_flush
 
     def write(self, text: str) -> None:
-        """Write and (by default) flush; a closed pipe on the other end is ignored."""
+        """Write and (by default) flush."""
         stream = sys.stderr if self.to_stderr else sys.stdout
-        if stream is None:
-            return
-        try:
+        if stream is not None:
             write_text(stream, text, self.immediate_flush)
-        except (BrokenPipeError, ValueError):
-            # reader went away (`| head`) or stream closed: logging must not kill the run
-            pass
+
+    def on_failure(self, error: OSError | ValueError) -> None:
+        """The console is gone (`| head`), closed or full: nothing to report it on, as with
+        DCMTK's std::cerr; its unwritten text is dropped so that the exit stays clean."""
+        stream = sys.stderr if self.to_stderr else sys.stdout
+        if stream is not None:
+            silence(stream)
 
 
 def write_text(stream: TextIO, text: str, flush: bool = True) -> None:

@@ -534,7 +534,7 @@ class _Configured(log.Appender):
                 return
             if verdict == ACCEPT:
                 break
-        self.write(self.layout.format(event))
+        self.deliver(self.layout.format(event))
 
 
 class ConsoleAppender(_Configured):
@@ -548,6 +548,10 @@ class ConsoleAppender(_Configured):
     def write(self, text: str) -> None:
         """Write through the console writer."""
         self.console.write(text)
+
+    def on_failure(self, error: OSError | ValueError) -> None:
+        """As the console writer's."""
+        self.console.on_failure(error)
 
 
 class NullAppender(_Configured):
@@ -591,9 +595,18 @@ class FileAppender(_Configured):
         if self.immediate_flush:
             self.handle.flush()
 
+    def on_failure(self, error: OSError | ValueError) -> None:
+        """Say once on stderr that the file takes nothing more (log4cplus's words)."""
+        log.report_error(f"file is not open: {self.filename}")
+
     def close(self) -> None:
-        """Flush and close the file."""
-        self.handle.close()
+        """Flush and close the file (a last failed flush is reported like a failed write)."""
+        try:
+            self.handle.close()
+        except (OSError, ValueError) as error:
+            if not self.failed:
+                self.failed = True
+                self.on_failure(error)
 
 
 class RollingFileAppender(FileAppender):
@@ -628,7 +641,8 @@ class RollingFileAppender(FileAppender):
             os.rename(self.filename, f"{self.filename}.1")
         except OSError:
             pass
-        self.handle = self._open("wb")
+        # an OSError here is a failed write (Appender.deliver), not a configuration error
+        self.handle = open(self.filename, "wb")  # kept open for the run
 
 
 APPENDERS: dict[str, type[_Configured]] = {

@@ -167,6 +167,9 @@ class RunReport:
         self.tls: TLSFacts | None = None
         #: OpenSSL's verify message and reason of a failed handshake
         self.tls_error: dict[str, object] | None = None
+        #: the first bytes the peer answered our ClientHello with (kept unread by the
+        #: handshake), for the mismatch hint; None if the handshake never got that far
+        self.tls_answer: bytes | None = None
         #: after a failed verification: the chain the peer sends, from an unverified handshake
         self.unverified_chain: list[bytes] = []
         #: what answered the A-ASSOCIATE-RQ if not AC/RJ ("Aborted", "ConnectionClosed", ...)

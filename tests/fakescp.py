@@ -768,3 +768,88 @@ class _Session:
             self.stall()
         else:
             self.event("closed")
+
+
+# --- a raw peer: answers the first bytes of each connection, records every byte -------
+
+
+class RawPeer:
+    """A listener on 127.0.0.1 that records every byte of every connection it accepts.
+
+    On each connection it waits for the first bytes (a ClientHello, say), then sends
+    ``answer`` (None: closes at once, as DCMTK's storescp does after a PDU type it does
+    not know) and keeps reading until the peer closes or ``linger`` seconds pass.
+    Connections are served one at a time; ``received`` holds one bytes object per
+    connection. Use it as a context manager.
+    """
+
+    def __init__(self, answer: bytes | None, linger: float = 5.0) -> None:
+        self.answer = answer
+        self.linger = linger
+        self.received: list[bytes] = []
+        self.errors: list[BaseException] = []
+        self._busy = threading.Event()
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name="rawpeer", daemon=True)
+
+    def __enter__(self) -> RawPeer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(10.0)
+        self._listener.close()
+        if self._thread.is_alive():
+            raise RuntimeError("raw peer thread did not stop")
+        if self.errors:
+            raise RuntimeError(f"raw peer failed internally: {self.errors[0]!r}")
+
+    def wait_idle(self, timeout: float = 10.0) -> list[bytes]:
+        """After the client exited: wait until every connection it made is handled."""
+        end = time.monotonic() + timeout
+        while self._busy.is_set() or select.select([self._listener], [], [], 0)[0]:
+            if time.monotonic() > end:
+                raise TimeoutError(f"raw peer still busy after {timeout} s")
+            time.sleep(_POLL)
+        return list(self.received)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not select.select([self._listener], [], [], _POLL)[0]:
+                continue
+            # busy before accept() takes the connection off the queue: wait_idle() sees one
+            self._busy.set()
+            try:
+                sock, _ = self._listener.accept()
+                with sock:
+                    self.received.append(b"")
+                    self._handle(sock, len(self.received) - 1)
+            except Exception as error:  # noqa: BLE001 - a harness bug must fail the test
+                self.errors.append(error)
+            finally:
+                self._busy.clear()
+
+    def _handle(self, sock: socket.socket, index: int) -> None:
+        sock.settimeout(_POLL)
+        end = time.monotonic() + self.linger
+        answered = False
+        while time.monotonic() < end and not self._stop.is_set():
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                return
+            if not chunk:
+                return
+            self.received[index] += chunk
+            if not answered:
+                answered = True
+                if self.answer is None:
+                    return
+                sock.sendall(self.answer)
