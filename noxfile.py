@@ -30,12 +30,12 @@ FULL_PYTHON = "3.13"
 PORTABILITY_TESTS = [
     "tests/test_tls_*.py", "tests/test_echoscu_tls.py", "tests/test_echoscp_*.py",
     "tests/test_echocerts_*.py", "tests/test_certs_*.py", "tests/test_cli_*.py",
-    "tests/test_packaging.py", "tests/test_portability.py",
+    "tests/test_packaging.py", "tests/test_portability.py", "tests/test_portable_*.py",
 ]
 #: what the portable session runs (the rest does not touch the removed extras)
 PORTABLE_TESTS = [
     "tests/test_tls_*.py", "tests/test_echoscu_tls.py", "tests/test_echoscp_*.py",
-    "tests/test_portability.py", "tests/test_echocerts_init.py",
+    "tests/test_portability.py", "tests/test_portable_*.py", "tests/test_echocerts_init.py",
 ]
 
 
