@@ -286,7 +286,9 @@ def test_profile_and_cipher_options(scp, pki):
 
 
 def test_expect_sni(scp, pki):
+    import gc
     import ssl
+    import warnings
 
     from pynetdicom import AE
     from pynetdicom.sop_class import Verification
@@ -299,10 +301,19 @@ def test_expect_sni(scp, pki):
         ae = AE()
         ae.add_requested_context(Verification)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-        assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, name))
-        assert assoc.is_established == established
         if established:
+            assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, name))
+            assert assoc.is_established
             assoc.release()
+            continue
+        # pynetdicom leaves the socket of a refused TLS handshake to the garbage
+        # collector (its own leak, not ours): collect it here, its warning silenced
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, name))
+            assert not assoc.is_established
+            del assoc
+            gc.collect()
     server.stop()
     assert "SNI failure: client requested server 'otherhost', my name is 'localhost'." \
         in server.stderr
