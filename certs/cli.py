@@ -9,7 +9,6 @@ unusable, 2 = bad usage. cryptography is imported only inside the commands.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import os
 import shlex
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from certs.files import write_file
 from certs.options import PROFILE_NAMES
 from echoscu import __version__
 from echoscu.completion import complete_files
@@ -92,29 +90,6 @@ def _valid_dns_name(host: str) -> bool:
     return True
 
 
-def _pem_to_der(pem: bytes) -> bytes:
-    """The bytes inside a single-block PEM file."""
-    lines = [line for line in pem.splitlines() if line and not line.startswith(b"-----")]
-    return base64.b64decode(b"".join(lines))
-
-
-def _apply_password_scope(made: Pki) -> None:
-    """With --password: server key unencrypted, and DER copies of encrypted keys encrypted.
-
-    make_pki encrypts every PEM key and writes every DER key in the clear; ``init``
-    keeps the server's key clear (servers start unattended) and makes each DER key a
-    true copy of its PEM key, so no plain copy of a protected key is left behind.
-    """
-    from cryptography.hazmat.primitives import serialization
-
-    server = made.server
-    write_file(server.key, server.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()), private=True)
-    for identity in (made.ca, *made.clients, made.revoked):
-        write_file(identity.key_der, _pem_to_der(Path(identity.key).read_bytes()), private=True)
-
-
 def _generate(root: Path, force: bool, *, hosts: tuple[str, ...], ips: tuple[str, ...],
               key_type: str, days: int, clients: int, password: str | None) -> Pki:
     """Run make_pki in a staging directory inside ``root``, then move the files in.
@@ -122,17 +97,17 @@ def _generate(root: Path, force: bool, *, hosts: tuple[str, ...], ips: tuple[str
     Nothing in ``root`` is touched unless every file can be written: existing files
     are refused (listed) unless ``force``. The CRLs are remade to last as long as the
     certificates (make_pki's last 30 days), so the demo does not break after a month.
+    With a password, the CA and client keys are encrypted in memory before their one
+    write, and get no DER copy (DCMTK's ``-der`` reads only unencrypted keys); the
+    server key stays clear (servers start unattended).
     """
     from certs import pki
 
     staging = Path(tempfile.mkdtemp(prefix=".echocerts-", dir=root))
     try:
         made = pki.make_pki(staging, hosts=hosts, ips=ips, key_type=key_type, days=days,
-                            clients=clients, password=password)
-        if password:
-            _apply_password_scope(made)
-        pki.make_crl(staging, "crl", made.ca, [made.revoked], days=days)
-        pki.make_crl(staging, "crl-empty", made.ca, [], days=days)
+                            clients=clients, password=password, clear_server_key=True,
+                            crl_days=days, protected_der_keys=False)
         produced = sorted(path.relative_to(staging) for path in staging.rglob("*")
                           if path.is_file())
         clashes = [str(path) for path in produced if os.path.lexists(root / path)]
@@ -201,10 +176,29 @@ def _summary(directory: str, key_type: str, days: int, hosts: tuple[str, ...],
         f"  {'revoked.pem, revoked.key':<28}spare client, revoked by crl.pem{locked}",
         f"  {'crl.pem, crl-empty.pem':<28}CRL revoking revoked.pem, and an empty CRL "
         f"(both valid {days} days)",
-        f"  {'*.der, *.key.der':<28}DER copies of every PEM file (use with -der)",
+        *_der_lines(directory, password),
         f"  {'cadir/, cadir-der/':<28}OpenSSL hashed CA directories (+cd cadir)",
         "Private keys have mode 0600.",
         "",
+    ]
+
+
+def _der_lines(directory: str, password: str | None) -> list[str]:
+    """What the DER copies are; with a password, why the protected keys have none.
+
+    DCMTK's ``-der`` (like ours) reads only unencrypted DER keys, so a DER copy of an
+    encrypted key is either useless (encrypted) or the key in the clear.
+    """
+    if not password:
+        return [f"  {'*.der, *.key.der':<28}DER copies of every PEM file, keys unencrypted "
+                "(use with -der)"]
+    client = shlex.quote(os.path.join(directory, "client1"))
+    return [
+        f"  {'*.der, server.key.der':<28}DER copies of the certificates, CRLs and server key "
+        "(use with -der)",
+        f"  {'':<28}no DER copies of the encrypted keys: -der reads only unencrypted keys",
+        f"  {'':<28}(DCMTK too); to make one, unencrypted, mode 0600 (asks for the password):",
+        f"  {'':<28}openssl pkcs8 -in {client}.key -outform DER -out {client}.key.der",
     ]
 
 

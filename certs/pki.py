@@ -38,15 +38,16 @@ _HASHES = {"sha224": hashes.SHA224, "sha256": hashes.SHA256,
 class Identity:
     """One certificate with its key, in PEM and DER files (paths as strings).
 
-    The DER key is never encrypted: DCMTK (OpenSSL's DER key loader) cannot read an
-    encrypted PKCS#8 DER key.
+    The DER key is never encrypted: DCMTK 3.6.7's ``-der`` (OpenSSL's DER key loader)
+    reads no encrypted key, so an encrypted DER key would be useless. ``key_der`` is
+    None where no DER copy was written (``der_key=False``: a protected key gets none).
     """
 
     name: str
     cert: str
     key: str
     cert_der: str
-    key_der: str
+    key_der: str | None
     certificate: x509.Certificate = field(repr=False)
     private_key: PrivateKey = field(repr=False)
 
@@ -94,10 +95,19 @@ def generate_key(key_type: str) -> PrivateKey:
 
 
 def _save(directory: Path, name: str, certificate: x509.Certificate, key: PrivateKey,
-          password: str | None) -> Identity:
+          password: str | None, der_key: bool = True) -> Identity:
+    """Write the files of one identity, each once; the key is encrypted in memory first.
+
+    ``der_key=False`` writes no ``.key.der`` (the only DER form DCMTK reads is clear).
+    """
     encryption = (serialization.BestAvailableEncryption(password.encode())
                   if password else serialization.NoEncryption())
     pkcs8 = serialization.PrivateFormat.PKCS8
+    key_der = None
+    if der_key:
+        key_der = write_file(directory / f"{name}.key.der",
+                             key.private_bytes(serialization.Encoding.DER, pkcs8,
+                                               serialization.NoEncryption()), True)
     return Identity(
         name=name,
         cert=write_file(directory / f"{name}.pem",
@@ -106,9 +116,7 @@ def _save(directory: Path, name: str, certificate: x509.Certificate, key: Privat
                        key.private_bytes(serialization.Encoding.PEM, pkcs8, encryption), True),
         cert_der=write_file(directory / f"{name}.der",
                             certificate.public_bytes(serialization.Encoding.DER)),
-        key_der=write_file(directory / f"{name}.key.der",
-                           key.private_bytes(serialization.Encoding.DER, pkcs8,
-                                             serialization.NoEncryption()), True),
+        key_der=key_der,
         certificate=certificate,
         private_key=key,
     )
@@ -163,8 +171,10 @@ def _sign(builder: x509.CertificateBuilder, key: PrivateKey, hash_name: str) -> 
 
 def make_ca(directory: str | os.PathLike, name: str = "ca", *, common_name: str = "Test CA",
             key_type: str = "rsa2048", days: int = 365, hash_name: str = "sha256",
-            password: str | None = None) -> Identity:
-    """A self-signed root CA (CA:TRUE, keyCertSign, cRLSign), written as ``<name>.pem`` etc."""
+            password: str | None = None, der_key: bool = True) -> Identity:
+    """A self-signed root CA (CA:TRUE, keyCertSign, cRLSign), written as ``<name>.pem`` etc.
+
+    ``der_key=False``: no unencrypted ``<name>.key.der`` copy of the key."""
     key = generate_key(key_type)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()
@@ -184,7 +194,7 @@ def make_ca(directory: str | os.PathLike, name: str = "ca", *, common_name: str 
                        critical=False)
     )
     certificate = _sign(builder, key, hash_name)
-    return _save(Path(directory), name, certificate, key, password)
+    return _save(Path(directory), name, certificate, key, password, der_key)
 
 
 def issue(directory: str | os.PathLike, name: str, issuer: Identity, *,
@@ -192,10 +202,11 @@ def issue(directory: str | os.PathLike, name: str, issuer: Identity, *,
           hash_name: str = "sha256", server: bool = True, client: bool = True,
           hosts: tuple[str, ...] = ("localhost",), ips: tuple[str, ...] = ("127.0.0.1",),
           expired: bool = False, serial: int | None = None,
-          password: str | None = None) -> Identity:
+          password: str | None = None, der_key: bool = True) -> Identity:
     """A leaf certificate signed by ``issuer``, written as ``<name>.pem``/``.key``/``.der``.
 
-    ``expired`` makes it valid from 30 to 1 days ago; ``serial`` fixes the serial number.
+    ``expired`` makes it valid from 30 to 1 days ago; ``serial`` fixes the serial number;
+    ``der_key=False`` writes no unencrypted ``<name>.key.der``.
     """
     key = generate_key(key_type)
     now = _now()
@@ -230,7 +241,7 @@ def issue(directory: str | os.PathLike, name: str, issuer: Identity, *,
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     certificate = _sign(builder, issuer.private_key, hash_name)
-    return _save(Path(directory), name, certificate, key, password)
+    return _save(Path(directory), name, certificate, key, password, der_key)
 
 
 def make_crl(directory: str | os.PathLike, name: str, issuer: Identity,
@@ -272,24 +283,34 @@ def hashed_dir(directory: str | os.PathLike, cas: list[Identity], der: bool = Fa
 
 def make_pki(directory: str | os.PathLike, *, hosts: tuple[str, ...] = ("localhost",),
              ips: tuple[str, ...] = ("127.0.0.1",), key_type: str = "rsa2048", days: int = 365,
-             clients: int = 1, password: str | None = None) -> Pki:
+             clients: int = 1, password: str | None = None, clear_server_key: bool = False,
+             crl_days: int = 30, protected_der_keys: bool = True) -> Pki:
     """Create a complete test PKI in ``directory`` (created if needed).
 
     Files: ca, server, client1..N, revoked (.pem/.key/.der/.key.der), crl (.pem/.der,
     lists ``revoked``), crl-empty, cadir/ and cadir-der/ (hashed CA directories).
     ``password`` encrypts every PEM private key (PKCS#8); None leaves them unencrypted.
+    ``clear_server_key`` leaves the server's key unencrypted even with a password
+    (``echocerts init``: servers start unattended). ``protected_der_keys=False`` writes
+    no (necessarily unencrypted) ``.key.der`` for the keys the password protects, so
+    no byte of those keys reaches the disk in the clear. CRLs last ``crl_days``.
+    Every file is written once, with its final content.
     """
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    ca = make_ca(root, "ca", key_type=key_type, days=days, password=password)
+    der_key = protected_der_keys or not password
+    ca = make_ca(root, "ca", key_type=key_type, days=days, password=password, der_key=der_key)
+    server_password = None if clear_server_key else password
     server = issue(root, "server", ca, key_type=key_type, days=days, client=False,
-                   hosts=hosts, ips=ips, password=password)
+                   hosts=hosts, ips=ips, password=server_password,
+                   der_key=der_key or not server_password)
     client_ids = [issue(root, f"client{i}", ca, key_type=key_type, days=days, server=False,
-                        hosts=(), ips=(), password=password) for i in range(1, clients + 1)]
+                        hosts=(), ips=(), password=password, der_key=der_key)
+                  for i in range(1, clients + 1)]
     revoked = issue(root, "revoked", ca, key_type=key_type, days=days, hosts=hosts, ips=ips,
-                    password=password)
-    crl, crl_der = make_crl(root, "crl", ca, [revoked])
-    empty_crl, empty_crl_der = make_crl(root, "crl-empty", ca, [])
+                    password=password, der_key=der_key)
+    crl, crl_der = make_crl(root, "crl", ca, [revoked], days=crl_days)
+    empty_crl, empty_crl_der = make_crl(root, "crl-empty", ca, [], days=crl_days)
     return Pki(
         directory=str(root), ca=ca, server=server, clients=client_ids, revoked=revoked,
         crl=crl, crl_der=crl_der, empty_crl=empty_crl, empty_crl_der=empty_crl_der,

@@ -218,8 +218,8 @@ def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
         if report is not None:
             report.rejected(*rejected.args)
         errors, fatal = msg.describe_rejection(*rejected.args)
-        for line in errors:
-            app.error(line)
+        for line in errors:  # dcmnet's complaints while it decodes the A-ASSOCIATE-RJ
+            net.error(line)
         app.fatal("\n".join(fatal))
         session.close()
         return EXIT_FAILURE
@@ -248,8 +248,17 @@ def _tls_context(opts: EchoOptions):
         return client_context(opts.tls, tls_log)
     except TLSSetupError as error:
         for level, text in error.messages:
-            _log_letter(app, level, text)
+            # a condition ("000b:0004 ...") is echoscu's report; the rest (OpenSSL errors,
+            # profile checks) is what dcmtls logs on its way there
+            _log_letter(app if _is_condition(text) else tls_log, level, text)
         return None
+
+
+def _is_condition(text: str) -> bool:
+    """True for DCMTK's condition format ``mmmm:cccc text`` (lower-case hex)."""
+    hexdigits = "0123456789abcdef"
+    return (len(text) > 10 and text[4] == ":" and text[9] == " "
+            and all(char in hexdigits for char in text[:4] + text[5:9]))
 
 
 def _log_letter(logger, letter: str, text: str) -> None:

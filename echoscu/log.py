@@ -135,14 +135,19 @@ class Appender:
         """Release what the appender holds (files); console appenders hold nothing."""
 
 
-def report_error(text: str) -> None:
-    """log4cplus's own error line, ``log4cplus:ERROR <text>``, on stderr; nowhere if
-    stderr fails too."""
+#: log4cplus's own run-time messages are silent (after ``-lc``, DCMTK silences them when
+#: the root logger drops ERROR, as it does the command-line error blocks)
+quiet_errors = False
+
+
+def report_error(text: str, kind: str = "ERROR", configuring: bool = False) -> None:
+    """log4cplus's own line, ``log4cplus:ERROR <text>`` (or ``WARN``), on stderr; nowhere
+    if stderr fails too, or at run time while ``quiet_errors``."""
     stream = sys.stderr
-    if stream is None:
+    if stream is None or (quiet_errors and not configuring):
         return
     try:
-        stream.write(f"log4cplus:ERROR {text}\n")
+        stream.write(f"log4cplus:{kind} {text}\n")
         stream.flush()
     except (OSError, ValueError):
         silence(stream)
@@ -234,13 +239,20 @@ class Logger:
 
     def _emit(self, event: LogEvent) -> None:
         """Hand ``event`` to this logger's appenders and (while additive) its ancestors'."""
+        global _warned_no_appenders
         logger: Logger | None = self
+        found = False
         while logger is not None:
             for appender in logger.appenders:
+                found = True
                 appender.append(event)
             if not logger.additive:
                 break
             logger = logger.parent
+        if not found and not _warned_no_appenders:  # once per process, as log4cplus
+            _warned_no_appenders = True
+            report_error(f"No appenders could be found for logger ({self.name}).")
+            report_error("Please initialize the log4cplus system properly.")
 
     def fatal(self, message: str) -> None:
         """Log at FATAL (``F:``)."""
@@ -273,6 +285,7 @@ class Logger:
             self._emit(LogEvent(self.name, TRACE, message))
 
 
+_warned_no_appenders = False
 _root = Logger(ROOT_NAME, None)
 _loggers: dict[str, Logger] = {ROOT_NAME: _root}
 
@@ -308,12 +321,15 @@ def refresh_thresholds() -> None:
 
 def reset() -> None:
     """Restore DCMTK's default set-up: root at WARN, one ``%P: %m%n`` console appender on stderr."""
+    global quiet_errors, _warned_no_appenders
     for logger in _loggers.values():
         for appender in logger.appenders:
             appender.close()
         logger.appenders = []
         logger.level = NOT_SET
         logger.additive = True
+    quiet_errors = False
+    _warned_no_appenders = False
     _root.level = WARN
     _root.appenders = [ConsoleAppender(PrefixLayout())]
     refresh_thresholds()
@@ -329,7 +345,8 @@ def configure_from_file(path: str, appname: str) -> None:
     """Replace the set-up with a log4cplus property file (``-lc``).
 
     Raises ``echoscu.logconfig.LogConfigError`` with a one-line message if the file
-    is unusable or asks for something we do not support.
+    is unusable or would crash or hang DCMTK; what log4cplus only complains about is
+    reported its way (``log4cplus:ERROR ...``) and the run goes on.
     """
     from echoscu import logconfig
 
