@@ -210,7 +210,7 @@ async def send_hostile(host: str, port: int, chunks: list[bytes],
                 await asyncio.wait_for(writer.drain(), timeout)
             if ssl_context is None and not writer.transport.is_closing():
                 writer.write_eof()
-        except (ConnectionError, ssl.SSLError):
+        except OSError:  # ConnectionError, SSLError, or ENOTCONN from write_eof after a reset
             pass  # the SCP gave up on us mid-stream: what it sent is still read
         reply = await drain_until_closed(reader, timeout)
         reply.port = our_port

@@ -125,7 +125,7 @@ def scp(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     started: list[EchoSCP] = []
 
-    def start(*args: str, env: dict[str, str] | None = None,
+    def start(*args: str, env: dict[str, str | None] | None = None,
               stdin: bytes | None = None) -> EchoSCP:
         server = EchoSCP(tmp_path, *args, env=env, stdin=stdin).start()
         started.append(server)

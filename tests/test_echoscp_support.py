@@ -24,7 +24,7 @@ STOP_TIMEOUT = 10.0
 class EchoSCP:
     """Our echoscp as a subprocess; stderr/stdout go to files read after ``stop()``."""
 
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None,
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str | None] | None = None,
                  stdin: bytes | None = None) -> None:
         self.workdir = workdir
         self.args = list(args)
@@ -57,7 +57,11 @@ class EchoSCP:
     def _launch(self) -> None:
         environment = dict(os.environ)
         environment.setdefault("TCP_NODELAY", "1")
-        environment.update(self.env or {})
+        for name, value in (self.env or {}).items():  # None removes a variable
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
         self._out = open(self.workdir / f"echoscp-{self.port}.out", "w+b")  # noqa: SIM115
         self._err = open(self.workdir / f"echoscp-{self.port}.err", "w+b")  # noqa: SIM115
         # a new session has no controlling terminal: a key password is read from stdin

@@ -141,7 +141,8 @@ def test_echocerts_init_prints_nothing_on_stderr(tmp_path):
                              str(tmp_path / "pki"), "--password", "pw"],
                             capture_output=True, text=True, timeout=120)
     assert (result.returncode, result.stderr) == (0, "")
-    assert (tmp_path / "pki" / "client1.key.der").exists()
+    assert (tmp_path / "pki" / "client1.key").read_bytes().startswith(
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
 
 
 @pytest.mark.skipif(not dcmtk_installed(), reason=DCMTK_MISSING)

@@ -166,8 +166,8 @@ def _echoscu(args: list[str], portable: bool):
 def test_portable_mode_takes_ctypes_away():
     probe = [sys.executable, "-c", "import ctypes"]
     assert run(probe, timeout=30, env=PORTABLE).returncode != 0
-    assert run(probe, timeout=30, env={"PYTHONPATH": PORTABLE_DIR}).returncode == 0
-    assert run(probe, timeout=30, env={"ECHOSCU_PORTABLE_TEST": "1"}).returncode == 0
+    assert run(probe, timeout=30, env={**PORTABLE, "ECHOSCU_PORTABLE_TEST": None}).returncode == 0
+    assert run(probe, timeout=30, env={**PORTABLE, "PYTHONPATH": None}).returncode == 0
 
 
 def test_offline_module_imports_and_falls_back_without_ctypes():
@@ -250,7 +250,7 @@ def test_pm_echo_against_dcmtk_storescp(storescp, pki, portable):
 
 @pytest.mark.parametrize("portable", [False, True], ids=["ctypes", "portable"])
 def test_pm_echo_against_our_echoscp(scp, pki, portable):
-    environment = PORTABLE if portable else {}
+    environment = PORTABLE if portable else {"ECHOSCU_PORTABLE_TEST": None}
     server = scp("-v", "+pm", "+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert,
                  env=environment)
     result = _echoscu([*_client_args(pki), "localhost", str(server.port)], portable)

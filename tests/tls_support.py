@@ -9,6 +9,8 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 
+import pytest
+
 from certs import session
 from certs.options import TLSOptions
 from dul import dimse, pdu
@@ -174,3 +176,19 @@ class OneShotAcceptor:
         self.thread.join(TIMEOUT)
         assert not self.thread.is_alive(), "acceptor still busy"
         return self.result
+
+
+def tls13_suites_settable() -> bool:
+    """Whether a profile's own TLS 1.3 suite list can be set here: the ctypes route of
+    certs.context, absent in the portable mode (which then keeps OpenSSL's defaults)."""
+    from certs.context import _tls13_setter
+
+    return _tls13_setter(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)) is not None
+
+
+#: for tests of the TLS 1.3 suite list itself (tests/test_portable_fallbacks.py covers
+#: the fallback)
+needs_tls13_suites = pytest.mark.skipif(
+    not tls13_suites_settable(),
+    reason="no ctypes route to SSL_CTX_set_ciphersuites here (portable mode)")
+
