@@ -132,6 +132,8 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
         context.minimum_version = getattr(ssl.TLSVersion, _VERSIONS[profile.min_version])
     context.maximum_version = getattr(ssl.TLSVersion, _VERSIONS[highest])
     context.set_alpn_protocols(["dicom"])
+    if not server:
+        _offer_dcmtk_groups(context)
     if server:
         if opts.expect_sni:
             context.sni_callback = _sni_checker(opts.expect_sni, log)
@@ -139,6 +141,21 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
     context.verify_mode = {"require": ssl.CERT_REQUIRED, "verify": ssl.CERT_OPTIONAL,
                            "ignore": ssl.CERT_NONE}[opts.peer_cert]
     return context
+
+
+def _offer_dcmtk_groups(context: ssl.SSLContext) -> None:
+    """Offer P-256 as the one key-exchange group, with a P-256 key share.
+
+    DCMTK's requestor offers P-256, secp256k1, P-384, P-521, ... (SSL_CTX_set1_curves),
+    so OpenSSL sends a P-256 key share; OpenSSL's default (X25519 first) costs a
+    HelloRetryRequest round trip against every DCMTK peer. Python's only public hook,
+    ``set_ecdh_curve``, sets exactly one group (SSL_CTX_set1_groups with one NID in
+    OpenSSL 3): P-256 alone is the closest public match, and every DCMTK peer takes it.
+    """
+    try:
+        context.set_ecdh_curve("prime256v1")
+    except (ValueError, ssl.SSLError):  # an OpenSSL without P-256: keep its defaults
+        pass
 
 
 def _seed(path: str) -> None:
