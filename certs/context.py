@@ -14,7 +14,7 @@ import ssl
 import warnings
 from collections.abc import Callable
 
-from certs import der, errorqueue, profiles
+from certs import der, errorqueue, profiles, session
 from certs.errorqueue import ErrorQueue
 from certs.errors import TLSSetupError
 from certs.files import memory_file, write_file
@@ -122,7 +122,8 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
         raise TLSSetupError(
             [("F", "000b:0018 DICOM TLS Secure Transport Connection Profile not supported")])
     names = profiles.cipher_list(profile, opts.ciphers, log.warn, server)
-    context.set_ciphers(":".join(names) + ":@SECLEVEL=0")
+    level = session.security_level(opts.profile, server, _own_chain(opts))
+    context.set_ciphers(":".join(names) + f":@SECLEVEL={level}")
     tls13 = profiles.tls13_suites(profile, server)
     if tls13:
         _set_tls13_suites(context, tls13, log)
@@ -132,6 +133,8 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
         context.minimum_version = getattr(ssl.TLSVersion, _VERSIONS[profile.min_version])
     context.maximum_version = getattr(ssl.TLSVersion, _VERSIONS[highest])
     context.set_alpn_protocols(["dicom"])
+    if not server:
+        _offer_dcmtk_groups(context)
     if server:
         if opts.expect_sni:
             context.sni_callback = _sni_checker(opts.expect_sni, log)
@@ -139,6 +142,36 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
     context.verify_mode = {"require": ssl.CERT_REQUIRED, "verify": ssl.CERT_OPTIONAL,
                            "ignore": ssl.CERT_NONE}[opts.peer_cert]
     return context
+
+
+def _offer_dcmtk_groups(context: ssl.SSLContext) -> None:
+    """Offer P-256 as the one key-exchange group, with a P-256 key share.
+
+    DCMTK's requestor offers P-256, secp256k1, P-384, P-521, ... (SSL_CTX_set1_curves),
+    so OpenSSL sends a P-256 key share; OpenSSL's default (X25519 first) costs a
+    HelloRetryRequest round trip against every DCMTK peer. Python's only public hook,
+    ``set_ecdh_curve``, sets exactly one group (SSL_CTX_set1_groups with one NID in
+    OpenSSL 3): P-256 alone is the closest public match, and every DCMTK peer takes it.
+    """
+    try:
+        context.set_ecdh_curve("prime256v1")
+    except (ValueError, ssl.SSLError):  # an OpenSSL without P-256: keep its defaults
+        pass
+
+
+def _own_chain(opts: TLSOptions) -> list[der.Certificate] | None:
+    """The own certificate and the chain certificates of its file (already loaded by
+    then), for the security-level choice; None without one, [] if unreadable here."""
+    if opts.mode != "enabled":
+        return None
+    try:
+        with open(opts.cert_file, "rb") as handle:
+            data = handle.read()
+        if opts.file_format == "der":
+            return [der.Certificate(data)]
+        return [der.Certificate(item) for item in der.load_pem_certificates(data)]
+    except (OSError, der.DerError):
+        return []
 
 
 def _seed(path: str) -> None:

@@ -197,6 +197,43 @@ def make_ca(directory: str | os.PathLike, name: str = "ca", *, common_name: str 
     return _save(Path(directory), name, certificate, key, password, der_key)
 
 
+def make_intermediate(directory: str | os.PathLike, name: str, issuer: Identity, *,
+                      common_name: str | None = None, key_type: str = "rsa2048",
+                      days: int = 365, hash_name: str = "sha256") -> Identity:
+    """An intermediate CA (CA:TRUE, keyCertSign, cRLSign) signed by ``issuer`` with
+    ``hash_name``; ``key_type`` and ``hash_name`` make weak intermediates for tests."""
+    key = generate_key(key_type)
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name or name)]))
+        .issuer_name(issuer.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer.private_key.public_key()), critical=False)
+    )
+    certificate = _sign(builder, issuer.private_key, hash_name)
+    return _save(Path(directory), name, certificate, key, None)
+
+
+def write_chain(directory: str | os.PathLike, name: str, identities: list[Identity]) -> str:
+    """``<name>.pem`` holding the PEM certificates of ``identities`` in that order (a leaf
+    followed by its intermediates: what a peer sends)."""
+    data = b"".join(identity.certificate.public_bytes(serialization.Encoding.PEM)
+                    for identity in identities)
+    return write_file(Path(directory) / f"{name}.pem", data)
+
+
 def issue(directory: str | os.PathLike, name: str, issuer: Identity, *,
           common_name: str | None = None, key_type: str = "rsa2048", days: int = 365,
           hash_name: str = "sha256", server: bool = True, client: bool = True,

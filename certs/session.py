@@ -57,15 +57,81 @@ def tls_error_condition(exc: BaseException) -> str:
     return _IO_ERROR
 
 
+#: the OpenSSL security level of the profiles whose rules it can enforce in the handshake
+#: (level 2: keys of at least 112 bits of strength, i.e. RSA/DSA >= 2048 and EC >= 224,
+#: and no MD5 or SHA-1 signature, in every certificate of the peer's chain)
+_PROFILE_LEVEL = 2
+
+# X509_V_ERR_EE_KEY_TOO_SMALL, X509_V_ERR_CA_KEY_TOO_SMALL, X509_V_ERR_CA_MD_TOO_WEAK:
+# what the security level adds to OpenSSL's verification
+_LEVEL_REFUSALS = (66, 67, 68)
+
+
+def security_level(profile: str, server: bool,
+                   own_chain: list[der.Certificate] | None) -> int:
+    """The OpenSSL security level of a context (the cipher string's ``@SECLEVEL``).
+
+    DCMTK sets level 0 and refuses weak peer certificates in its verification callback,
+    inside the handshake. Python has no such callback, so where a profile refuses what
+    OpenSSL's level 2 refuses, level 2 makes OpenSSL do it, in every element of the
+    chain: ``+pm`` in both roles, and ``+pg`` as requestor (its acceptor only warns about
+    small client keys). The level covers our own chain too, and OpenSSL would then refuse
+    to send an own certificate DCMTK takes with a warning; with such a certificate the
+    level stays 0 and the checks after the handshake decide, as on every other profile.
+    """
+    strict = profile == "8996-mod" or (profile == "8996" and not server)
+    if not strict or (own_chain is not None and not all(map(_meets_level, own_chain))):
+        return 0
+    return _PROFILE_LEVEL
+
+
+def _meets_level(certificate: der.Certificate) -> bool:
+    """Whether OpenSSL's security level 2 takes ``certificate`` in our own chain."""
+    if certificate.key_type in ("RSA", "RSA-PSS", "DSA", "DH") and certificate.key_bits < 2048:
+        return False
+    if certificate.key_type == "EC" and certificate.key_bits < 224:
+        return False
+    if certificate.key_type == "unknown":
+        return False
+    if certificate.issuer_der == certificate.subject_der:
+        return True  # OpenSSL does not judge a self-signature
+    name = certificate.signature_name.upper()
+    return certificate.signature_class != "weak" and not name.endswith(("SHA1", "SHA1-2",
+                                                                         "SHA1-OLD", "UNDEF"))
+
+
 def _verified_chain(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[der.Certificate]:
-    """The peer's leaf and its issuers from our trust store, root first (as OpenSSL's
-    verification callback sees them). Python 3.11 cannot show intermediates the peer
-    sent that are not in the trust store; those are not checked."""
+    """The verified peer chain, root first (the order DCMTK's verification callback sees).
+
+    Python 3.13+: ``get_verified_chain()``, intermediates the peer sent included. Before
+    3.13 Python shows only the leaf: its issuers are looked up in our trust store, and
+    intermediates the peer sent are not seen here (on +pg/+pm OpenSSL's security level
+    has judged them in the handshake).
+    """
+    getter = getattr(ssl_sock, "get_verified_chain", None)
+    if getter is not None:
+        try:
+            verified = [der.Certificate(_der_bytes(item)) for item in getter() or ()]
+        except der.DerError:
+            verified = []
+        if verified:
+            return list(reversed(verified))
     leaf = ssl_sock.getpeercert(binary_form=True)
     if not leaf:
         return []
-    chain = [der.Certificate(leaf)]
-    context = ssl_sock.context
+    return _completed([der.Certificate(leaf)], ssl_sock.context)
+
+
+def _der_bytes(item: object) -> bytes:
+    """DER of one element of ``get_verified_chain()``/``get_unverified_chain()`` (DER bytes
+    by the documented API; anything else is refused and the caller falls back)."""
+    if isinstance(item, (bytes, bytearray)):
+        return bytes(item)
+    raise der.DerError("not DER bytes")
+
+
+def _completed(chain: list[der.Certificate], context: ssl.SSLContext) -> list[der.Certificate]:
+    """``chain`` (leaf first) extended by its issuers from our trust store; root first."""
     anchors = [der.Certificate(c) for c in context.get_ca_certs(binary_form=True)]
     while chain[-1].issuer_der != chain[-1].subject_der and len(chain) < 16:
         issuer = next((c for c in anchors if c.subject_der == chain[-1].issuer_der), None)
@@ -73,6 +139,46 @@ def _verified_chain(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[der.Certifi
             break
         chain.append(issuer)
     return list(reversed(chain))
+
+
+def explain_refusal(exc: BaseException, ssl_sock: ssl.SSLSocket | ssl.SSLObject | None,
+                    opts: TLSOptions, role: str, log: Log) -> None:
+    """Say why the handshake refused the peer's chain when the security level did it.
+
+    DCMTK's callback prints which certificate of the chain it refused and why; with the
+    security level OpenSSL refuses without a word. Python 3.13+ shows the chain the peer
+    sent even after the failure (``get_unverified_chain()``): its certificates, with their
+    issuers from our trust store, get the profile's checks, root first, and so DCMTK's
+    lines. Before 3.13 (or if that shows nothing) one ``E:`` line gives OpenSSL's reason.
+    Prints nothing for other failures.
+    """
+    if getattr(exc, "verify_code", None) not in _LEVEL_REFUSALS:
+        return
+    if ssl_sock is None or ssl_sock.context.verify_mode == ssl.CERT_NONE:
+        return
+    if security_level_of(ssl_sock.context) == 0:
+        return
+    chain: list[der.Certificate] = []
+    getter = getattr(ssl_sock, "get_unverified_chain", None)
+    try:
+        sent = getter() if getter is not None else None
+        if sent:
+            chain = _completed([der.Certificate(_der_bytes(item)) for item in sent],
+                               ssl_sock.context)
+    except (ValueError, OSError, der.DerError):
+        chain = []
+    requestor = role in ("requestor", "client")
+    for certificate in chain:
+        if not _acceptable(certificate, opts.profile, requestor, log):
+            return
+    # SHA-1 under +pg, or no chain to show: the security level's own reason
+    log.error(f"Peer certificate refused by the security level of the TLS profile: "
+              f"{getattr(exc, 'verify_message', '')}. Refusing TLS connection.")
+
+
+def security_level_of(context: ssl.SSLContext) -> int:
+    """The security level a context was built with (public: ``security_level``, 3.10+)."""
+    return int(getattr(context, "security_level", 0))
 
 
 def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOptions,

@@ -491,7 +491,12 @@ class _Session:
     def _tls_handshake(self, tls_context, sock):
         """The TLS handshake, bounded by ``-ts`` and ``-ta``; DCMTK's condition on failure."""
         from certs.context import sni_hostname
-        from certs.session import check_peer_certificates, connection_details, tls_error_condition
+        from certs.session import (
+            check_peer_certificates,
+            connection_details,
+            explain_refusal,
+            tls_error_condition,
+        )
 
         tls_log = get_logger(TLS_LOGGER)
         server_name = sni_hostname(self.opts.tls, tls_log)
@@ -501,15 +506,17 @@ class _Session:
         sock = socket_module.socket(sock.family, sock.type, fileno=sock.detach())
         self.sock = sock
         sock.settimeout(min(limits) if limits else None)
+        tls_sock = None
         try:
-            if self.report is None:
-                tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name)
-            else:
-                tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name,
-                                                   do_handshake_on_connect=False)
+            tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name,
+                                               do_handshake_on_connect=False)
+            self.sock = tls_sock
+            if self.report is not None:
                 self.report.tls_answer = _first_answer(tls_sock)
-                tls_sock.do_handshake()
+            tls_sock.do_handshake()
         except OSError as error:
+            # the profile's security level refused the peer's chain: say which certificate
+            explain_refusal(error, tls_sock, self.opts.tls, "client", tls_log)
             if self.report is not None:
                 self.report.tls_failed(error)
             raise msg.parse_condition(tls_error_condition(error)) from None

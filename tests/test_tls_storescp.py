@@ -172,6 +172,10 @@ def test_peer_verification_and_ignore(storescp, pki):
         assert echo_as_requestor(sock) == 0
 
 
+_SHA1_WARNING = ("W", "Weak certificate hash key: RFC 9325 recommends SHA-256 (or better, but "
+                      "peer provided certificate with 'RSA-SHA1'.")
+
+
 @pytest.mark.parametrize(("server", "profile", "accepted", "expected"), [
     ("rsa1024", "8996", False,
      ("E", "Server RSA key length too short: RFC 9325 requires at least 2048 bits, but server "
@@ -182,23 +186,61 @@ def test_peer_verification_and_ignore(storescp, pki):
     ("rsa1024", "8996-mod", False,
      ("E", "RSA key length too short: the DICOM TLS profile requires at least 2048 bits, but "
            "peer provided RSA certificate with 1024 bits. Refusing TLS connection.")),
-    ("sha1", "8996", True,
-     ("W", "Weak certificate hash key: RFC 9325 recommends SHA-256 (or better, but peer "
-           "provided certificate with 'RSA-SHA1'.")),
+    ("sha1", "bcp195-nd", True, _SHA1_WARNING),
     ("sha1", "8996-mod", False,
      ("E", "Weak certificate hash key: the DICOM TLS profile requires SHA-256 (or better) for "
            "certificates, but peer provided certificate with 'RSA-SHA1'. Refusing TLS "
            "connection.")),
 ])
 def test_peer_certificate_checks(storescp, pki, server, profile, accepted, expected):
-    # 3.6.7 has no such checks; these are DCMTK 3.7.0's texts (tlslayer.cc)
+    # 3.6.7 has no such checks; these are DCMTK 3.7.0's texts (tlslayer.cc). Where the
+    # profile refuses, OpenSSL's security level does it inside the handshake
     peer = storescp(*server_args(pki, server))
     options = client_options(pki, profile=profile)
     log = RecordingLog()
-    with connect(client_context(options, RecordingLog()), peer.port) as sock:
-        assert session.check_peer_certificates(sock, options, "requestor", log) is accepted
-        assert session.check_peer_certificates(sock, options, "client", log) is accepted
-    assert log.lines == [expected, expected]
+    if accepted:
+        with connect(client_context(options, RecordingLog()), peer.port) as sock:
+            assert session.check_peer_certificates(sock, options, "requestor", log)
+            assert session.check_peer_certificates(sock, options, "client", log)
+        assert log.lines == [expected, expected]
+        return
+    assert refused_in_handshake(client_context(options, RecordingLog()), peer.port, options,
+                                log) == "000b:0886 TLS error: certificate verify failed"
+    if hasattr(ssl.SSLSocket, "get_unverified_chain"):  # 3.13+: the chain after a failure
+        assert log.lines == [expected]
+    else:
+        assert len(log.lines) == 1 and log.lines[0][0] == "E"
+        assert log.lines[0][1].startswith("Peer certificate refused by the security level of "
+                                          "the TLS profile: ")
+
+
+def test_sha1_server_under_pg_is_refused_by_the_security_level(storescp, pki):
+    """Stricter than 3.7.0, which only warns (README): OpenSSL ranks SHA-1 below RSA-1024,
+    so no security level refuses the one and takes the other."""
+    peer = storescp(*server_args(pki, "sha1"))
+    options = client_options(pki, profile="8996")
+    log = RecordingLog()
+    assert refused_in_handshake(client_context(options, RecordingLog()), peer.port, options,
+                                log) == "000b:0886 TLS error: certificate verify failed"
+    refusal = ("E", "Peer certificate refused by the security level of the TLS profile: CA "
+                    "signature digest algorithm too weak. Refusing TLS connection.")
+    if hasattr(ssl.SSLSocket, "get_unverified_chain"):
+        assert log.lines == [_SHA1_WARNING, refusal]
+    else:
+        assert log.lines == [refusal]
+
+
+def refused_in_handshake(context: ssl.SSLContext, port: int, options: TLSOptions,
+                         log: RecordingLog) -> str:
+    """Handshake that must fail; explain_refusal's lines go to ``log``; the condition."""
+    import socket
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=15)
+    with context.wrap_socket(raw, do_handshake_on_connect=False) as sock:
+        with pytest.raises(ssl.SSLCertVerificationError) as caught:
+            sock.do_handshake()
+        session.explain_refusal(caught.value, sock, options, "requestor", log)
+    return session.tls_error_condition(caught.value)
 
 
 def test_peer_checks_cover_the_trusted_root_first(storescp, pki):
