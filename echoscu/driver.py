@@ -503,7 +503,7 @@ class _Session:
         except OSError as error:
             if self.report is not None:
                 self.report.tls_failed(error)
-            raise msg.parse_condition(tls_error_condition(error)) from None
+            raise msg.parse_condition(tls_error_condition(error, tls_context)) from None
         if self.report is not None:
             self.report.tls_established(tls_sock, server_name)
         if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):
