@@ -5,9 +5,18 @@ and a connect the kernel gives up. Each case runs DCMTK 3.6.7 side by side."""
 from __future__ import annotations
 
 import shutil
+import struct
 
 import pytest
-from peers import assert_same, dcmtk, ours
+from fakescp import (
+    A_ASSOCIATE_AC,
+    APPLICATION_CONTEXT,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    Script,
+    item,
+    pdu,
+)
+from peers import as_370, assert_same, dcmtk, ours
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]
 
@@ -88,3 +97,55 @@ def test_hashed_directory_in_the_other_format(storescp, pki, tmp_path, der, dire
     args = (*own, "+cd", _hashed_dirs(pki, tmp_path)[directory], "localhost", str(peer.port))
     mine, theirs = ours(*args), dcmtk(*args)
     assert_same(mine, theirs)
+
+
+# --- #13.7: the -d dump of a received PDU ----------------------------------------------
+
+
+def _accept_of_size(size: int) -> bytes:
+    """An A-ASSOCIATE-AC of exactly ``size`` bytes (the implementation UID pads it)."""
+    def build(uid: bytes) -> bytes:
+        user = (item(0x51, struct.pack(">I", 16384)) + item(0x52, uid) + item(0x55, b"X"))
+        body = (struct.pack(">HH", 1, 0) + b"ANY-SCP".ljust(16) + b"ECHOSCU".ljust(16)
+                + bytes(32) + item(0x10, APPLICATION_CONTEXT.encode())
+                + item(0x21, bytes([1, 0, 0, 0]) + item(0x40, IMPLICIT_VR_LITTLE_ENDIAN.encode()))
+                + item(0x50, user))
+        return pdu(A_ASSOCIATE_AC, body)
+
+    base = len(build(b"1.2"))
+    assert size >= base
+    return build(b"1.2" + b"3" * (size - base))
+
+
+def _dump(result) -> list[str]:
+    """The lines from ``PDU Type:`` up to ``Parsing an A-ASSOCIATE PDU``."""
+    lines = result.stderr_lines
+    start = next(i for i, line in enumerate(lines) if line.startswith("D: PDU Type:"))
+    end = lines.index("D: Parsing an A-ASSOCIATE PDU", start)
+    return lines[start:end + 1]
+
+
+@pytest.mark.parametrize("size", [191, 192, 200, 512, 513, 600])
+@pytest.mark.parametrize("level", [("-d",), ("-ll", "trace")], ids=["debug", "trace"])
+def test_pdu_dump_edges(fake_scp, size, level):
+    """A dump that fills its last line ends with an empty ``D:`` line; a PDU of more than
+    512 bytes gets ``Only dumping 512 bytes.`` and its first 512 bytes (any debug level)."""
+    fake = fake_scp(*[Script(on_associate="send", raw=_accept_of_size(size))] * 2)
+    args = (*level, "-to", "5", "-ta", "3", "127.0.0.1", str(fake.port))
+    mine, theirs = _dump(ours(*args)), _dump(dcmtk(*args))
+    assert mine == theirs
+    assert (mine[1] == "D: Only dumping 512 bytes.") == (size > 512)
+    assert (mine[-2] == "D: ") == (min(size, 512) % 16 == 0)
+
+
+def test_debug_against_storescp_with_many_transfer_syntaxes(storescp):
+    """-pts 10: storescp's A-ASSOCIATE-AC is 192 bytes; the whole -d output is DCMTK's
+    (after the normal 3.7.0 adjustments and our transfer syntax list)."""
+    peer = storescp()
+    args = ("-d", "-pts", "3", "127.0.0.1", str(peer.port))
+    mine, theirs = ours(*args), as_370(dcmtk(*args))
+    assert_same(mine, theirs)
+    args = ("-d", "-pts", "10", "127.0.0.1", str(peer.port))
+    mine = _dump(ours(*args))
+    assert mine == _dump(dcmtk(*args))
+    assert mine[-2] == "D: "
