@@ -149,3 +149,33 @@ def test_debug_against_storescp_with_many_transfer_syntaxes(storescp):
     mine = _dump(ours(*args))
     assert mine == _dump(dcmtk(*args))
     assert mine[-2] == "D: "
+
+
+# --- #13.11: the host facts of --version, +cc and +ph ----------------------------------
+
+
+def _shape(text: str) -> list[str]:
+    """Each line up to its first colon (the facts after it are ours or DCMTK's)."""
+    return [line.split(":", 1)[0] if ":" in line else line for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("option", ["--version", "+cc"])
+def test_host_facts_have_dcmtk_lines(option):
+    """``Character encoding:`` and ``Build options:`` follow ``Host type:`` as in 3.6.7;
+    ``--version``'s libraries and ``+cc``'s suites are compared elsewhere."""
+    mine, theirs = ours(option), dcmtk(option)
+    assert mine.returncode == theirs.returncode == 0
+    assert _shape(mine.stdout)[1:4] == _shape(theirs.stdout)[1:4]
+    assert _shape(mine.stdout)[4:8] == _shape(theirs.stdout)[4:8] == \
+        ["Host type", "Character encoding", "Build options", ""]
+    assert _shape(mine.stdout)[8] == _shape(theirs.stdout)[8]
+
+
+def test_profile_list_has_the_host_facts_too():
+    """+ph is 3.6.9+ (3.6.7: unknown option): its header is DCMTK's host facts (the same
+    lines as --version, measured above) followed directly by the OpenSSL line (spec 6.5)."""
+    lines = _shape(ours("+ph").stdout)
+    assert lines[4:9] == ["Host type", "Character encoding", "Build options",
+                          "Cryptographic algorithms implemented by", ""]
+    version = ours("--version").stdout.splitlines()
+    assert ours("+ph").stdout.splitlines()[4:7] == version[4:7]
