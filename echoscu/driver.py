@@ -459,8 +459,11 @@ class _Session:
         sock.settimeout(_seconds(opts.connect_timeout))
         try:
             sock.connect(address)
-        except TimeoutError:
-            raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
+        except TimeoutError as error:
+            if not error.errno:  # our own -to expired (DCMTK: its poll() timed out)
+                raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
+            # the kernel gave up (ETIMEDOUT): DCMTK prints strerror, "Connection timed out"
+            raise msg.tcp_init_error(os.strerror(error.errno)) from None
         except OSError as error:
             reason = os.strerror(error.errno) if error.errno else str(error)
             raise msg.tcp_init_error(reason) from None

@@ -4,8 +4,10 @@ and a connect the kernel gives up. Each case runs DCMTK 3.6.7 side by side."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
+import sys
 
 import pytest
 from fakescp import (
@@ -16,7 +18,7 @@ from fakescp import (
     item,
     pdu,
 )
-from peers import as_370, assert_same, dcmtk, ours
+from peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, ours, run
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]
 
@@ -179,3 +181,69 @@ def test_profile_list_has_the_host_facts_too():
                           "Cryptographic algorithms implemented by", ""]
     version = ours("--version").stdout.splitlines()
     assert ours("+ph").stdout.splitlines()[4:7] == version[4:7]
+
+
+# --- #14.8: a connect the kernel gives up; a silent peer after the TLS handshake --------
+
+#: run "$@" in a new network namespace where SYNs to 192.0.2.0/24 (TEST-NET-1) go out on
+#: lo and are never answered, and the kernel gives up after one retry (about 3 s)
+_UNANSWERED_SYN = ("ip link set lo up && ip route add 192.0.2.0/24 dev lo && "
+                   "echo 1 > /proc/sys/net/ipv4/tcp_syn_retries && exec \"$@\"")
+
+
+def _in_silent_namespace(*command: str):
+    return run(["unshare", "--net", "--", "sh", "-c", _UNANSWERED_SYN, "sh", *command],
+               timeout=60)
+
+
+@pytest.fixture(scope="module")
+def silent_namespace():
+    """Skip visibly unless we may make a network namespace (root, unshare, ip)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a network namespace (unshare --net)")
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        pytest.skip("needs unshare and ip (util-linux, iproute2)")
+    probe = _in_silent_namespace("true")
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a network namespace here: {probe.stderr.strip()}")
+    return _in_silent_namespace
+
+
+def test_kernel_connect_timeout(silent_namespace):
+    """No -to: the kernel's ETIMEDOUT is ``Connection timed out`` (strerror), as DCMTK."""
+    args = ("-v", "192.0.2.1", "104")
+    mine = silent_namespace(sys.executable, "-m", "echoscu", *args)
+    theirs = silent_namespace(DCMTK_ECHOSCU, *args)
+    assert_same(mine, theirs)
+    assert mine.stderr_lines[-1].endswith("TCP Initialization Error: Connection timed out")
+
+
+def test_our_connect_timeout_is_still_dcmtks_poll_timeout(silent_namespace):
+    """-to shorter than the kernel's patience keeps DCMTK's ``(Timeout)`` text."""
+    args = ("-to", "1", "192.0.2.1", "104")
+    mine = silent_namespace(sys.executable, "-m", "echoscu", *args)
+    theirs = silent_namespace(DCMTK_ECHOSCU, *args)
+    assert_same(mine, theirs)
+    assert mine.stderr_lines[-1].endswith("Operation now in progress (Timeout)")
+
+
+def test_silent_peer_after_the_tls_handshake(fake_scp, pki):
+    """Deliberate difference (README): after the handshake DCMTK's TLS read ignores -ta,
+    waits -ts and says ``Peer aborted``; we keep -ta for the A-ASSOCIATE-AC as over plain
+    TCP, where DCMTK and we both say ``DUL network read timeout``."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server.cert, pki.server.key)
+    fake = fake_scp(Script(on_associate="stall"), ssl_context=context)
+    args = ("+tla", "-ic", "-ts", "4", "-ta", "1", "127.0.0.1", str(fake.port))
+    mine, theirs = ours(*args), dcmtk(*args)
+    assert mine.returncode == theirs.returncode == 1
+    assert theirs.stderr_lines[-1] == \
+        "F: Association Request Failed: 0006:0317 Peer aborted Association (or never connected)"
+    assert mine.stderr_lines[-1] == \
+        "F: Association Request Failed: 0006:031a DUL network read timeout"
+    assert mine.elapsed < 3.5 <= theirs.elapsed + 0.5
+    plain = fake_scp(Script(on_associate="stall"))
+    args = ("-ts", "4", "-ta", "1", "127.0.0.1", str(plain.port))
+    assert_same(ours(*args), dcmtk(*args))
