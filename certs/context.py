@@ -208,8 +208,15 @@ def _add_trusted_file(context: ssl.SSLContext, path: str, der_format: bool) -> N
         numbers = error_numbers(exc.library, exc.reason)
         if numbers == (11, 136):  # X509 "no certificate or crl found"
             raise _TrustedFileFailed(errorqueue.trusted_file_unparsable(None)) from None
+        if exc.library == "X509" and reason_text(exc) == "PEM lib":  # damaged PEM content
+            raise _TrustedFileFailed(errorqueue.trusted_pem_unreadable(_contents(path))) from None
         code = (numbers[0] << 23 | numbers[1]) if numbers else 0
         raise _TrustedFileFailed([(code, reason_text(exc))]) from None
+    except IsADirectoryError:
+        if der_format:
+            raise _TrustedFileFailed(errorqueue.trusted_file_missing(21, True)) from None
+        # OpenSSL's PEM reader finds nothing in a directory (no read error is queued)
+        raise _TrustedFileFailed(errorqueue.trusted_file_unparsable(None)) from None
     except OSError as exc:
         raise _TrustedFileFailed(
             errorqueue.trusted_file_missing(exc.errno or 5, der_format)) from None
@@ -218,6 +225,14 @@ def _add_trusted_file(context: ssl.SSLContext, path: str, der_format: bool) -> N
     except der.DerError:
         raise _TrustedFileFailed(errorqueue.trusted_file_unparsable(data)) from None
     context.load_verify_locations(cadata=certificate.der)
+
+
+def _contents(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(1 << 24)
+    except OSError:
+        return b""
 
 
 def _load_trust_store(context: ssl.SSLContext, opts: TLSOptions, log: Log,
@@ -238,6 +253,8 @@ def _load_trust_store(context: ssl.SSLContext, opts: TLSOptions, log: Log,
             _add_der_directory(context, path)
         else:
             context.load_verify_locations(capath=path)
+    context.directory_lookup_failure = _directory_lookup_failure(  # type: ignore[attr-defined]
+        [path for path in opts.ca_dirs if path], der_format)
     crl_loaded = False
     for path in opts.crl_files:
         try:
@@ -255,6 +272,57 @@ def _invalid_directory() -> tuple[int, str]:
 
     library, reason = error_numbers("X509", "INVALID_DIRECTORY") or (0, 0)
     return (library << 23) | reason, "invalid directory"
+
+
+def _hashed_names(path: str) -> list[str]:
+    """The ``<8 hex>.<n>`` certificate files of a hashed directory, in lookup order."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        stem, _, number = name.partition(".")
+        if len(stem) == 8 and number.isdigit() and all(c in "0123456789abcdefABCDEF"
+                                                       for c in stem):
+            found.append((stem.lower(), int(number), name))
+    return [name for _, _, name in sorted(found)]
+
+
+def _directory_lookup_failure(paths: list[str], der_format: bool) -> tuple[int, str] | None:
+    """The error OpenSSL queues when its lazy lookup in a +cd directory meets a
+    ``<hash>.<n>`` file it cannot load in the selected format (a DER file with ``-pem``, a
+    PEM file with ``-der``, a damaged file), or None if every such file loads.
+
+    The lookup only adds that error to the queue and goes on as if the file were absent;
+    when the handshake then fails, DCMTK reports the oldest queued error (this one) as
+    ``000b:0008`` instead of ``certificate verify failed``. Python cannot tell which
+    issuer was looked up, so the first unloadable file whose hash no loadable file
+    answers earlier stands for it.
+    """
+    answered: set[str] = set()
+    for path in paths:
+        for name in _hashed_names(path):
+            stem = name.partition(".")[0].lower()
+            if stem in answered:
+                continue
+            data = _contents(os.path.join(path, name))
+            if _loads(data, der_format):
+                answered.add(stem)
+            else:
+                return errorqueue.directory_lookup_failure(data, der_format)
+    return None
+
+
+def _loads(data: bytes, der_format: bool) -> bool:
+    """True if X509_load_cert_file would load a certificate from ``data``."""
+    try:
+        if der_format:
+            der.Certificate(data)
+            return True
+        return bool(der.load_pem_certificates(data)) and not errorqueue.pem_damaged(data)
+    except der.DerError:
+        return False
 
 
 def _add_der_directory(context: ssl.SSLContext, path: str) -> None:

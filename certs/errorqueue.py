@@ -25,6 +25,21 @@ _NOT_ENOUGH_DATA = (0x0680008E, "not enough data")
 _UNSUPPORTED = (0x1E08010C, "unsupported")
 _BAD_DECRYPT = (0x1C800064, "bad decrypt")
 _CIPHERFINAL = (0x11800074, "pkcs12 cipherfinal error")
+_BAD_BASE64 = (0x04800064, "bad base64 decode")
+_BAD_END_LINE = (0x04800066, "bad end line")
+_NO_START_LINE = (0x0480006C, "no start line")
+_PEM_ASN1_LIB = (0x0488000D, "ASN1 lib")
+_X509_PEM_LIB = (0x05880009, "PEM lib")
+_TOO_LONG = (0x0680009B, "too long")
+_BAD_OBJECT_HEADER = (0x06800066, "bad object header")
+
+#: PEM labels X509_load_cert_crl_file decodes as a certificate or CRL
+_PEM_OBJECTS = (b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE", b"X509 CRL")
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+#: ERR_lib_error_string of the libraries above, by library number (packed code >> 23)
+LIBRARY_TEXT = {2: "system library", 9: "PEM routines", 11: "x509 certificate routines",
+                13: "asn1 encoding routines", 32: "BIO routines"}
 
 
 def _system(errno: int) -> tuple[int, str]:
@@ -45,6 +60,66 @@ def der_parse_failure(data: bytes) -> str:
         length = int.from_bytes(data[2:2 + count], "big")
         offset += count
     return "short" if offset + length > len(data) else "tag"
+
+
+def _pem_block_failure(data: bytes) -> Entries | None:
+    """The errors PEM_X509_INFO_read_bio queues for the first bad block of ``data``, before
+    X509_load_cert_crl_file adds its "PEM lib" (None: every block decodes)."""
+    import binascii
+
+    lines = data.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index].rstrip()
+        index += 1
+        if not (line.startswith(b"-----BEGIN ") and line.endswith(b"-----")):
+            continue
+        label = line[11:-5]
+        body = b""
+        while index < len(lines) and not lines[index].startswith(b"-----END "):
+            if b":" not in lines[index]:  # header lines such as Proc-Type are skipped
+                body += b"".join(lines[index].split())
+            index += 1
+        if index >= len(lines) or lines[index].rstrip() != b"-----END " + label + b"-----":
+            return [_BAD_END_LINE]
+        index += 1
+        stripped = body.rstrip(b"=")
+        if not set(body) <= _BASE64 or b"=" in stripped or len(body) - len(stripped) > 2:
+            return [_BAD_BASE64]
+        if label not in _PEM_OBJECTS:
+            continue
+        try:
+            decoded = binascii.a2b_base64(body)
+        except binascii.Error:
+            return [_BAD_BASE64]
+        # d2i on a memory buffer: a length beyond the data is "too long", not "not enough data"
+        if der_parse_failure(decoded) == "short":
+            return [_TOO_LONG, _BAD_OBJECT_HEADER, _NESTED, _PEM_ASN1_LIB]
+        if decoded[:1] != b"\x30":
+            return [_WRONG_TAG, _NESTED, _PEM_ASN1_LIB]
+    return None
+
+
+def pem_damaged(data: bytes) -> bool:
+    """True if OpenSSL's PEM reader fails on a block of ``data``."""
+    return _pem_block_failure(data) is not None
+
+
+def trusted_pem_unreadable(data: bytes) -> Entries:
+    """X509_load_cert_crl_file on a PEM file whose PEM or DER content is damaged (Python
+    only reports the final "PEM lib"): bad base64, a missing end line, DER that does not
+    decode (measured with DCMTK 3.6.7 and OpenSSL 3.0)."""
+    return (_pem_block_failure(data) or []) + [_X509_PEM_LIB]
+
+
+def directory_lookup_failure(data: bytes, der: bool) -> tuple[int, str]:
+    """The first error OpenSSL's hashed-directory lookup queues when a ``<hash>.<n>`` file
+    does not load in the selected format (X509_load_cert_file)."""
+    if der:
+        return certificate_unparsable(data, True)[0]
+    if b"-----BEGIN " not in data:
+        return _NO_START_LINE
+    return (_pem_block_failure(data) or [_NO_START_LINE])[0]
 
 
 def trusted_file_missing(errno: int, der: bool) -> Entries:
@@ -76,6 +151,12 @@ def key_unsupported(data: bytes, der: bool) -> Entries:
     return [_UNSUPPORTED] * 3 + [_WRONG_TAG, _NESTED] * 3 + [_SSL_ASN1_LIB]
 
 
+def key_unreadable(errno: int) -> Entries:
+    """SSL_CTX_use_PrivateKey_file (DER) on a file that opens but cannot be read, such as a
+    directory (EISDIR). The failure is fatal, so only this first entry is ever printed."""
+    return [_system(errno)]
+
+
 def key_bad_decrypt() -> Entries:
     """An encrypted PEM key and the wrong pass phrase."""
     return [_BAD_DECRYPT, _CIPHERFINAL, _BAD_DECRYPT, _CIPHERFINAL, _SSL_PEM_LIB]
@@ -91,10 +172,16 @@ def certificate_missing(errno: int) -> Entries:
     return [_system(errno), _BIO_NO_SUCH_FILE if errno == 2 else _BIO_SYSTEM_LIB]
 
 
+def certificate_unreadable(errno: int) -> Entries:
+    """d2i_X509_bio on a file that opens but cannot be read (a directory: EISDIR); fatal,
+    so only this first entry is ever printed."""
+    return [_system(errno)]
+
+
 def certificate_unparsable(data: bytes, der: bool) -> Entries:
     """PEM_read_bio_X509 / d2i_X509_bio finding no certificate."""
     if not der:
-        return [(0x0480006C, "no start line")]
+        return [_NO_START_LINE]
     if der_parse_failure(data) == "short":
         return [_NOT_ENOUGH_DATA]
     return [_WRONG_TAG, _NESTED]
@@ -106,8 +193,13 @@ class ErrorQueue:
     def __init__(self) -> None:
         self.entries: Entries = []
 
+    #: OpenSSL's per-thread queue is a ring of ERR_NUM_ERRORS (16) slots, one kept free:
+    #: when a 16th entry arrives the oldest is lost (measured: +crl after many failures)
+    CAPACITY = 15
+
     def fail(self, entries: Entries) -> str:
         """Queue a failure's errors; the ``OpenSSL error ...`` line DCMTK prints for it."""
         self.entries.extend(entries)
+        del self.entries[:-self.CAPACITY]
         code, text = self.entries.pop(0)
         return f"OpenSSL error {code:08x}: {text}"

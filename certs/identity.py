@@ -121,12 +121,13 @@ def load_identity(context: ssl.SSLContext, opts: TLSOptions, log: Log,
 
 
 def _read(path: str) -> tuple[bytes | None, int]:
-    """File contents, or (None, errno) if it cannot be read; a directory reads as empty."""
+    """File contents and 0; (b"", EISDIR) for a directory, which OpenSSL opens but cannot
+    read; (None, errno) for a file that cannot be opened."""
     try:
         with open(path, "rb") as handle:
             return handle.read(), 0
-    except IsADirectoryError:
-        return b"", 0
+    except IsADirectoryError as exc:
+        return b"", exc.errno
     except OSError as exc:
         return None, exc.errno or 5
 
@@ -146,6 +147,8 @@ def _read_private_key(opts: TLSOptions, pass_phrase: _PassPhrase, errors: ErrorQ
     if data is None:
         raise failure(errorqueue.key_missing(errno))
     der_format = opts.file_format == "der"
+    if der_format and errno:  # a directory: the DER reader's read fails (PEM's does not)
+        raise failure(errorqueue.key_unreadable(errno))
     unsupported = errorqueue.key_unsupported(data, der_format)
     if der_format:
         try:
@@ -175,6 +178,8 @@ def _read_certificates(opts: TLSOptions, errors: ErrorQueue) -> list[bytes]:
     if data is None:
         raise failure(errorqueue.certificate_missing(errno))
     der_format = opts.file_format == "der"
+    if der_format and errno:  # a directory, as for the key
+        raise failure(errorqueue.certificate_unreadable(errno))
     if der_format:
         try:
             return [der.Certificate(data).der]

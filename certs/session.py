@@ -35,12 +35,26 @@ _LIBRARY_TEXT = {
 }
 
 
-def tls_error_condition(exc: BaseException) -> str:
+#: verification results that mean "the issuer was not found in the trust store"
+_ISSUER_NOT_FOUND = (2, 19, 20)  # unable to get issuer, self-signed in chain, no local issuer
+
+
+def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = None) -> str:
     """DCMTK's condition text for a failed TLS handshake or TLS read/write (spec 6.10).
 
     SSL-library errors become ``000b:<0x800 + reason> TLS error: <reason text>``;
     a reset connection is ``SSL_ERROR_SYSCALL``, a socket timeout ``SSL_ERROR_WANT_READ``.
+    When the issuer was not found and a ``+cd`` directory of ``context`` holds a file
+    OpenSSL's lookup could not load, DCMTK reports that file's (older) error instead.
     """
+    lookup_failure = getattr(context, "directory_lookup_failure", None)
+    if (lookup_failure is not None and isinstance(exc, ssl.SSLCertVerificationError)
+            and exc.verify_code in _ISSUER_NOT_FOUND):
+        from certs.errorqueue import LIBRARY_TEXT
+
+        code, text = lookup_failure
+        library = LIBRARY_TEXT.get((code & 0x7FFFFFFF) >> 23, "unknown library")
+        return f"000b:0008 OpenSSL error {code:08x}: {library}: {text}"
     if isinstance(exc, ssl.SSLZeroReturnError):
         return _ZERO_RETURN
     if isinstance(exc, ssl.SSLWantWriteError):

@@ -468,8 +468,11 @@ class _Session:
         sock.settimeout(_seconds(opts.connect_timeout))
         try:
             sock.connect(address)
-        except TimeoutError:
-            raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
+        except TimeoutError as error:
+            if not error.errno:  # our own -to expired (DCMTK: its poll() timed out)
+                raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
+            # the kernel gave up (ETIMEDOUT): DCMTK prints strerror, "Connection timed out"
+            raise msg.tcp_init_error(os.strerror(error.errno)) from None
         except OSError as error:
             reason = os.strerror(error.errno) if error.errno else str(error)
             raise msg.tcp_init_error(reason) from None
@@ -519,7 +522,7 @@ class _Session:
             explain_refusal(error, tls_sock, self.opts.tls, "client", tls_log)
             if self.report is not None:
                 self.report.tls_failed(error)
-            raise msg.parse_condition(tls_error_condition(error)) from None
+            raise msg.parse_condition(tls_error_condition(error, tls_context)) from None
         if self.report is not None:
             self.report.tls_established(tls_sock, server_name)
         if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):

@@ -102,12 +102,26 @@ _PDU_NAMES = {
 }
 
 
+#: DCMTK dumps at most this many bytes of a PDU (header included), at any debug level
+DUMP_LIMIT = 512
+
+
 def pdu_hex_dump(raw: bytes) -> str:
-    """``PDU Type: …, PDU Length: n + 6 bytes PDU header`` and the bytes, 16 a line."""
+    """``PDU Type: …, PDU Length: n + 6 bytes PDU header`` and the bytes, 16 a line.
+
+    As DCMTK 3.6.7 (measured): a PDU of more than 512 bytes gets ``Only dumping 512
+    bytes.`` and its first 512 bytes; when the bytes dumped fill their last line (a
+    multiple of 16), one empty line follows.
+    """
     name = _PDU_NAMES.get(raw[0], f"Unknown {raw[0]:02x}")
     lines = [f"PDU Type: {name}, PDU Length: {len(raw) - 6} + 6 bytes PDU header"]
+    if len(raw) > DUMP_LIMIT:
+        lines.append(f"Only dumping {DUMP_LIMIT} bytes.")
+        raw = raw[:DUMP_LIMIT]
     for start in range(0, len(raw), 16):
         lines.append("".join(f"  {byte:02x}" for byte in raw[start:start + 16]))
+    if len(raw) % 16 == 0:
+        lines.append("")
     return "\n".join(lines)
 
 

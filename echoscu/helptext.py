@@ -224,14 +224,36 @@ TABLE = OptionTable(
 )
 
 
+def character_encoding() -> str:
+    """Our ``Character encoding:`` fact: DCMTK names its character set conversion
+    library there; ours is Python's codecs, and what they decode the command line and
+    file names with is the file system encoding."""
+    import sys
+
+    return f"Python codecs (file system encoding: {sys.getfilesystemencoding()})"
+
+
+def build_options() -> str:
+    """Our ``Build options:`` fact, in DCMTK's vocabulary where it applies: ``debug`` for
+    a debug build of Python, the interpreter, ``no-dict`` (we load no data dictionary)
+    and ``char-conv`` (character set conversion is always available)."""
+    import sys
+
+    debug = ["debug"] if hasattr(sys, "gettotalrefcount") else []
+    return " ".join([*debug, sys.implementation.name, "no-dict", "char-conv"])
+
+
 def header(host_info: bool = False) -> str:
-    """DCMTK's header: version id, blank line, ``echoscu: <description>`` (+ host facts)."""
+    """DCMTK's header: version id, blank line, ``echoscu: <description>`` (+ host facts:
+    host type, character encoding and build options, as DCMTK 3.6.7+ prints them)."""
     text = f"{VERSION_ID}\n\n{APP_NAME}: {DESCRIPTION}\n"
     if host_info:
         import os
 
         uname = os.uname()
-        text += f"\nHost type: {uname.machine}-{uname.sysname}\n"
+        text += (f"\nHost type: {uname.machine}-{uname.sysname}\n"
+                 f"Character encoding: {character_encoding()}\n"
+                 f"Build options: {build_options()}\n")
     return text
 
 

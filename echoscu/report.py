@@ -60,7 +60,7 @@ def classify(phase: str, condition: Condition | None) -> str:
         text = condition.text if condition is not None else ""
         if "Connection refused" in text:
             return "refused"
-        if "(Timeout)" in text:
+        if "(Timeout)" in text or "Connection timed out" in text:  # -to, or the kernel's
             return "connect-timeout"
         return "network-error"
     if phase == "tls_handshake":

@@ -600,13 +600,21 @@ def our_usage() -> str:
     return OUR_VERSION_LINE + "\n" + text[:-1] + OUR_EXTENSIONS_HELP + "\n"
 
 
+#: DCMTK's "Character encoding:" and "Build options:" lines, with our facts
+OUR_BUILD_FACTS = (
+    f"Character encoding: Python codecs (file system encoding: {sys.getfilesystemencoding()})\n"
+    f"Build options: {'debug ' if hasattr(sys, 'gettotalrefcount') else ''}"
+    f"{sys.implementation.name} no-dict char-conv\n")
+
+
 def our_version() -> str:
     """Spec 2.9's shape with our facts: host type, Python and OpenSSL under the libraries."""
     import _ssl
 
     uname = os.uname()
     return (f"{OUR_VERSION_LINE}\n\nechoscu: DICOM verification (C-ECHO) SCU\n\n"
-            f"Host type: {uname.machine}-{uname.sysname}\n\nExternal libraries used:\n"
+            f"Host type: {uname.machine}-{uname.sysname}\n{OUR_BUILD_FACTS}\n"
+            "External libraries used:\n"
             f"- Python, Version {sys.version.split()[0]}\n- {_ssl.OPENSSL_VERSION}\n")
 
 
@@ -614,7 +622,8 @@ def our_cipher_list() -> str:
     """Spec 6.4 with 3.7.0's table order (with OpenSSL 3.0: the 44 HEAD lines)."""
     uname = os.uname()
     return (f"{OUR_VERSION_LINE}\n\nechoscu: DICOM verification (C-ECHO) SCU\n\n"
-            f"Host type: {uname.machine}-{uname.sysname}\n\nSupported TLS ciphersuites are:\n"
+            f"Host type: {uname.machine}-{uname.sysname}\n{OUR_BUILD_FACTS}\n"
+            "Supported TLS ciphersuites are:\n"
             + "".join(f"  {name}\n" for name in SPEC_370_CIPHERS))
 
 
@@ -624,7 +633,7 @@ def our_profile_list() -> str:
 
     uname = os.uname()
     return (f"{OUR_VERSION_LINE}\n\nechoscu: DICOM verification (C-ECHO) SCU\n\n"
-            f"Host type: {uname.machine}-{uname.sysname}\n"
+            f"Host type: {uname.machine}-{uname.sysname}\n{OUR_BUILD_FACTS}"
             f"Cryptographic algorithms implemented by: {_ssl.OPENSSL_VERSION}\n\n"
             "Supported TLS Secure Transport Connection Profiles are:\n"
             "- BCP 195 RFC 8996 TLS Profile (default)\n"
