@@ -197,6 +197,7 @@ def test_other_abstract_syntaxes_refused_per_context(scp):
 
 @pytest.mark.dcmtk
 def test_dcmtk_storescu_gets_no_context_and_server_keeps_serving(scp, tmp_path):
+    import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -210,7 +211,11 @@ def test_dcmtk_storescu_gets_no_context_and_server_keeps_serving(scp, tmp_path):
     dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     dataset.PatientName = "Echo^Test"
     path = tmp_path / "ct.dcm"
-    dataset.save_as(path, enforce_file_format=True)
+    if int(pydicom.__version__.split(".")[0]) >= 3:
+        dataset.save_as(path, enforce_file_format=True)
+    else:  # pydicom 2.x (our lower bound) names it differently
+        dataset.is_little_endian, dataset.is_implicit_VR = True, False
+        dataset.save_as(path, write_like_original=False)
 
     server = scp("-v")
     stored = run([DCMTK_STORESCU, "-v", "127.0.0.1", str(server.port), str(path)], timeout=30,
