@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 #: a C-ECHO never carries a data set; a message that does (C-STORE) is only read
 #: this far before the association is aborted as unsupported or oversized
 MAX_DATASET_LENGTH = 1 << 16
+#: largest A-ASSOCIATE-RQ we read: 128 presentation contexts offering 38 transfer
+#: syntaxes each encode to about 117 KB; a longer length claim is refused from the
+#: PDU header, before any of its bytes are buffered
+MAX_ASSOCIATION_PDU = 256 << 10
 
 # connection phases
 HANDSHAKE = "handshake"    # TLS handshake running
@@ -63,7 +67,8 @@ class Connection(asyncio.Protocol):
         self.opts = server.opts
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
-        self.acceptor = dul.Acceptor(self.opts.max_pdu, max_dataset_length=MAX_DATASET_LENGTH)
+        self.acceptor = dul.Acceptor(self.opts.max_pdu, max_association_pdu=MAX_ASSOCIATION_PDU,
+                                     max_dataset_length=MAX_DATASET_LENGTH)
         self.phase = REQUEST
         self.record: records.AssociationRecord | None = None
         #: a JSON line is written for connections that asked for an association or
