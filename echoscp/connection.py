@@ -88,6 +88,12 @@ class Connection(asyncio.Protocol):
         self.handshake_task: asyncio.Task | None = None
         #: start_tls() owns the raw transport (bytes reaching us are decrypted ones)
         self.tls_started = False
+        #: the peer's address once the server admitted the connection (None before)
+        self.address: str | None = None
+        #: bytes of an unfinished A-ASSOCIATE-RQ counted in the server's pending budget
+        self.held_bytes = 0
+        #: closed over a cap (--max-pending): no log line, no JSON record of its own
+        self.evicted = False
 
     # ------------------------------------------------------------------ transport events
 
@@ -96,6 +102,12 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peer, port = _peer_address(transport)
         self.record = records.AssociationRecord(peer, port)
+        if self.address is None and not self.server.admit(self, peer):
+            self.evicted = True  # accepted by asyncio's create_server: the caps apply here
+        if self.evicted:
+            self.phase = CLOSED
+            transport.abort()
+            return
         self.server.connections.add(self)
         # set explicitly: asyncio only does it for sockets created with IPPROTO_TCP
         sock = transport.get_extra_info("socket")
@@ -129,6 +141,9 @@ class Connection(asyncio.Protocol):
         self.acceptor.receive_data(data)
         if self.phase != HANDSHAKE:
             self._process()
+            if self.phase == REQUEST and self.address is not None \
+                    and not self.server.hold_bytes(self, self.acceptor.buffered):
+                self.evict()
 
     def eof_received(self) -> bool:
         """The peer closed its side: let the acceptor report it, then close ours."""
@@ -264,6 +279,7 @@ class Connection(asyncio.Protocol):
             app.debug("\n".join(dumps.associate_ac(ac, rq)))
         self._write(self.acceptor.accept(ac))
         self.accepted_ids = negotiation.accepted_contexts(ac)
+        server.leave_pending(self)
         server.associations += 1
         self.counted = True
         self.phase = ASSOCIATED
@@ -380,6 +396,18 @@ class Connection(asyncio.Protocol):
         self._finish(ended, detail)
         self._close()
 
+    def evict(self) -> None:
+        """Closed over a cap: reset the connection now, quietly (the server reports)."""
+        self.server.leave_pending(self)
+        self.evicted = True
+        transport = self.transport
+        if transport is None:  # not wrapped yet: connection_made closes it
+            return
+        if self.phase == HANDSHAKE and self.handshake_task is not None:
+            self.handshake_task.cancel()
+        self._stop()
+        transport.abort()
+
     def shutdown(self) -> None:
         """SIGINT/SIGTERM: abort a running association, drop anything else."""
         if self.phase == ASSOCIATED:
@@ -410,6 +438,7 @@ class Connection(asyncio.Protocol):
     def _stop(self) -> None:
         """Nothing more happens on this connection: uncount it, timers and responses off."""
         self._leave_association()
+        self.server.leave_pending(self)
         self.phase = CLOSED
         self._cancel_delayed()
         if self.timer is not None:
