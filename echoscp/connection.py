@@ -197,19 +197,29 @@ class Connection(asyncio.Protocol):
             tls = await self.loop.start_tls(
                 raw, self, self.server.ssl_context, server_side=True,
                 ssl_handshake_timeout=self.opts.acse_timeout, **tlsinfo.shutdown_timeout())
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             raw.abort()
             self._cleanup()
+            self.handshake_task = None
+            exc.__traceback__ = None  # see below
             raise
         except Exception as exc:  # whatever the handshake raised ends this connection only
-            text = tlsinfo.failure_text(exc)
-            app.error(f"TLS handshake with {self.record.peer} failed: {text}")
-            self.reportable = True
-            self._finish(records.TIMEOUT if tlsinfo.timed_out(exc) else records.ERROR,
-                         f"TLS handshake failed: {text}")
+            # The exception's traceback holds start_tls()'s frame, whose waiter future
+            # holds the exception: a reference cycle that kept every failed handshake's
+            # SSLProtocol, SSL object and buffers (~80 KB) until a full garbage
+            # collection, which an idle server seldom runs. Cut it here.
+            exc.__traceback__ = None
+            self.handshake_task = None
+            if not self.evicted:
+                text = tlsinfo.failure_text(exc)
+                app.error(f"TLS handshake with {self.record.peer} failed: {text}")
+                self.reportable = True
+                self._finish(records.TIMEOUT if tlsinfo.timed_out(exc) else records.ERROR,
+                             f"TLS handshake failed: {text}")
             raw.abort()
             self._cleanup()
             return
+        self.handshake_task = None
         if self.phase == CLOSED:  # the peer left while this coroutine was waking up
             return
         self.transport = tls
