@@ -204,6 +204,11 @@ class _Association:
         return self._state
 
     @property
+    def buffered(self) -> int:
+        """Received bytes not yet framed into a PDU (a PDU still arriving)."""
+        return self._reader.buffered
+
+    @property
     def between_messages(self) -> bool:
         """True in Sta6 with no byte buffered, no event pending and no message half-built.
 

@@ -136,6 +136,14 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
 @click.option("--max-associations", type=click.IntRange(min=1),
               default=DEFAULT_MAX_ASSOCIATIONS, show_default=True, metavar="N",
               help="reject associations beyond N at once (transient, local limit exceeded)")
+@click.option("--max-pending", type=click.IntRange(min=1), default=None, metavar="N",
+              help="close connections beyond N that have not yet associated (TLS "
+                   "handshake or A-ASSOCIATE-RQ pending), the longest waiting first "
+                   "(default: from the open-files limit, at most 2048)")
+@click.option("--max-pending-per-address", type=click.IntRange(min=1), default=None,
+              metavar="N",
+              help="close new connections from an address that already has N not yet "
+                   "associated (default: half of --max-pending)")
 @click.option("--status", metavar="HEX", default=None, callback=_status,
               help="answer every C-ECHO with this status (default 0000, Success)")
 @click.option("--delay", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
@@ -172,6 +180,8 @@ def command(ctx: click.Context, **params) -> int:
         max_pdu=params["max_pdu"],
         transfer_syntaxes=preferred_transfer_syntaxes(preference),
         max_associations=params["max_associations"],
+        max_pending=params["max_pending"],
+        max_pending_per_address=params["max_pending_per_address"],
         status=params["status"],
         delay=params["delay"],
         reject=params["reject"],

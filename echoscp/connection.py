@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 #: a C-ECHO never carries a data set; a message that does (C-STORE) is only read
 #: this far before the association is aborted as unsupported or oversized
 MAX_DATASET_LENGTH = 1 << 16
+#: largest A-ASSOCIATE-RQ we read: 128 presentation contexts offering 38 transfer
+#: syntaxes each encode to about 117 KB; a longer length claim is refused from the
+#: PDU header, before any of its bytes are buffered
+MAX_ASSOCIATION_PDU = 256 << 10
 
 # connection phases
 HANDSHAKE = "handshake"    # TLS handshake running
@@ -63,7 +67,8 @@ class Connection(asyncio.Protocol):
         self.opts = server.opts
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
-        self.acceptor = dul.Acceptor(self.opts.max_pdu, max_dataset_length=MAX_DATASET_LENGTH)
+        self.acceptor = dul.Acceptor(self.opts.max_pdu, max_association_pdu=MAX_ASSOCIATION_PDU,
+                                     max_dataset_length=MAX_DATASET_LENGTH)
         self.phase = REQUEST
         self.record: records.AssociationRecord | None = None
         #: a JSON line is written for connections that asked for an association or
@@ -83,6 +88,12 @@ class Connection(asyncio.Protocol):
         self.handshake_task: asyncio.Task | None = None
         #: start_tls() owns the raw transport (bytes reaching us are decrypted ones)
         self.tls_started = False
+        #: the peer's address once the server admitted the connection (None before)
+        self.address: str | None = None
+        #: bytes of an unfinished A-ASSOCIATE-RQ counted in the server's pending budget
+        self.held_bytes = 0
+        #: closed over a cap (--max-pending): no log line, no JSON record of its own
+        self.evicted = False
 
     # ------------------------------------------------------------------ transport events
 
@@ -91,6 +102,12 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peer, port = _peer_address(transport)
         self.record = records.AssociationRecord(peer, port)
+        if self.address is None and not self.server.admit(self, peer):
+            self.evicted = True  # accepted by asyncio's create_server: the caps apply here
+        if self.evicted:
+            self.phase = CLOSED
+            transport.abort()
+            return
         self.server.connections.add(self)
         # set explicitly: asyncio only does it for sockets created with IPPROTO_TCP
         sock = transport.get_extra_info("socket")
@@ -124,6 +141,9 @@ class Connection(asyncio.Protocol):
         self.acceptor.receive_data(data)
         if self.phase != HANDSHAKE:
             self._process()
+            if self.phase == REQUEST and self.address is not None \
+                    and not self.server.hold_bytes(self, self.acceptor.buffered):
+                self.evict()
 
     def eof_received(self) -> bool:
         """The peer closed its side: let the acceptor report it, then close ours."""
@@ -177,19 +197,29 @@ class Connection(asyncio.Protocol):
             tls = await self.loop.start_tls(
                 raw, self, self.server.ssl_context, server_side=True,
                 ssl_handshake_timeout=self.opts.acse_timeout, **tlsinfo.shutdown_timeout())
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             raw.abort()
             self._cleanup()
+            self.handshake_task = None
+            exc.__traceback__ = None  # see below
             raise
         except Exception as exc:  # whatever the handshake raised ends this connection only
-            text = tlsinfo.failure_text(exc)
-            app.error(f"TLS handshake with {self.record.peer} failed: {text}")
-            self.reportable = True
-            self._finish(records.TIMEOUT if tlsinfo.timed_out(exc) else records.ERROR,
-                         f"TLS handshake failed: {text}")
+            # The exception's traceback holds start_tls()'s frame, whose waiter future
+            # holds the exception: a reference cycle that kept every failed handshake's
+            # SSLProtocol, SSL object and buffers (~80 KB) until a full garbage
+            # collection, which an idle server seldom runs. Cut it here.
+            exc.__traceback__ = None
+            self.handshake_task = None
+            if not self.evicted:
+                text = tlsinfo.failure_text(exc)
+                app.error(f"TLS handshake with {self.record.peer} failed: {text}")
+                self.reportable = True
+                self._finish(records.TIMEOUT if tlsinfo.timed_out(exc) else records.ERROR,
+                             f"TLS handshake failed: {text}")
             raw.abort()
             self._cleanup()
             return
+        self.handshake_task = None
         if self.phase == CLOSED:  # the peer left while this coroutine was waking up
             return
         self.transport = tls
@@ -259,6 +289,7 @@ class Connection(asyncio.Protocol):
             app.debug("\n".join(dumps.associate_ac(ac, rq)))
         self._write(self.acceptor.accept(ac))
         self.accepted_ids = negotiation.accepted_contexts(ac)
+        server.leave_pending(self)
         server.associations += 1
         self.counted = True
         self.phase = ASSOCIATED
@@ -375,6 +406,18 @@ class Connection(asyncio.Protocol):
         self._finish(ended, detail)
         self._close()
 
+    def evict(self) -> None:
+        """Closed over a cap: reset the connection now, quietly (the server reports)."""
+        self.server.leave_pending(self)
+        self.evicted = True
+        transport = self.transport
+        if transport is None:  # not wrapped yet: connection_made closes it
+            return
+        if self.phase == HANDSHAKE and self.handshake_task is not None:
+            self.handshake_task.cancel()
+        self._stop()
+        transport.abort()
+
     def shutdown(self) -> None:
         """SIGINT/SIGTERM: abort a running association, drop anything else."""
         if self.phase == ASSOCIATED:
@@ -405,6 +448,7 @@ class Connection(asyncio.Protocol):
     def _stop(self) -> None:
         """Nothing more happens on this connection: uncount it, timers and responses off."""
         self._leave_association()
+        self.server.leave_pending(self)
         self.phase = CLOSED
         self._cancel_delayed()
         if self.timer is not None:

@@ -24,6 +24,9 @@ DEFAULT_AE_TITLE = "ECHOSCP"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_PDU = 16382
 DEFAULT_MAX_ASSOCIATIONS = 1000
+#: connections waiting for association (TLS handshake, A-ASSOCIATE-RQ) at most, when the
+#: open-files limit leaves room for them; the server sizes the default down to fit
+DEFAULT_MAX_PENDING = 2048
 
 #: A-ASSOCIATE-RJ (result, source, reason) sent when --max-associations is reached:
 #: rejected-transient, service provider (presentation related), local limit exceeded
@@ -53,6 +56,11 @@ class ServerOptions:
     #: transfer syntaxes we accept for Verification, best first (our order wins)
     transfer_syntaxes: tuple[str, ...] = ECHOSCP_TRANSFER_SYNTAXES
     max_associations: int = DEFAULT_MAX_ASSOCIATIONS
+    #: connections not yet associated, at once (--max-pending); None = sized by the
+    #: server from the open-files limit
+    max_pending: int | None = None
+    #: the same from one peer address (--max-pending-per-address); None = half the above
+    max_pending_per_address: int | None = None
     #: status of every C-ECHO-RSP (--status)
     status: int = 0x0000
     #: seconds to wait before each C-ECHO-RSP (--delay)

@@ -25,11 +25,13 @@ class EchoSCP:
     """Our echoscp as a subprocess; stderr/stdout go to files read after ``stop()``."""
 
     def __init__(self, workdir: Path, *args: str, env: dict[str, str | None] | None = None,
-                 stdin: bytes | None = None) -> None:
+                 stdin: bytes | None = None, descriptor_limit: int | None = None) -> None:
         self.workdir = workdir
         self.args = list(args)
         self.env = env
         self.stdin = stdin
+        #: RLIMIT_NOFILE (soft and hard) of the process, set before it starts
+        self.descriptor_limit = descriptor_limit
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.returncode: int | None = None
@@ -68,11 +70,24 @@ class EchoSCP:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "echoscp", *self.args, str(self.port)],
             stdin=subprocess.DEVNULL if self.stdin is None else subprocess.PIPE,
-            stdout=self._out, stderr=self._err, env=environment, start_new_session=True)
+            stdout=self._out, stderr=self._err, env=environment, start_new_session=True,
+            preexec_fn=self._limit_descriptors if self.descriptor_limit else None)
         if self.stdin is not None:
             self.process.stdin.write(self.stdin)
             self.process.stdin.close()
         self.returncode = None
+
+    def _limit_descriptors(self) -> None:
+        import resource
+
+        limit = self.descriptor_limit
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far (/proc/PID/stat)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def signal(self, signum: int = signal.SIGTERM) -> int:
         """Send ``signum`` and wait for the exit; returns the exit code."""

@@ -184,16 +184,16 @@ def test_a_4_gib_length_claim_is_aborted_at_once(plain, pdu_type, associated):
 
 def test_pdus_above_our_limits_are_aborted(plain):
     """A P-DATA-TF above our max PDU (16382, plus slack for headers) is refused from
-    its header; so is an A-ASSOCIATE-RQ above 1 MiB, sent in full."""
+    its header; so is an A-ASSOCIATE-RQ above 256 KiB, sent in full."""
     body = (16382 + 4096 + 1 - 6).to_bytes(4, "big") + b"\x01\x03" + bytes(16382 + 4096 - 11)
     too_big = b"\x04\x00" + len(body).to_bytes(4, "big") + body
     assert abort_of(run(loadgen.send_hostile(HOST, plain.port, [REQUEST, too_big]))).source == 2
-    huge_rq = REQUEST[:2] + ((1 << 20) + 1).to_bytes(4, "big") + REQUEST[6:] \
-        + bytes((1 << 20) + 1 - len(REQUEST) + 6)
+    huge_rq = REQUEST[:2] + ((256 << 10) + 1).to_bytes(4, "big") + REQUEST[6:] \
+        + bytes((256 << 10) + 1 - len(REQUEST) + 6)
     since = plain.mark()
     reply = run(loadgen.send_hostile(HOST, plain.port, [huge_rq]))
     record = plain.record_for(reply.port, since)  # the A-ABORT may be lost to the reset
-    assert record["ended"] == "error" and "exceeds the limit of 1048576" in record["detail"]
+    assert record["ended"] == "error" and "exceeds the limit of 262144" in record["detail"]
     plain.check()
 
 
