@@ -10,7 +10,6 @@ closed by the code that opened it. Also reads a process's resident memory from /
 from __future__ import annotations
 
 import asyncio
-import errno
 import random
 import socket
 import ssl
@@ -213,9 +212,6 @@ async def send_hostile(host: str, port: int, chunks: list[bytes],
                 writer.write_eof()
         except OSError:  # ConnectionError, SSLError, or ENOTCONN from write_eof after a reset
             pass  # the SCP gave up on us mid-stream: what it sent is still read
-        except OSError as exc:  # shutdown(SHUT_WR) after the SCP's reset: ENOTCONN
-            if exc.errno != errno.ENOTCONN:
-                raise
         reply = await drain_until_closed(reader, timeout)
         reply.port = our_port
         return reply
