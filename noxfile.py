@@ -5,9 +5,9 @@ are not installed are skipped with a line saying so (nox --no-error-on-missing-i
 
 - ``tests-3.x``: the whole suite on FULL_PYTHON, the portability-relevant part (TLS,
   echoscp, echocerts, command line) on the others; newest dependencies from PyPI.
-- ``lowest``: the same part on the oldest interpreter with every dependency pinned to the
-  lower bound pyproject.toml declares (a constraints file generated from it).
-- ``portable``: TLS, DER, echoscp and offline-check tests with the Linux-only extras
+- ``lowest-3.x``: the same part with every dependency pinned to the lower bound
+  pyproject.toml declares (a constraints file generated from it).
+- ``portable-3.x``: TLS, DER, echoscp and offline-check tests with the Linux-only extras
   removed (tests/portable/sitecustomize.py), as on macOS and Windows.
 - ``lint``: ruff.
 """
@@ -56,7 +56,7 @@ def tests(session: nox.Session) -> None:
     _pytest(session, [] if session.python == FULL_PYTHON else _expand(PORTABILITY_TESTS))
 
 
-@nox.session(python=PYTHONS[0])
+@nox.session(python=PYTHONS)
 def lowest(session: nox.Session) -> None:
     """The portability tests with every dependency at its declared lower bound."""
     constraints = Path(session.create_tmp()) / "lowest.txt"
@@ -66,7 +66,7 @@ def lowest(session: nox.Session) -> None:
     _pytest(session, _expand(PORTABILITY_TESTS))
 
 
-@nox.session(python=FULL_PYTHON)
+@nox.session(python=PYTHONS)
 def portable(session: nox.Session) -> None:
     """TLS, DER and echoscp tests without memfd, TCP_QUICKACK, kernel socket timeouts,
     O_NOCTTY, fchmod, asyncio signal handlers and ctypes (tests/portable)."""

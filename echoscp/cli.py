@@ -220,6 +220,20 @@ def _arities() -> dict[str, int]:
     return arity
 
 
+def _usage_text(exc: click.UsageError) -> str:
+    """Click's message for a bad command line, worded alike under every click we support
+    (click 8.4 reworded an unknown option: "No such option: --x" became "... '--x'.")."""
+    if not isinstance(exc, click.NoSuchOption):
+        return exc.format_message()
+    text = f"No such option {exc.option_name!r}."
+    possibilities = sorted(exc.possibilities or ())
+    if len(possibilities) == 1:
+        return f"{text} Did you mean {possibilities[0]!r}?"
+    if possibilities:
+        return f"{text} (Did you mean one of: {', '.join(map(repr, possibilities))}?)"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run echoscp; returns the exit code (0 after SIGINT/SIGTERM, 2 for bad options)."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -227,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command.main(args, prog_name="echoscp", standalone_mode=False, obj=typed)
     except click.UsageError as exc:
-        sys.stderr.write(f"echoscp: error: {exc.format_message()}\n")
+        sys.stderr.write(f"echoscp: error: {_usage_text(exc)}\n")
         return 2
     except click.Abort:
         sys.stderr.write("echoscp: aborted\n")
