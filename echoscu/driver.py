@@ -575,14 +575,15 @@ class _Session:
         report = self.report
         if report is not None:
             report.begin("associate")
-        net.debug("Constructing Associate RQ PDU")
         titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
         for value, what in titles:
             if not value:
-                # DCMTK finds this while encoding, after the TCP connection was opened
+                # DCMTK finds this after the TCP connection was opened, before it says it
+                # constructs the A-ASSOCIATE-RQ
                 cond = msg.illegal_service_parameter(what)
                 net.error(cond.text)
                 raise cond
+        net.debug("Constructing Associate RQ PDU")
         self._send(self.dul.start(), "sendAssociationRQTCP")
         try:
             event = self._next_event(self.acse_timeout)
