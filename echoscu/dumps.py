@@ -108,6 +108,8 @@ def pdu_hex_dump(raw: bytes) -> str:
     lines = [f"PDU Type: {name}, PDU Length: {len(raw) - 6} + 6 bytes PDU header"]
     for start in range(0, len(raw), 16):
         lines.append("".join(f"  {byte:02x}" for byte in raw[start:start + 16]))
+    if len(raw) % 16 == 0:
+        lines.append("")  # DCMTK ends a full last row with a line break of its own
     return "\n".join(lines)
 
 
