@@ -2,7 +2,9 @@
 acceptor, sans-I/O: received bytes in, events out; local calls in, bytes to send out.
 
 Neither machine reads a socket, keeps time or logs; the driver does that and runs
-the timers (ARTIM, ACSE, DIMSE). Typical requestor loop::
+the timers (ARTIM, ACSE, DIMSE). A machine made with ``trace=True`` also records
+each PS3.8 state-table transition it makes in ``trace`` (see ``Transition``), for a
+driver that shows them; without it nothing is recorded. Typical requestor loop::
 
     machine = Requestor(rq, max_receive_pdu=16384)
     sock.sendall(machine.start())
@@ -33,6 +35,58 @@ ABORT_REASON_NOT_SPECIFIED = 0
 ABORT_REASON_UNRECOGNIZED_PDU = 1
 ABORT_REASON_UNEXPECTED_PDU = 2
 ABORT_REASON_INVALID_PARAMETER = 6
+
+
+# --------------------------------------------------------------------------- trace records
+
+#: PS3.8 events (Table 9-10) the machines report in trace records
+EVT_ASSOCIATE_REQUEST = 1
+EVT_CONNECTION_CONFIRMED = 2
+EVT_ASSOCIATE_AC = 3
+EVT_ASSOCIATE_RJ = 4
+EVT_ASSOCIATE_RQ = 6
+EVT_P_DATA_REQUEST = 9
+EVT_P_DATA_TF = 10
+EVT_RELEASE_REQUEST = 11
+EVT_RELEASE_RQ = 12
+EVT_RELEASE_RP = 13
+EVT_RELEASE_RESPONSE = 14
+EVT_ABORT_REQUEST = 15
+EVT_ABORT = 16
+EVT_CONNECTION_CLOSED = 17
+EVT_ARTIM_EXPIRED = 18
+EVT_INVALID_PDU = 19
+
+#: the PS3.8 event a received PDU of each type is
+_PDU_EVENTS = {
+    wire.A_ASSOCIATE_RQ: EVT_ASSOCIATE_RQ,
+    wire.A_ASSOCIATE_AC: EVT_ASSOCIATE_AC,
+    wire.A_ASSOCIATE_RJ: EVT_ASSOCIATE_RJ,
+    wire.P_DATA_TF: EVT_P_DATA_TF,
+    wire.A_RELEASE_RQ: EVT_RELEASE_RQ,
+    wire.A_RELEASE_RP: EVT_RELEASE_RP,
+    wire.A_ABORT: EVT_ABORT,
+}
+
+
+class Transition(Record):
+    """One state-table transition, recorded only by a machine made with ``trace=True``.
+
+    ``state`` is the state it was made in ("Sta1" .. "Sta13"), ``event`` the PS3.8 event
+    number (1 .. 19), ``action`` the PS3.8 action ("AE-1", "DT-2", ...), ``raw`` the
+    received PDU that caused it (None for local calls, timers and a closed connection).
+    A header that could not be read as a PDU (unknown type, refused length) is recorded
+    with ``event`` and ``action`` None: it was read, no transition followed.
+    """
+
+    __slots__ = ("state", "event", "action", "raw")
+
+    def __init__(self, state: str, event: int | None, action: str | None,
+                 raw: bytes | None = None) -> None:
+        self.state = state
+        self.event = event
+        self.action = action
+        self.raw = raw
 
 
 # --------------------------------------------------------------------------- events
@@ -165,6 +219,8 @@ class _Association:
         "_eof_reported",
         "max_receive_pdu",
         "max_send_pdu",
+        "trace",
+        "_failed_in",
     )
 
     #: (state, PDU type) -> handler name; subclasses extend it
@@ -174,6 +230,13 @@ class _Association:
         ("Sta6", wire.A_RELEASE_RQ): "_on_release_rq",
         ("Sta7", wire.A_RELEASE_RP): "_on_release_rp",
     }
+    #: (state, PDU type) -> PS3.8 action, for trace records; the same keys
+    _ACTIONS: dict[tuple[str, int], str] = {
+        ("Sta6", wire.P_DATA_TF): "DT-2",
+        ("Sta7", wire.P_DATA_TF): "AR-7",
+        ("Sta6", wire.A_RELEASE_RQ): "AR-2",
+        ("Sta7", wire.A_RELEASE_RP): "AR-3",
+    }
 
     def __init__(
         self,
@@ -182,7 +245,12 @@ class _Association:
         max_association_pdu: int,
         max_command_length: int,
         max_dataset_length: int,
+        trace: bool = False,
     ) -> None:
+        #: the transitions made since the driver last emptied it (``trace=True``), else None
+        self.trace: list[Transition] | None = [] if trace else None
+        #: (trace) the state a PDU header was refused in: no transition was made from it
+        self._failed_in: str | None = None
         self._state = state
         pdata_limit = (
             max_receive_pdu + PDATA_LENGTH_SLACK if max_receive_pdu else UNLIMITED_PDATA_LENGTH
@@ -250,6 +318,11 @@ class _Association:
                     if exc.pdu_type in wire.PDU_NAMES
                     else ABORT_REASON_UNRECOGNIZED_PDU
                 )
+                if self.trace is not None:
+                    self._failed_in = self._state
+                    if self._reader.header():
+                        self.trace.append(
+                            Transition(self._state, None, None, self._reader.header()))
                 return self._fail(exc, self._reader.header(), exc.pdu_type, reason)
             if item is None:
                 break
@@ -258,11 +331,18 @@ class _Association:
                 return event
         if self._eof and not self._eof_reported:
             self._eof_reported = True
+            if self.trace is not None and self._state != "Sta1":
+                action = {"Sta13": "AR-5", "Sta2": "AA-5"}.get(self._state, "AA-4")
+                self._note(EVT_CONNECTION_CLOSED, action)
             self._state = "Sta1"
             return ConnectionClosed()
         return None
 
     def _on_pdu(self, pdu_type: int, raw: bytes) -> Event | None:
+        if self.trace is not None:
+            action = "AA-3" if pdu_type == wire.A_ABORT else self._ACTIONS.get(
+                (self._state, pdu_type), "AA-8")
+            self._note(_PDU_EVENTS[pdu_type], action, raw)
         if pdu_type == wire.A_ABORT:
             try:
                 abort = wire.decode(raw)
@@ -280,6 +360,15 @@ class _Association:
             return getattr(self, handler)(raw)
         except wire.PDUError as exc:
             return self._fail(exc, raw, pdu_type, ABORT_REASON_INVALID_PARAMETER)
+
+    def _note(self, event: int, action: str, raw: bytes | None = None) -> None:
+        self.trace.append(Transition(self._state, event, action, raw))
+
+    def timer_expired(self) -> None:
+        """The driver's ARTIM (or read) timer ran out (Evt18): the connection is closed."""
+        if self.trace is not None:
+            self._note(EVT_ARTIM_EXPIRED, "AA-2")
+        self._enter("Sta1")
 
     def _enter(self, state: str) -> None:
         self._state = state
@@ -349,17 +438,23 @@ class _Association:
         Raises fragment.MaxPDUTooSmallError if the peer's max PDU is 1..12.
         """
         self._require("send a message", "Sta6", "Sta8")
+        if self.trace is not None:
+            self._note(EVT_P_DATA_REQUEST, "DT-1" if self._state == "Sta6" else "AR-7")
         return fragment(context_id, command, dataset, self.max_send_pdu)
 
     def release(self) -> bytes:
         """A-RELEASE-RQ to send; a ReleaseConfirmed event follows."""
         self._require("request release", "Sta6")
+        if self.trace is not None:
+            self._note(EVT_RELEASE_REQUEST, "AR-1")
         self._state = "Sta7"
         return wire.encode(wire.ReleaseRQ())
 
     def release_response(self) -> bytes:
         """A-RELEASE-RP answering a ReleaseRequested event."""
         self._require("answer a release", "Sta8", "Sta9", "Sta12")
+        if self.trace is not None:
+            self._note(EVT_RELEASE_RESPONSE, "AR-9" if self._state == "Sta9" else "AR-4")
         self._enter("Sta11" if self._state == "Sta9" else "Sta13")
         return wire.encode(wire.ReleaseRP())
 
@@ -367,6 +462,11 @@ class _Association:
         """A-ABORT to send (source 0 service user, 2 service provider); then close."""
         if self._state in ("Sta1", "Sta4"):
             raise StateError(f"cannot abort in state {self._state}: no connection")
+        if self.trace is not None:
+            # after a refused header the A-ABORT is recorded from where the refusal came:
+            # no PDU was read, so no transition led to Sta13
+            self._state = self._failed_in or self._state
+            self._note(EVT_ABORT_REQUEST, "AA-1")
         self._enter("Sta13")
         return wire.encode(wire.Abort(source, reason))
 
@@ -383,6 +483,13 @@ class Requestor(_Association):
         ("Sta7", wire.A_RELEASE_RQ): "_on_release_collision",
         ("Sta11", wire.A_RELEASE_RP): "_on_release_rp",
     }
+    _ACTIONS = {
+        **_Association._ACTIONS,
+        ("Sta5", wire.A_ASSOCIATE_AC): "AE-3",
+        ("Sta5", wire.A_ASSOCIATE_RJ): "AE-4",
+        ("Sta7", wire.A_RELEASE_RQ): "AR-8",
+        ("Sta11", wire.A_RELEASE_RP): "AR-3",
+    }
 
     def __init__(
         self,
@@ -391,10 +498,16 @@ class Requestor(_Association):
         max_association_pdu: int = wire.DEFAULT_MAX_ASSOCIATION_PDU,
         max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH,
         max_dataset_length: int = DEFAULT_MAX_DATASET_LENGTH,
+        trace: bool = False,
     ) -> None:
         super().__init__(
-            "Sta4", max_receive_pdu, max_association_pdu, max_command_length, max_dataset_length
+            "Sta1", max_receive_pdu, max_association_pdu, max_command_length,
+            max_dataset_length, trace,
         )
+        # the local A-ASSOCIATE request that made this machine: the driver connects next
+        if trace:
+            self._note(EVT_ASSOCIATE_REQUEST, "AE-1")
+        self._state = "Sta4"
         #: the request we send
         self.rq = rq
         #: the peer's A-ASSOCIATE-AC, once accepted
@@ -403,6 +516,8 @@ class Requestor(_Association):
     def start(self) -> bytes:
         """The A-ASSOCIATE-RQ PDU to send once the connection is open."""
         self._require("start", "Sta4")
+        if self.trace is not None:
+            self._note(EVT_CONNECTION_CONFIRMED, "AE-2")
         self._state = "Sta5"
         return wire.encode(self.rq)
 
@@ -435,6 +550,12 @@ class Acceptor(_Association):
         ("Sta7", wire.A_RELEASE_RQ): "_on_release_collision",
         ("Sta10", wire.A_RELEASE_RP): "_on_collision_release_rp",
     }
+    _ACTIONS = {
+        **_Association._ACTIONS,
+        ("Sta2", wire.A_ASSOCIATE_RQ): "AE-6",
+        ("Sta7", wire.A_RELEASE_RQ): "AR-8",
+        ("Sta10", wire.A_RELEASE_RP): "AR-10",
+    }
 
     def __init__(
         self,
@@ -442,9 +563,11 @@ class Acceptor(_Association):
         max_association_pdu: int = wire.DEFAULT_MAX_ASSOCIATION_PDU,
         max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH,
         max_dataset_length: int = DEFAULT_MAX_DATASET_LENGTH,
+        trace: bool = False,
     ) -> None:
         super().__init__(
-            "Sta2", max_receive_pdu, max_association_pdu, max_command_length, max_dataset_length
+            "Sta2", max_receive_pdu, max_association_pdu, max_command_length,
+            max_dataset_length, trace,
         )
         #: the peer's A-ASSOCIATE-RQ, once received
         self.rq: wire.AssociateRQ | None = None

@@ -28,6 +28,7 @@ from dul.association import (
     ReleaseRequested,
     Requestor,
 )
+from dul.fragment import MaxPDUTooSmallError
 from dul.pdu import (
     A_ASSOCIATE_AC,
     P_DATA_TF,
@@ -45,7 +46,15 @@ from echoscu.dumps import (
     implementation_version_name,
     pdu_hex_dump,
 )
-from echoscu.log import APP_LOGGER, DATA_LOGGER, DEBUG, NET_LOGGER, TLS_LOGGER, get_logger
+from echoscu.log import (
+    APP_LOGGER,
+    DATA_LOGGER,
+    DEBUG,
+    NET_LOGGER,
+    TLS_LOGGER,
+    TRACE,
+    get_logger,
+)
 
 #: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
 TYPE_CHECKING = False
@@ -372,9 +381,33 @@ def _seconds(value: int | None) -> float | None:
     return float(value) if value is not None and value > 0 else None
 
 
-def _nodelay_setting() -> bool:
+def _buffer_length_setting(tracing: bool = False) -> int | None:
+    """TCP_BUFFER_LENGTH from the environment: the socket buffer size DCMTK sets, if any."""
+    value = os.environ.get("TCP_BUFFER_LENGTH")
+    if tracing:
+        from echoscu.trace import environment_lines
+
+        for line in environment_lines("TCP_BUFFER_LENGTH", value, "using the system defaults"):
+            net.trace(line)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        net.warn(f"DULFSM: cannot parse environment variable TCP_BUFFER_LENGTH={value}")
+        return None
+    net.debug(f"DULFSM: setting TCP buffer length to {number} bytes")
+    return number
+
+
+def _nodelay_setting(tracing: bool = False) -> bool:
     """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
     value = os.environ.get("TCP_NODELAY")
+    if tracing:
+        from echoscu.trace import environment_lines
+
+        for line in environment_lines("TCP_NODELAY", value, "using the default value (0)"):
+            net.trace(line)
     if value is None:
         return True
     try:
@@ -443,7 +476,12 @@ class _Session:
         self.report = report
         self.rq = rq
         self.sock: socket.socket | None = None
-        self.dul = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET)
+        #: -ll trace: dul records its transitions and the driver prints them (checked once)
+        self.tracing = net.enabled(TRACE)
+        self.dul = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET,
+                             trace=self.tracing)
+        #: while a command is being read (trace only): PDVs so far, None before the first
+        self._command_pdvs: int | None = None
         self.context_id = 0
         #: the last C-ECHO-RSP command set, for the status detail dump
         self.last_command = b""
@@ -451,6 +489,25 @@ class _Session:
         self.acse_timeout = _seconds(opts.acse_timeout)
         #: -td, or else the socket timeout (a silent peer then reads as an abort)
         self.dimse_timeout = _seconds(opts.dimse_timeout) or self.socket_timeout
+
+    # -- trace --------------------------------------------------------------------------
+
+    def _trace(self) -> None:
+        """Print (and forget) the transitions ``dul`` recorded since the last call."""
+        records = self.dul.trace
+        if not records:
+            return
+        from echoscu.trace import count_pdvs, transition_lines
+
+        for record in records:
+            for line in transition_lines(record):
+                net.trace(line)
+            if record.action == "DT-2" and self._command_pdvs is not None:
+                if not self._command_pdvs:
+                    # dcmdata starts reading the command with the first fragment
+                    data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+                self._command_pdvs += count_pdvs(record.raw)
+        records.clear()
 
     # -- connection ---------------------------------------------------------------------
 
@@ -460,22 +517,31 @@ class _Session:
         report = self.report
         if report is not None:
             report.begin("resolve")
-        family, address = _resolve(*_presentation_address(opts.peer, opts.port), opts.ip_family)
-        if report is not None:
-            report.resolved(family, address)
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock = sock
-        sock.settimeout(_seconds(opts.connect_timeout))
+        self._trace()
         try:
-            sock.connect(address)
-        except TimeoutError as error:
-            if not error.errno:  # our own -to expired (DCMTK: its poll() timed out)
-                raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
-            # the kernel gave up (ETIMEDOUT): DCMTK prints strerror, "Connection timed out"
-            raise msg.tcp_init_error(os.strerror(error.errno)) from None
-        except OSError as error:
-            reason = os.strerror(error.errno) if error.errno else str(error)
-            raise msg.tcp_init_error(reason) from None
+            family, address = _resolve(
+                *_presentation_address(opts.peer, opts.port), opts.ip_family)
+            if report is not None:
+                report.resolved(family, address)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock = sock
+            sock.settimeout(_seconds(opts.connect_timeout))
+            try:
+                sock.connect(address)
+            except TimeoutError as error:
+                if not error.errno:  # our own -to expired (DCMTK: its poll() timed out)
+                    raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
+                # the kernel gave up (ETIMEDOUT): DCMTK prints strerror, "Connection timed out"
+                raise msg.tcp_init_error(os.strerror(error.errno)) from None
+            except OSError as error:
+                reason = os.strerror(error.errno) if error.errno else str(error)
+                raise msg.tcp_init_error(reason) from None
+        except msg.Condition:
+            if self.tracing:  # no transport connection: Evt17 in Sta4
+                self.dul.receive_data(b"")
+                self.dul.next_event()
+                self._trace()
+            raise
         # DCMTK sets (and reports) the socket options once the connection exists
         if opts.socket_timeout == 0:
             net.debug("setting network send timeout to 0 (infinite)")
@@ -483,7 +549,14 @@ class _Session:
         elif opts.socket_timeout > 0:
             net.debug(f"setting network send timeout to {opts.socket_timeout} seconds")
             net.debug(f"setting network receive timeout to {opts.socket_timeout} seconds")
-        if _nodelay_setting():
+        buffer_length = _buffer_length_setting(self.tracing)
+        if buffer_length is not None:
+            for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, buffer_length)
+                except (OSError, OverflowError):
+                    pass
+        if _nodelay_setting(self.tracing):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.socket_timeout)
         if tls_context is not None:
@@ -575,8 +648,17 @@ class _Session:
             if event is None and deadline is not None:
                 wait = deadline - monotonic()
                 if wait <= 0:
+                    self._trace()
                     raise _Timeout()
+        if self.tracing:
+            self._trace()
         return event
+
+    def _timer_expired(self) -> None:
+        """A bounded wait for the peer ran out: the state machine's timer event (trace)."""
+        if self.tracing:
+            self.dul.timer_expired()
+            self._trace()
 
     # -- association ----------------------------------------------------------------------
 
@@ -585,23 +667,35 @@ class _Session:
         report = self.report
         if report is not None:
             report.begin("associate")
-        net.debug("Constructing Associate RQ PDU")
+        request = self.dul.start()
+        self._trace()
         titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
         for value, what in titles:
             if not value:
-                # DCMTK finds this while encoding, after the TCP connection was opened
+                # DCMTK finds this after the TCP connection was opened, before it says it
+                # constructs the A-ASSOCIATE-RQ
                 cond = msg.illegal_service_parameter(what)
                 net.error(cond.text)
                 raise cond
-        self._send(self.dul.start(), "sendAssociationRQTCP")
+        net.debug("Constructing Associate RQ PDU")
+        self._send(request, "sendAssociationRQTCP")
+        if self.tracing:
+            net.trace("setting timeout for first PDU to be read to "
+                      f"{self.opts.acse_timeout} seconds")
         try:
             event = self._next_event(self.acse_timeout)
         except _Timeout:
+            self._timer_expired()
             raise msg.read_timeout() from None
         if isinstance(event, AssociationAccepted):
             if net.enabled(DEBUG):
                 net.debug(pdu_hex_dump(event.raw))
                 net.debug("Parsing an A-ASSOCIATE PDU")
+                if self.tracing:
+                    from echoscu.trace import associate_ac_lines
+
+                    for line in associate_ac_lines(event.raw):
+                        net.trace(line)
             ac = event.ac
             self.max_send_pdv = max_send_pdv(ac.user_info.max_pdu)
             if app.enabled(DEBUG):
@@ -644,7 +738,9 @@ class _Session:
         # the request fits one PDU (all but absurdly small peer max PDUs): patch its
         # message ID into a template instead of encoding and fragmenting it each time
         peer_max = self.dul.max_send_pdu
-        whole_pdu = not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH
+        tracing = self.tracing
+        # (with -ll trace every PDU goes through dul, which records the transitions)
+        whole_pdu = (not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH) and not tracing
         kernel_timeouts = _kernel_timeouts(self.sock, self.dimse_timeout, self.socket_timeout)
         message_id = 0
         for _ in range(opts.repeat):
@@ -654,6 +750,11 @@ class _Session:
             if verbose:
                 app.info(f"Sending Echo Request (MsgID {message_id})")
             if self.peer_max_pdu and self.peer_max_pdu & ~1 <= 12:
+                if tracing:  # DCMTK finds out only once the P-DATA request is under way
+                    try:
+                        self._traced_request(context_id, message_id)
+                    except MaxPDUTooSmallError:
+                        self._trace()
                 # DCMTK checks the even-rounded size but names the peer's own value
                 failure = msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu))
                 return self._echo_failed(failure)
@@ -661,9 +762,14 @@ class _Session:
                 sent_at = perf_counter() if report is not None else 0.0
                 if whole_pdu:
                     request = dimse.echo_rq_pdu(context_id, message_id)
+                elif tracing:
+                    request = self._traced_request(context_id, message_id)
                 else:
                     request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
                 self._send(request, "sendPDataTCP")
+                if tracing:
+                    net.trace("DIMSE receiveCommand")
+                    self._command_pdvs = 0
                 status = self._await_response(message_id, self.dimse_timeout, kernel_timeouts)
             except _PeerAborted as aborted:
                 self.note_failure(aborted.condition, "aborted")
@@ -687,6 +793,17 @@ class _Session:
             return self._abort(EXIT_OK)
         return self._release()
 
+    def _traced_request(self, context_id: int, message_id: int) -> bytes:
+        """The C-ECHO-RQ PDUs, with DCMTK's trace of the command and the P-DATA request."""
+        from echoscu.trace import command_to_send
+
+        command = dimse.echo_rq(message_id)
+        for line in command_to_send(context_id, command):
+            net.trace(line)
+        request = self.dul.send_message(context_id, command)
+        self._trace()
+        return request
+
     def _echo_failed(self, failure: msg.Condition) -> int:
         self.note_failure(failure)
         app.error(f"Echo Failed: {failure}")
@@ -706,7 +823,7 @@ class _Session:
         """
         machine = self.dul
         try:
-            if machine.between_messages:
+            if machine.between_messages and not self.tracing:
                 if kernel_timeouts:
                     data = _read_blocking(self.sock)
                 else:
@@ -721,9 +838,21 @@ class _Session:
         except _Timeout:
             if _seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout() from None
+            if self.tracing:  # the socket timed out: DCMTK closes the transport (Evt17)
+                machine.receive_data(b"")
+                machine.next_event()
+                self._trace()
             raise _PeerAborted(msg.peer_aborted()) from None
         if isinstance(event, MessageReceived):
-            data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            if self.tracing:
+                from echoscu.trace import command_received
+
+                for line in command_received(self._command_pdvs or 0, event.context_id,
+                                             event.command):
+                    net.trace(line)
+                self._command_pdvs = None
+            else:
+                data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
             try:
                 command = dimse.decode_command(event.command)
             except dimse.DIMSEError:
@@ -752,9 +881,12 @@ class _Session:
         if self.report is not None:
             self.report.begin("release")
         try:
-            self._send(self.dul.release(), "sendReleaseRQTCP")
+            request = self.dul.release()
+            self._trace()
+            self._send(request, "sendReleaseRQTCP")
             event = self._next_event(self.acse_timeout)
         except _Timeout:
+            self._timer_expired()
             self.note_failure(msg.read_timeout())
             app.fatal(f"Association Release Failed: {msg.read_timeout()}")
             self.close()
@@ -781,12 +913,15 @@ class _Session:
         if self.report is not None:
             self.report.begin("abort")
         try:
-            self._send(self.dul.abort(), "sendAbortTCP")
+            request = self.dul.abort()
+            self._trace()
+            self._send(request, "sendAbortTCP")
         except msg.Condition as cond:
             self.note_failure(cond)
             app.fatal(f"Association Abort Failed: {cond}")
             self.close()
             return EXIT_FAILURE
+        closed = False
         try:
             self.sock.shutdown(socket.SHUT_WR)
             self.sock.settimeout(self.acse_timeout)
@@ -796,8 +931,19 @@ class _Session:
                     if monotonic() >= end:
                         break
                     self.sock.settimeout(end - monotonic())
-        except OSError:
+            else:
+                closed = True
+        except TimeoutError:
             pass
+        except OSError:
+            closed = True
+        if self.tracing:
+            if closed:  # Evt17 in Sta13
+                self.dul.receive_data(b"")
+                self.dul.next_event()
+                self._trace()
+            else:
+                self._timer_expired()
         self.close()
         return code
 

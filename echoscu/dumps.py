@@ -121,7 +121,7 @@ def pdu_hex_dump(raw: bytes) -> str:
     for start in range(0, len(raw), 16):
         lines.append("".join(f"  {byte:02x}" for byte in raw[start:start + 16]))
     if len(raw) % 16 == 0:
-        lines.append("")
+        lines.append("")  # DCMTK ends a full last row with a line break of its own
     return "\n".join(lines)
 
 

@@ -444,3 +444,63 @@ def test_fuzz_machines_never_raise(role: str, chunks: list[bytes], step: int) ->
     machine.receive_data(b"")
     assert events(machine)[-1:] == [ConnectionClosed()]
     assert machine.state == "Sta1"
+
+
+# --- trace records (-ll trace) ----------------------------------------------------------
+
+
+def _steps(machine) -> list[tuple]:
+    steps = [(t.state, t.event, t.action, None if t.raw is None else t.raw[0])
+             for t in machine.trace]
+    machine.trace.clear()
+    return steps
+
+
+def test_no_trace_records_unless_asked() -> None:
+    machine = Requestor(RQ, 16384)
+    machine.start()
+    events(machine, SAMPLES[0x02])
+    assert machine.trace is None
+
+
+def test_trace_records_a_whole_association() -> None:
+    machine = Requestor(RQ, 16384, trace=True)
+    assert _steps(machine) == [("Sta1", 1, "AE-1", None)]
+    machine.start()
+    assert _steps(machine) == [("Sta4", 2, "AE-2", None)]
+    events(machine, SAMPLES[0x02])
+    assert _steps(machine) == [("Sta5", 3, "AE-3", 0x02)]
+    machine.send_message(1, dimse.echo_rq(1))
+    assert _steps(machine) == [("Sta6", 9, "DT-1", None)]
+    events(machine, SAMPLES[0x04])
+    assert _steps(machine) == [("Sta6", 10, "DT-2", 0x04)]
+    machine.release()
+    assert _steps(machine) == [("Sta6", 11, "AR-1", None)]
+    events(machine, SAMPLES[0x06])
+    assert _steps(machine) == [("Sta7", 13, "AR-3", 0x06)]
+
+
+def test_trace_records_closes_timers_and_refused_headers() -> None:
+    traced = Requestor(RQ, 16384, trace=True)
+    traced.trace.clear()
+    traced.receive_data(b"")  # the connection could not be opened
+    assert events(traced) == [ConnectionClosed()]
+    assert _steps(traced) == [("Sta4", 17, "AA-4", None)]
+
+    traced = Requestor(RQ, 16384, trace=True)
+    traced.start()
+    traced.trace.clear()
+    traced.timer_expired()
+    assert _steps(traced) == [("Sta5", 18, "AA-2", None)] and traced.state == "Sta1"
+
+    traced = Requestor(RQ, 16384, trace=True)
+    traced.start()
+    events(traced, SAMPLES[0x02])
+    traced.trace.clear()
+    assert [type(e) for e in events(traced, b"\x09\x00\x00\x00\x00\x04" + bytes(4))] == [
+        ProtocolError]
+    assert _steps(traced) == [("Sta6", None, None, 0x09)]
+    traced.abort()  # recorded from Sta6: the refused header made no transition
+    traced.receive_data(b"")
+    events(traced)
+    assert _steps(traced) == [("Sta6", 15, "AA-1", None), ("Sta13", 17, "AR-5", None)]
