@@ -192,3 +192,32 @@ def test_interrupt_exit_status_per_platform(monkeypatch):
 
     monkeypatch.setattr(cli.os, "name", "nt")
     assert cli._interrupted() == 0xC000013A
+
+
+def test_openssl_facts_without_ssls_private_module(monkeypatch):
+    """certs.profiles reads OpenSSL's version and suites through ssl where _ssl lacks a
+    private name (the portable mode removes _ssl._SSLContext for every subprocess)."""
+    import _ssl
+
+    from certs import profiles
+
+    monkeypatch.delattr(_ssl, "_SSLContext", raising=False)
+    monkeypatch.setattr(profiles, "_openssl_suites_cache", None)
+    import ssl
+
+    assert profiles._linked_openssl() is ssl
+    assert profiles.openssl_version() == ssl.OPENSSL_VERSION
+    assert "ECDHE-RSA-AES128-GCM-SHA256" in profiles.openssl_suites()
+
+
+def test_peer_chain_falls_back_to_the_leaf():
+    """Before 3.13 the peer's chain comes from ssl's private _sslobj; where neither that
+    nor 3.13's public get_unverified_chain exists, the leaf alone is reported."""
+    from echoscu.report import peer_chain
+
+    class WithoutChainAccess:
+        def getpeercert(self, binary_form: bool = False) -> bytes:
+            assert binary_form
+            return b"leaf"
+
+    assert peer_chain(WithoutChainAccess()) == [b"leaf"]

@@ -9,7 +9,9 @@ portable fallbacks run here:
 - socket.TCP_QUICKACK, SO_RCVTIMEO and SO_SNDTIMEO (Python's own socket timeouts);
 - os.O_NOCTTY and os.fchmod (absent on Windows before 3.13);
 - asyncio's loop.add_signal_handler, which raises NotImplementedError as on Windows;
-- ctypes (so nothing reaches into OpenSSL behind Python's back).
+- ctypes (so nothing reaches into OpenSSL behind Python's back);
+- _ssl._SSLContext, the private class certs.profiles prefers to ssl's (ssl itself is
+  imported first, so its own classes are built as usual).
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ if os.environ.get("ECHOSCU_PORTABLE_TEST") == "1":
                 delattr(_module, _name)
 
     sys.modules["ctypes"] = None  # type: ignore[assignment]  # import ctypes -> ImportError
+
+    import _ssl
+    import ssl  # noqa: F401  # builds ssl.SSLContext on _ssl._SSLContext before it goes
+
+    del _ssl._SSLContext
 
     def _no_signal_handlers(*_args: object, **_kwargs: object) -> None:
         raise NotImplementedError("portable test mode: no asyncio signal handlers")
