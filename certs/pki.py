@@ -185,7 +185,18 @@ def make_ca(directory: str | os.PathLike, name: str = "ca", *, common_name: str 
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    )
+    builder = _ca_extensions(builder, key, path_length=None)
+    certificate = _sign(builder, key, hash_name)
+    return _save(Path(directory), name, certificate, key, password, der_key)
+
+
+def _ca_extensions(builder: x509.CertificateBuilder, key: PrivateKey,
+                   path_length: int | None) -> x509.CertificateBuilder:
+    """A CA's extensions: CA:TRUE (with ``path_length``), keyCertSign and cRLSign, SKI."""
+    return (
+        builder
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(x509.KeyUsage(
             digital_signature=True, content_commitment=False, key_encipherment=False,
             data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
@@ -193,8 +204,6 @@ def make_ca(directory: str | os.PathLike, name: str = "ca", *, common_name: str 
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                        critical=False)
     )
-    certificate = _sign(builder, key, hash_name)
-    return _save(Path(directory), name, certificate, key, password, der_key)
 
 
 def make_intermediate(directory: str | os.PathLike, name: str, issuer: Identity, *,
@@ -212,13 +221,9 @@ def make_intermediate(directory: str | os.PathLike, name: str, issuer: Identity,
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(
-            digital_signature=True, content_commitment=False, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-            encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+    )
+    builder = (
+        _ca_extensions(builder, key, path_length=0)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
             issuer.private_key.public_key()), critical=False)
     )

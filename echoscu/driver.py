@@ -381,44 +381,40 @@ def _seconds(value: int | None) -> float | None:
     return float(value) if value is not None and value > 0 else None
 
 
-def _buffer_length_setting(tracing: bool = False) -> int | None:
-    """TCP_BUFFER_LENGTH from the environment: the socket buffer size DCMTK sets, if any."""
-    value = os.environ.get("TCP_BUFFER_LENGTH")
+def _environment_number(name: str, default_text: str, tracing: bool) -> int | None:
+    """An integer DCMTK reads from the environment at connect time: None if unset, or
+    unparsable (with DCMTK's warning); at trace level, DCMTK's lines about the check."""
+    value = os.environ.get(name)
     if tracing:
         from echoscu.trace import environment_lines
 
-        for line in environment_lines("TCP_BUFFER_LENGTH", value, "using the system defaults"):
+        for line in environment_lines(name, value, default_text):
             net.trace(line)
     if value is None:
         return None
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
-        net.warn(f"DULFSM: cannot parse environment variable TCP_BUFFER_LENGTH={value}")
+        net.warn(f"DULFSM: cannot parse environment variable {name}={value}")
         return None
-    net.debug(f"DULFSM: setting TCP buffer length to {number} bytes")
+
+
+def _buffer_length_setting(tracing: bool = False) -> int | None:
+    """TCP_BUFFER_LENGTH from the environment: the socket buffer size DCMTK sets, if any."""
+    number = _environment_number("TCP_BUFFER_LENGTH", "using the system defaults", tracing)
+    if number is not None:
+        net.debug(f"DULFSM: setting TCP buffer length to {number} bytes")
     return number
 
 
 def _nodelay_setting(tracing: bool = False) -> bool:
     """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
-    value = os.environ.get("TCP_NODELAY")
-    if tracing:
-        from echoscu.trace import environment_lines
-
-        for line in environment_lines("TCP_NODELAY", value, "using the default value (0)"):
-            net.trace(line)
-    if value is None:
-        return True
-    try:
-        number = int(value)
-    except ValueError:
-        net.warn(f"DULFSM: cannot parse environment variable TCP_NODELAY={value}")
+    number = _environment_number("TCP_NODELAY", "using the default value (0)", tracing)
+    if number is None:
         return True
     if number:
-        net.debug(
-            f"DULFSM: disabling Nagle algorithm as requested at runtime (TCP_NODELAY={value})"
-        )
+        net.debug("DULFSM: disabling Nagle algorithm as requested at runtime "
+                  f"(TCP_NODELAY={os.environ['TCP_NODELAY']})")
     return number != 0
 
 

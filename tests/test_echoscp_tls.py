@@ -102,19 +102,31 @@ def test_ignore_client_certificate(scp, pki, other_pki, tmp_path):
     assert [r["client_subject"] for r in records(log)] == [None, None]
 
 
-def test_pynetdicom_tls_client(scp, pki):
+def _client_tls_context(pki: Pki, check_hostname: bool = True):
+    """A client context with client1's certificate that trusts the PKI's CA."""
     import ssl
 
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
+    context.check_hostname = check_hostname
+    context.load_cert_chain(pki.client.cert, pki.client.key)
+    return context
+
+
+def _pynetdicom_tls_association(port: int, context):
+    """pynetdicom's requestor over TLS (SNI "localhost"), every timeout 10 s."""
     from pynetdicom import AE
     from pynetdicom.sop_class import Verification
 
-    server = scp(*tls_server_args(pki))
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
-    context.load_cert_chain(pki.client.cert, pki.client.key)
     ae = AE()
     ae.add_requested_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, "localhost"))
+    return ae.associate("127.0.0.1", port, tls_args=(context, "localhost"))
+
+
+def test_pynetdicom_tls_client(scp, pki):
+
+    server = scp(*tls_server_args(pki))
+    assoc = _pynetdicom_tls_association(server.port, _client_tls_context(pki))
     assert assoc.is_established
     try:
         assert pynetdicom_echo(assoc) == 0x0000
@@ -292,17 +304,9 @@ def test_expect_sni(scp, pki):
     leaves the socket of a refused handshake unclosed, which warnings-as-errors flags)."""
     import ssl
 
-    from pynetdicom import AE
-    from pynetdicom.sop_class import Verification
-
     server = scp("--expect-sni", "localhost", "-v", *tls_server_args(pki))
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)
-    context.check_hostname = False
-    context.load_cert_chain(pki.client.cert, pki.client.key)
-    ae = AE()
-    ae.add_requested_context(Verification)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    assoc = ae.associate("127.0.0.1", server.port, tls_args=(context, "localhost"))
+    context = _client_tls_context(pki, check_hostname=False)  # "otherhost" is asked for
+    assoc = _pynetdicom_tls_association(server.port, context)
     assert assoc.is_established
     assoc.release()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, \
