@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certs.der import Certificate, children, encode_tlv, name_hash, read_tlv
@@ -326,7 +327,7 @@ def hashed_dir(directory: str | os.PathLike, cas: list[Identity], der: bool = Fa
 def make_pki(directory: str | os.PathLike, *, hosts: tuple[str, ...] = ("localhost",),
              ips: tuple[str, ...] = ("127.0.0.1",), key_type: str = "rsa2048", days: int = 365,
              clients: int = 1, password: str | None = None, clear_server_key: bool = False,
-             crl_days: int = 30, protected_der_keys: bool = True) -> Pki:
+             crl_days: int = 30, protected_der_keys: bool = True, dual: bool = False) -> Pki:
     """Create a complete test PKI in ``directory`` (created if needed).
 
     Files: ca, server, client1..N, revoked (.pem/.key/.der/.key.der), crl (.pem/.der,
@@ -336,18 +337,21 @@ def make_pki(directory: str | os.PathLike, *, hosts: tuple[str, ...] = ("localho
     (``echocerts init``: servers start unattended). ``protected_der_keys=False`` writes
     no (necessarily unencrypted) ``.key.der`` for the keys the password protects, so
     no byte of those keys reaches the disk in the clear. CRLs last ``crl_days``.
-    Every file is written once, with its final content.
+    ``dual`` makes the server and client certificates node certificates: EKU serverAuth
+    and clientAuth, SAN ``hosts``/``ips`` (a PACS node accepts and initiates TLS with one
+    certificate). Every file is written once, with its final content.
     """
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     der_key = protected_der_keys or not password
     ca = make_ca(root, "ca", key_type=key_type, days=days, password=password, der_key=der_key)
     server_password = None if clear_server_key else password
-    server = issue(root, "server", ca, key_type=key_type, days=days, client=False,
+    server = issue(root, "server", ca, key_type=key_type, days=days, client=dual,
                    hosts=hosts, ips=ips, password=server_password,
                    der_key=der_key or not server_password)
-    client_ids = [issue(root, f"client{i}", ca, key_type=key_type, days=days, server=False,
-                        hosts=(), ips=(), password=password, der_key=der_key)
+    client_ids = [issue(root, f"client{i}", ca, key_type=key_type, days=days, server=dual,
+                        hosts=hosts if dual else (), ips=ips if dual else (),
+                        password=password, der_key=der_key)
                   for i in range(1, clients + 1)]
     revoked = issue(root, "revoked", ca, key_type=key_type, days=days, hosts=hosts, ips=ips,
                     password=password, der_key=der_key)
@@ -360,3 +364,32 @@ def make_pki(directory: str | os.PathLike, *, hosts: tuple[str, ...] = ("localho
         ca_dir_der=hashed_dir(root / "cadir-der", [ca], der=True),
         password=password, key_type=key_type, days=days,
     )
+
+
+# --- PKCS#12 for Java peers -----------------------------------------------------------
+
+#: cryptography writes the trust-store bag attribute Java needs from version 45 on
+JAVA_TRUSTSTORE_SUPPORTED = hasattr(pkcs12, "serialize_java_truststore")
+
+
+def keystore_p12(alias: str, key: PrivateKey, certificate: x509.Certificate,
+                 chain: list[x509.Certificate], password: str) -> bytes:
+    """A PKCS#12 key store: ``key`` (encrypted with ``password``), its certificate and
+    the ``chain`` above it, under ``alias`` (Java lists one PrivateKeyEntry)."""
+    return pkcs12.serialize_key_and_certificates(
+        alias.encode(), key, certificate, chain,
+        serialization.BestAvailableEncryption(password.encode()))
+
+
+def truststore_p12(cas: list[tuple[str, x509.Certificate]], password: str) -> bytes:
+    """A PKCS#12 trust store: only the ``(alias, certificate)`` pairs, no key, each bag
+    marked trusted for any purpose the way Java's keytool marks a trustedCertEntry
+    (Java ignores certificate bags without that attribute).
+
+    Raises NotImplementedError where cryptography (before 45) cannot write it.
+    """
+    if not JAVA_TRUSTSTORE_SUPPORTED:
+        raise NotImplementedError("serialize_java_truststore")
+    return pkcs12.serialize_java_truststore(
+        [pkcs12.PKCS12Certificate(certificate, alias.encode()) for alias, certificate in cas],
+        serialization.BestAvailableEncryption(password.encode()))
