@@ -202,17 +202,30 @@ def test_echoscp_paths_go_to_the_shell(ask, line: str, kind: str) -> None:
 
 
 def test_echocerts_subcommands_and_choices(values) -> None:
-    assert values("echocerts ") == ["check", "init", "show"]
+    assert values("echocerts ") == ["check", "export", "init", "issue", "show"]
     assert values("echocerts check --profile ") == list(PROFILE_NAMES)
     assert values("echocerts check --role s") == ["server"]
     assert values("echocerts init --key ec") == ["ec256", "ec384"]
     assert values("echocerts check --c") == ["--cert", "--ca", "--crl"]
+    assert values("echocerts issue --key rsa") == ["rsa2048", "rsa3072"]
+    assert values("echocerts issue --ca") == ["--ca-password"]
+
+
+def test_echocerts_export_offers_the_identities(values, tmp_path) -> None:
+    """NAME of ``export``: the stems with a .key and a .pem in DIRECTORY, the CA left out."""
+    for stem in ("ca", "client1", "server", "node"):
+        (tmp_path / f"{stem}.pem").touch()
+        (tmp_path / f"{stem}.key").touch()
+    (tmp_path / "lonely.key").touch()
+    assert values(f"echocerts export {tmp_path} ") == ["client1", "node", "server"]
+    assert values(f"echocerts export --p12 {tmp_path} s") == ["server"]
 
 
 @pytest.mark.parametrize("line, kind", [
     ("echocerts check --cert ", "file"), ("echocerts check --key ", "file"),
     ("echocerts check --ca ", "file"), ("echocerts check --crl ", "file"),
     ("echocerts show ", "file"), ("echocerts show a.pem ", "file"), ("echocerts init ", "dir"),
+    ("echocerts issue ", "dir"), ("echocerts export ", "dir"), ("echocerts export --p12 ", "dir"),
 ])
 def test_echocerts_paths_go_to_the_shell(ask, line: str, kind: str) -> None:
     assert ask(line) == [(kind, "")]
