@@ -1,9 +1,10 @@
 """echocerts: a test PKI for DICOM TLS in one command, and a pre-flight check of TLS material.
 
 ``init`` writes a CA, server and client certificates, CRLs, DER copies and a hashed CA
-directory, then prints the echoscp/echoscu/storescp commands that use them; ``show``
-describes certificates, chains, keys and CRLs; ``check`` judges a key/certificate pair
-the way DCMTK and TLS peers will. Exit 0 = fine, 1 = a check failed or a file is
+directory, then prints the echoscp/echoscu/storescp commands that use them; ``issue``
+adds one identity to such a PKI; ``export --p12`` writes PKCS#12 key and trust stores
+for Java peers; ``show`` describes certificates, chains, keys and CRLs; ``check`` judges
+a key/certificate pair the way DCMTK and TLS peers will. Exit 0 = fine, 1 = a check failed or a file is
 unusable, 2 = bad usage. cryptography is imported only inside the commands.
 """
 
