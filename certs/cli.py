@@ -4,8 +4,9 @@
 directory, then prints the echoscp/echoscu/storescp commands that use them; ``issue``
 adds one identity to such a PKI; ``export --p12`` writes PKCS#12 key and trust stores
 for Java peers; ``show`` describes certificates, chains, keys and CRLs; ``check`` judges
-a key/certificate pair the way DCMTK and TLS peers will. Exit 0 = fine, 1 = a check failed or a file is
-unusable, 2 = bad usage. cryptography is imported only inside the commands.
+a key/certificate pair the way DCMTK and TLS peers will. Exit 0 = fine, 1 = a check
+failed or a file is unusable, 2 = bad usage. cryptography is imported only inside the
+commands.
 """
 
 from __future__ import annotations
