@@ -482,6 +482,12 @@ def export_command(directory: str, name: str, p12: bool, password: str | None,
                                  "refuses shorter store passwords", param_hint="--password")
     name = _identity_name(name)
     root = Path(directory)
+    ca_certificate = _load_ca_certificate(root)
+    certificate, key = _load_pair(root, name, key_password, "--key-password")
+    if certificate.issuer != ca_certificate.subject:
+        raise click.ClickException(f"{root / f'{name}.pem'} was not issued by "
+                                   f"{root / 'ca.pem'}")
+    _refuse_clashes(root, [f"{name}.p12", "truststore.p12"], force)
     if not pki.JAVA_TRUSTSTORE_SUPPORTED:
         import cryptography
 
@@ -490,12 +496,6 @@ def export_command(directory: str, name: str, p12: bool, password: str | None,
             "(cryptography 45 or newer can); upgrade it, or make one with 'keytool "
             f"-importcert -storetype PKCS12 -keystore truststore.p12 -alias ca -file "
             f"{root / 'ca.pem'}'")
-    ca_certificate = _load_ca_certificate(root)
-    certificate, key = _load_pair(root, name, key_password, "--key-password")
-    if certificate.issuer != ca_certificate.subject:
-        raise click.ClickException(f"{root / f'{name}.pem'} was not issued by "
-                                   f"{root / 'ca.pem'}")
-    _refuse_clashes(root, [f"{name}.p12", "truststore.p12"], force)
     keystore = pki.keystore_p12(name, key, certificate, [ca_certificate], password)
     truststore = pki.truststore_p12([("ca", ca_certificate)], password)
     try:
