@@ -360,13 +360,41 @@ def pynetdicom_echo(assoc: Any, attempts: int = 3, **kwargs: Any) -> int:
 
     pynetdicom 3.0.4's requestor drops a C-ECHO-RSP about once in 60 associations, against
     its own SCP too (its reactor thread races the DIMSE queue); the echo then comes back
-    as an empty status after ``dimse_timeout``. That is its bug, not the peer's: try again.
+    as an empty status after ``dimse_timeout``. That is its bug, not the peer's: try again
+    while the association lasts (pynetdicom may abort it itself after the timeout; see
+    ``pynetdicom_echoes`` for a retry that starts a new association).
     """
     for _ in range(attempts):
+        if not assoc.is_established:
+            raise PynetdicomDropped("pynetdicom aborted its association after a lost C-ECHO-RSP")
         status = assoc.send_c_echo(**kwargs)
         if "Status" in status:
             return status.Status
     raise AssertionError(f"pynetdicom got no C-ECHO-RSP in {attempts} attempts")
+
+
+class PynetdicomDropped(AssertionError):
+    """pynetdicom lost a C-ECHO-RSP and aborted its own association (its race, above)."""
+
+
+def pynetdicom_echoes(associate: Any, count: int, attempts: int = 3) -> list[int]:
+    """``count`` C-ECHO statuses over one association from ``associate()`` (a pynetdicom
+    Association), then a release; started again on a new association, up to
+    ``attempts`` times, where pynetdicom lost a response and aborted on its own."""
+    attempt = 1
+    while True:
+        assoc = associate()
+        assert assoc.is_established
+        try:
+            statuses = [pynetdicom_echo(assoc) for _ in range(count)]
+        except PynetdicomDropped:
+            if attempt >= attempts:
+                raise
+            attempt += 1
+            continue
+        assoc.release()
+        assert assoc.is_released
+        return statuses
 
 
 def start_pynetdicom_scp(

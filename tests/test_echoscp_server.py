@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echo, run
+from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
 from test_echoscp_support import RawAssociation, connect, receive_until_closed
 
 from dul import association as dul_events
@@ -85,14 +85,9 @@ def test_pynetdicom_ae_echo(scp):
     ae = AE(ae_title="PYNETDICOM")
     ae.add_requested_context(Verification)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    assoc = ae.associate("127.0.0.1", server.port, ae_title="ECHOSCP")
-    assert assoc.is_established
-    try:
-        statuses = [pynetdicom_echo(assoc) for _ in range(3)]
-    finally:
-        assoc.release()
+    statuses = pynetdicom_echoes(
+        lambda: ae.associate("127.0.0.1", server.port, ae_title="ECHOSCP"), 3)
     assert statuses == [0x0000] * 3
-    assert assoc.is_released
 
 
 def test_our_echoscu(scp):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_ECHOSCU, pynetdicom_echo, run
+from peers import DCMTK_ECHOSCU, pynetdicom_echoes, run
 from test_echoscp_support import RawAssociation, connect, receive_until_closed
 
 from certs.pki import Pki, make_pki
@@ -126,12 +126,8 @@ def _pynetdicom_tls_association(port: int, context):
 def test_pynetdicom_tls_client(scp, pki):
 
     server = scp(*tls_server_args(pki))
-    assoc = _pynetdicom_tls_association(server.port, _client_tls_context(pki))
-    assert assoc.is_established
-    try:
-        assert pynetdicom_echo(assoc) == 0x0000
-    finally:
-        assoc.release()
+    context = _client_tls_context(pki)
+    assert pynetdicom_echoes(lambda: _pynetdicom_tls_association(server.port, context), 1) == [0]
 
 
 def test_our_echoscu_tls(scp, pki):
