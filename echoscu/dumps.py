@@ -74,7 +74,9 @@ def association_dump(rq: AssociateRQ, ac: AssociateAC | None = None) -> str:
         "Their Implementation Version Name: "
         f"{(theirs and theirs.implementation_version_name) or ''}",
         f"Application Context Name:    {rq.application_context}",
-        f"Calling Application Name:    {rq.calling_ae}",
+        # DCMTK's AC block shows the calling title as the peer echoed it, trailing
+        # spaces trimmed; the called title stays as we sent it
+        f"Calling Application Name:    {ac.calling_ae if ac is not None else rq.calling_ae}",
         f"Called Application Name:     {rq.called_ae}",
         f"Responding Application Name: {ac.called_ae if ac is not None else ''}",
         f"Our Max PDU Receive Size:    {rq.user_info.max_pdu or 0}",

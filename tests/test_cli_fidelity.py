@@ -108,3 +108,17 @@ def test_large_command_file_is_read_in_linear_time(tmp_path):
 
     tokens = expand_command_files([f"@{tmp_path / 'args'}"])
     assert tokens[:4] == ["-v", "a b", "c", "-v"] and len(tokens) == 600_000
+
+
+def test_ac_dump_shows_the_calling_title_as_the_peer_echoed_it(storescp):
+    """-d: the A-ASSOCIATE-AC block shows 'TRAIL' (the AC's field, trailing space
+    trimmed), the A-ASSOCIATE-RQ block 'TRAIL ' as given; the called title stays."""
+    peer = storescp()
+    args = ("-d", "-aet", "TRAIL ", "-aec", " LEAD ", "localhost", str(peer.port))
+    names = [[line for line in run.stderr.splitlines()
+              if line.startswith(("D: Calling Application", "D: Called Application"))]
+             for run in (ours(*args, env={"TCP_NODELAY": "1"}),
+                         dcmtk(*args, env={"TCP_NODELAY": "1"}))]
+    assert names[0] == names[1] == [
+        "D: Calling Application Name:    TRAIL ", "D: Called Application Name:      LEAD ",
+        "D: Calling Application Name:    TRAIL", "D: Called Application Name:      LEAD "]
