@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peers import DCMTK_ECHOSCU, DCMTK_STORESCP, Result, run
+from peers import DCMTK_ECHOSCU, DCMTK_STORESCP, Result, listens_on, run
 
 PREFIX = "echoscu-lab"
 CLIENT_IP = "10.213.0.1"
@@ -77,32 +77,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _listening_in_own_namespace(pid: int, port: int) -> bool:
-    """True once process ``pid`` holds a LISTEN socket on ``port``, read from its own
-    namespace's /proc/<pid>/net tables (no probe connection ever reaches the peer)."""
-    inodes = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    if not inodes:
-        return False
-    try:
-        entries = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return False
-    for entry in entries:
-        with contextlib.suppress(OSError):
-            if os.readlink(entry) in {f"socket:[{inode}]" for inode in inodes}:
-                return True
-    return False
 
 
 @dataclass
@@ -233,7 +207,7 @@ class Lab:
         while time.monotonic() < deadline:
             if popen.poll() is not None:
                 break
-            if _listening_in_own_namespace(popen.pid, port):
+            if listens_on(popen.pid, port):
                 return process
             time.sleep(0.01)
         process.stop()

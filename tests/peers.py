@@ -211,12 +211,13 @@ def as_370(result: Result) -> Result:
 # --- DCMTK storescp --------------------------------------------------------------------
 
 
-def _listening_inodes(port: int) -> set[str]:
-    """Socket inodes in LISTEN state on ``port`` (IPv4 and IPv6), from /proc/net."""
+def _listening_inodes(pid: int, port: int) -> set[str]:
+    """Socket inodes in LISTEN state on ``port`` (IPv4 and IPv6), from the /proc/net
+    tables of process ``pid``'s network namespace (a test's own network namespaces too)."""
     inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for table in ("tcp", "tcp6"):
         try:
-            rows = Path(table).read_text().splitlines()[1:]
+            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
@@ -293,8 +294,9 @@ def _launch_storescp(
 
 def listens_on(pid: int, port: int) -> bool:
     """True once process ``pid`` itself holds a LISTEN socket on ``port`` (read from /proc,
-    so no probe connection ever reaches a server that serves one peer at a time)."""
-    return bool(_listening_inodes(port) & _socket_inodes(pid))
+    so no probe connection ever reaches a server that serves one peer at a time), in
+    whatever network namespace it runs."""
+    return bool(_listening_inodes(pid, port) & _socket_inodes(pid))
 
 
 def _wait_listening(peer: Peer, deadline: float) -> bool:
