@@ -13,7 +13,7 @@ import socket
 import struct
 import time
 
-from dul import dimse, pdu, uids
+from dicomecho.dul import dimse, pdu, uids
 
 #: socket timeout for every load-client operation
 IO_TIMEOUT = 10.0

@@ -25,8 +25,8 @@ import click
 
 from certs.files import write_file
 from certs.options import PROFILE_NAMES
-from echoscu import __version__
-from echoscu.completion import complete_dirs, complete_files
+from dicomecho import __version__
+from dicomecho.completion import complete_dirs, complete_files
 
 if TYPE_CHECKING:
     from certs.pki import Identity, Pki

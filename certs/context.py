@@ -40,16 +40,7 @@ _VERSIONS = {"TLSv1": "TLSv1", "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3"}
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:  # the interface matters to type checkers only
-    from typing import Protocol
-
-    class Log(Protocol):
-        """The logger the TLS layer writes to (DCMTK's dcmtk.dcmtls logger)."""
-
-        def fatal(self, msg: str) -> None: ...
-        def error(self, msg: str) -> None: ...
-        def warn(self, msg: str) -> None: ...
-        def info(self, msg: str) -> None: ...
-        def debug(self, msg: str) -> None: ...
+    from certs.errors import Log
 
 
 def client_context(opts: TLSOptions, log: Log) -> ssl.SSLContext:

@@ -21,7 +21,7 @@ from certs.options import TLSOptions
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:
-    from certs.context import Log
+    from certs.errors import Log
 
 PASS_PHRASE_PROMPT = "Enter PEM pass phrase:"
 

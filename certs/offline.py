@@ -19,7 +19,7 @@ TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:
     import ctypes
 
-    from certs.context import Log
+    from certs.errors import Log
 
 _FILE_LOAD, _ADD_DIR = 1, 2  # X509_L_FILE_LOAD, X509_L_ADD_DIR
 _FILETYPE = {"pem": 1, "der": 2}  # X509_FILETYPE_PEM, X509_FILETYPE_ASN1

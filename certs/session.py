@@ -15,7 +15,7 @@ from certs.options import TLSOptions
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:
-    from certs.context import Log
+    from certs.errors import Log
 
 #: the condition DCMTK reports when its verification callback refuses the peer
 CERTIFICATE_REFUSED = "000b:0886 TLS error: certificate verify failed"

@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from dicomecho import log
+from dicomecho.completion import complete_files
 from echoscp import listings
 from echoscp.argv import first_two, rightmost, scan
 from echoscp.options import (
@@ -27,8 +29,6 @@ from echoscp.options import (
     preferred_transfer_syntaxes,
 )
 from echoscp.tlsargs import build_tls_options, tls_options
-from echoscu import log
-from echoscu.completion import complete_files
 
 #: -ll names (pynetdicom's, plus the "warning" its documentation shows)
 LOG_LEVELS = {"critical": log.FATAL, "error": log.ERROR, "warn": log.WARN,
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the server's own handler is in place
         return 0
     except BrokenPipeError:  # `echoscp +cc | head`: the reader left, nothing to report
-        import os
+        from dicomecho.output import discard
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard(sys.stdout)
         return 0

@@ -14,13 +14,32 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING
 
-from dul import association as dul
-from dul import dimse
+from dicomecho import log
+from dicomecho.dul import association as dul
+from dicomecho.dul import dimse
 from echoscp import dumps, negotiation, records
-from echoscu import log
 
 if TYPE_CHECKING:
-    from echoscp.server import Server
+    import ssl
+    from typing import Protocol
+
+    from echoscp.options import ServerOptions
+    from echoscp.records import JsonLog
+
+    class Server(Protocol):
+        """What a connection asks of the server that accepted it (echoscp.server)."""
+
+        opts: ServerOptions
+        loop: asyncio.AbstractEventLoop
+        ssl_context: ssl.SSLContext | None
+        json_log: JsonLog | None
+        connections: set[Connection]
+        associations: int
+
+        def admit(self, connection: Connection, address: str) -> bool: ...
+        def hold_bytes(self, connection: Connection, buffered: int) -> bool: ...
+        def leave_pending(self, connection: Connection) -> None: ...
+        def connection_ended(self) -> None: ...
 
 #: a C-ECHO never carries a data set; a message that does (C-STORE) is only read
 #: this far before the association is aborted as unsupported or oversized
@@ -223,7 +242,7 @@ class Connection(asyncio.Protocol):
         if self.phase == CLOSED:  # the peer left while this coroutine was waking up
             return
         self.transport = tls
-        problem = tlsinfo.describe(tls, self.record, self.server)
+        problem = tlsinfo.describe(tls, self.record, self.opts.tls)
         if problem:
             app.error(f"TLS peer {self.record.peer} refused: {problem}")
             self.reportable = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from echoscu import __date__, __version__
+from dicomecho import __date__, __version__
 
 APP_NAME = "echoscp"
 DESCRIPTION = "DICOM Verification (C-ECHO) SCP"

@@ -7,7 +7,8 @@ syntax is refused with result 3, and the association is still accepted.
 
 from __future__ import annotations
 
-from dul.pdu import (
+from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
+from dicomecho.dul.pdu import (
     DEFAULT_APPLICATION_CONTEXT,
     AssociateAC,
     AssociateRJ,
@@ -15,17 +16,15 @@ from dul.pdu import (
     PresentationContextAC,
     UserInformation,
 )
-from dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
+from dicomecho.dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 from echoscp.options import (
     CALLED_AET_REJECTION,
     CALLING_AET_REJECTION,
     LIMIT_REJECTION,
     ServerOptions,
 )
-from echoscu import __version__
 
-IMPLEMENTATION_CLASS_UID = "2.25.211717524918349529527401668842660094394"
-IMPLEMENTATION_VERSION_NAME = f"ECHOSCP_{__version__}"[:16]
+IMPLEMENTATION_VERSION_NAME = implementation_version_name("echoscp")
 
 #: (result, source, reason) for an application context other than DICOM's
 APPLICATION_CONTEXT_REJECTION = (1, 1, 2)

@@ -6,11 +6,10 @@ Also the transfer-syntax preference lists of pynetdicom's echoscp (``-x=``, ``-x
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dul.uids import (
+from dicomecho.dul.uids import (
     ECHOSCP_TRANSFER_SYNTAXES,
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -130,10 +129,6 @@ def check_ae_title(title: str) -> str | None:
 
 def nodelay_from_environment() -> bool:
     """TCP_NODELAY as DCMTK reads it: on unless ``TCP_NODELAY`` is an integer equal to 0."""
-    value = os.environ.get("TCP_NODELAY")
-    if value is None:
-        return True
-    try:
-        return int(value) != 0
-    except ValueError:
-        return True
+    from dicomecho.netenv import environment_integer, tcp_nodelay
+
+    return tcp_nodelay(environment_integer("TCP_NODELAY")[1])

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import IO
 
-from echoscu.log import get_logger
+from dicomecho.log import get_logger
 
 #: how an association ended (the ``ended`` field)
 RELEASED = "released"

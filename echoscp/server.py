@@ -25,11 +25,11 @@ import signal
 import socket
 from collections.abc import Callable
 
+from dicomecho import log
 from echoscp import listings
 from echoscp.connection import Connection
 from echoscp.options import DEFAULT_MAX_PENDING, ServerOptions
 from echoscp.records import JsonLog
-from echoscu import log
 
 app = log.get_logger("echoscp")
 
@@ -373,26 +373,14 @@ def _raise_descriptor_limit(needed: int, wanted: int) -> int | None:
     """Lift the soft open-files limit towards ``wanted`` (associations and pending
     connections); warn if it stays below ``needed`` (--max-associations alone).
 
-    Returns the limit now in force; None where there is none to read (no
-    ``resource`` module) or it is unlimited.
+    Returns the limit now in force; None where it is unlimited or cannot be read.
     """
-    try:
-        import resource
-    except ImportError:
-        return None
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return None
-    target = soft
-    if soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else max(soft, min(wanted, hard))
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            target = soft
-    if target < needed:
-        app.warn(f"Open-files limit {target} is below what --max-associations needs ({needed})")
-    return target
+    from dicomecho.netenv import raise_fd_limit
+
+    limit = raise_fd_limit(wanted)
+    if limit is not None and limit < needed:
+        app.warn(f"Open-files limit {limit} is below what --max-associations needs ({needed})")
+    return limit
 
 
 def _descriptors_in_use() -> int:

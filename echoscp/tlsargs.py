@@ -11,11 +11,12 @@ from collections.abc import Callable
 
 import click
 
+from certs.completion import complete_ciphersuites
 from certs.options import TLSOptions
 from certs.profiles import available_profiles
+from dicomecho.completion import complete_dirs, complete_files
 from echoscp import listings
 from echoscp.argv import Occurrence, rightmost
-from echoscu.completion import complete_ciphersuites, complete_dirs, complete_files
 
 #: the profile options this OpenSSL supports, (short, long, key, help), default first
 PROFILE_OPTIONS = [(p.short, p.long, p.key, p.help.replace("\n", " "))

@@ -12,11 +12,11 @@ import sys
 from typing import TYPE_CHECKING
 
 from certs import session
-from echoscu import log
+from dicomecho import log
 
 if TYPE_CHECKING:
+    from certs.options import TLSOptions
     from echoscp.records import AssociationRecord
-    from echoscp.server import Server
 
 tls_log = log.get_logger("echoscp.tls")
 
@@ -64,7 +64,8 @@ def failure_text(exc: BaseException) -> str:
     return f"{text} ({reason})" if reason else text
 
 
-def describe(transport: asyncio.Transport, record: AssociationRecord, server: Server) -> str | None:
+def describe(transport: asyncio.Transport, record: AssociationRecord,
+             tls_opts: TLSOptions | None) -> str | None:
     """Check the peer's certificates, note the session in ``record``, log it.
 
     Returns None when the connection may go on, else why it is refused.
@@ -72,7 +73,7 @@ def describe(transport: asyncio.Transport, record: AssociationRecord, server: Se
     ssl_object = transport.get_extra_info("ssl_object")
     if ssl_object is None:
         return "no TLS session"
-    if not session.check_peer_certificates(ssl_object, server.opts.tls, "acceptor", tls_log):
+    if not session.check_peer_certificates(ssl_object, tls_opts, "acceptor", tls_log):
         return session.CERTIFICATE_REFUSED
     record.tls_version = ssl_object.version()
     cipher = ssl_object.cipher()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from echoscu import log
+from dicomecho import log
+from dicomecho.output import print_text, stderr_is_terminal
 from echoscu.cmdline import (
     CommandLineError,
     ParsedLine,
@@ -26,6 +27,7 @@ from echoscu.cmdline import (
     unsigned_value,
 )
 from echoscu.helptext import (
+    COMPLETE_VAR,
     CRL_BLOCK,
     EXTENSION_OPTIONS,
     FORMAT_BLOCK,
@@ -54,7 +56,6 @@ EXIT_OK = 0
 EXIT_COMMAND_LINE = 1
 
 #: environment variable that makes us hand over to Click's shell completion
-COMPLETE_VAR = "_ECHOSCU_COMPLETE"
 #: exit status of a program stopped by Ctrl-C on Windows (STATUS_CONTROL_C_EXIT)
 _WINDOWS_CONTROL_C_EXIT = 0xC000013A
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if os.environ.get(COMPLETE_VAR):
         from echoscu.clickcmd import run_completion
 
-        return run_completion()
+        return run_completion(main)
     if argv is None:
         argv = sys.argv[1:]
         if prog is None:
@@ -110,16 +111,6 @@ def _interrupted() -> int:
     return 130
 
 
-def _print(text: str, stream: str = "stdout") -> None:
-    """Write a block of text to stdout or stderr and flush it (a closed pipe is not an error)."""
-    out = sys.stdout if stream == "stdout" else sys.stderr
-    try:
-        log.write_text(out, text)
-    except BrokenPipeError:
-        # the reader is gone (`| head`): send the rest, and Python's final flush, nowhere
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-
-
 def _run(args: list[str], prog: str) -> int:
     """Steps 1-7 of DCMTK's flow; then the driver does the rest."""
     options = prepare(args, prog)
@@ -139,14 +130,6 @@ def _run(args: list[str], prog: str) -> int:
     return driver.run(options)
 
 
-def stderr_is_terminal() -> bool:
-    """True if stderr is a terminal (where a hint line may follow DCMTK's failure line)."""
-    try:
-        return os.isatty(2)
-    except OSError:
-        return False
-
-
 def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:
     """Steps 1-7: the validated options, or the exit code once everything is printed.
 
@@ -161,7 +144,7 @@ def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:
         options = _parameters(line)
         _configure_logging(line)
     except CommandLineError as error:
-        _print(error_block(str(error)), "stderr")
+        print_text(error_block(str(error)), sys.stderr)
         return EXIT_COMMAND_LINE
     quiet = not log.root_logger().enabled(log.ERROR)
     if line.find("--arguments"):
@@ -176,7 +159,7 @@ def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:
             options.extensions = extensions.parse(line, options)
     except CommandLineError as error:
         if not quiet:
-            _print(error_block(str(error)), "stderr")
+            print_text(error_block(str(error)), sys.stderr)
         return EXIT_COMMAND_LINE
     return options
 
@@ -186,19 +169,19 @@ def _exclusive_or_count(line: ParsedLine) -> int | None:
     from echoscu import helptext
 
     if not line.arguments:
-        _print(helptext.usage())
+        print_text(helptext.usage())
         return EXIT_OK
     if not line.has_exclusive:
         check_param_count(TABLE, line)
         return None
     if line.find("--help"):
-        _print(helptext.usage())
+        print_text(helptext.usage())
     elif line.find("--version"):
-        _print(helptext.version())
+        print_text(helptext.version())
     elif line.find("--list-ciphers"):
-        _print(helptext.cipher_list())
+        print_text(helptext.cipher_list())
     elif line.find("--list-profiles"):
-        _print(helptext.profile_list())
+        print_text(helptext.profile_list())
     else:
         # --verify-cert / --is-root-cert / --peers: handled after all other options
         return None
@@ -231,10 +214,10 @@ def _configure_logging(line: ParsedLine) -> None:
     if log_config:
         check_conflict("--log-config", "--log-level", log_level is not None)
         check_conflict("--log-config", "--verbose, --debug or --quiet", level is not None)
-        from echoscu.logconfig import LogConfigError
+        from dicomecho.logconfig import LogConfigError, configure
 
         try:
-            log.configure_from_file(log_config.value, os.path.basename(line.prog))
+            configure(log_config.value, os.path.basename(line.prog))
         except LogConfigError as error:
             raise CommandLineError(str(error)) from None
     else:

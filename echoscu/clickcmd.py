@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 import click
 
-from echoscu import cli
+from certs.completion import complete_ciphersuites
+from dicomecho.completion import complete_choices, complete_dirs, complete_files
 from echoscu.cmdline import Option
-from echoscu.completion import (
-    complete_choices,
-    complete_ciphersuites,
-    complete_dirs,
-    complete_files,
-)
-from echoscu.helptext import APP_NAME, DESCRIPTION, TABLE
+from echoscu.helptext import APP_NAME, COMPLETE_VAR, DESCRIPTION, TABLE
 
 #: options that may be given several times and are all used (the others: rightmost wins)
 REPEATABLE = ("--add-cert-file", "--add-cert-dir", "--add-crl-file", "--cipher")
@@ -72,27 +68,27 @@ def string_constants(option: Option) -> tuple[str, ...]:
     return tuple(found.group(1).split(", ")) if found else ()
 
 
-def _run_echoscu(**_: object) -> None:
-    """Callback: run echoscu itself on the original arguments and exit with its code."""
-    ctx = click.get_current_context()
-    ctx.exit(cli.main(ctx.meta["echoscu.argv"], prog=APP_NAME))
+def build_command(run: Callable[..., int]) -> click.Command:
+    """A Click command with every option echoscu has here (as DCMTK registers them);
+    its callback hands the original arguments to ``run`` (``echoscu.cli.main``)."""
 
+    def run_echoscu(**_: object) -> None:
+        ctx = click.get_current_context()
+        ctx.exit(run(ctx.meta["echoscu.argv"], prog=APP_NAME))
 
-def build_command() -> click.Command:
-    """A Click command with every option echoscu has here (as DCMTK registers them)."""
     params: list[click.Parameter] = [
         click.Argument([param.name], required=False) for param in TABLE.params
     ]
     params += [_click_option(option) for option in TABLE.options if option.is_available()]
-    return EchoscuCommand(APP_NAME, params=params, callback=_run_echoscu, help=DESCRIPTION,
+    return EchoscuCommand(APP_NAME, params=params, callback=run_echoscu, help=DESCRIPTION,
                           add_help_option=False)
 
 
-def run_completion() -> int:
+def run_completion(run: Callable[..., int]) -> int:
     """Answer a shell-completion request (``_ECHOSCU_COMPLETE`` is set) and return the code."""
     code: object = 0
     try:
-        build_command().main(sys.argv[1:], prog_name=APP_NAME, complete_var=cli.COMPLETE_VAR)
+        build_command(run).main(sys.argv[1:], prog_name=APP_NAME, complete_var=COMPLETE_VAR)
     except SystemExit as stop:
         code = stop.code
     return code if isinstance(code, int) else 0

@@ -10,6 +10,8 @@ and numbers are scanned like C's ``sscanf``. Every message is DCMTK's text.
 
 from __future__ import annotations
 
+from dicomecho.userfiles import read_at_most
+
 #: collections.abc is not imported at run time: 3 ms of a 40 ms echo (DESIGN D3)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -107,14 +109,6 @@ def is_option(arg: str) -> bool:
 COMMAND_FILE_LIMIT = 64 << 20
 #: what separates arguments or opens a quoted block in a command file
 _SPECIAL_CHARACTERS = "[ \t\n\r\"']"
-
-
-def read_at_most(path: str, limit: int) -> bytes | None:
-    """The bytes of ``path``, or None if it holds more than ``limit`` (a file the user
-    names may be a device that never ends, like /dev/zero); OSError as ``open`` raises it."""
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    return data if len(data) <= limit else None
 
 
 def tokenize_command_file(text: str) -> list[str]:

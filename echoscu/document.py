@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-from echoscu import __version__
+from dicomecho import __version__
 from echoscu.messages import (
     CONTEXT_RESULTS,
     REJECT_REASONS,
@@ -106,7 +106,7 @@ def _timings(report: RunReport) -> dict[str, float]:
 def _association(report: RunReport) -> dict[str, object] | None:
     if report.max_send_pdv is None:
         return None
-    from dul.uids import dcmtk_name
+    from dicomecho.dul.uids import dcmtk_name
 
     uid, version_name = report.peer_implementation
     return {

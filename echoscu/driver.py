@@ -15,8 +15,9 @@ import os
 import sys
 from time import monotonic, perf_counter, sleep
 
-from dul import dimse, uids
-from dul.association import (
+from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
+from dicomecho.dul import dimse, uids
+from dicomecho.dul.association import (
     ABORT_REASON_UNEXPECTED_PDU,
     Aborted,
     AssociationAccepted,
@@ -28,8 +29,8 @@ from dul.association import (
     ReleaseRequested,
     Requestor,
 )
-from dul.fragment import MaxPDUTooSmallError
-from dul.pdu import (
+from dicomecho.dul.fragment import MaxPDUTooSmallError
+from dicomecho.dul.pdu import (
     A_ASSOCIATE_AC,
     P_DATA_TF,
     PDU_NAMES,
@@ -38,15 +39,7 @@ from dul.pdu import (
     PresentationContextRQ,
     UserInformation,
 )
-from echoscu import messages as msg
-from echoscu.dumps import (
-    IMPLEMENTATION_CLASS_UID,
-    association_dump,
-    command_dump,
-    implementation_version_name,
-    pdu_hex_dump,
-)
-from echoscu.log import (
+from dicomecho.log import (
     APP_LOGGER,
     DATA_LOGGER,
     DEBUG,
@@ -55,6 +48,8 @@ from echoscu.log import (
     TRACE,
     get_logger,
 )
+from echoscu import messages as msg
+from echoscu.dumps import association_dump, command_dump, pdu_hex_dump
 
 #: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
 TYPE_CHECKING = False
@@ -191,7 +186,7 @@ def run(opts: EchoOptions, report: RunReport | None = None, tls_context=None) ->
 
 def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
     if app.enabled(DEBUG):
-        from echoscu import __date__, __version__
+        from dicomecho import __date__, __version__
 
         app.debug(f"$echoscu: echoscu v{__version__} {__date__} $\n")
 
@@ -305,7 +300,7 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
     user_info = UserInformation(
         max_pdu=our_max_pdu,
         implementation_class_uid=IMPLEMENTATION_CLASS_UID,
-        implementation_version_name=implementation_version_name(),
+        implementation_version_name=implementation_version_name("echoscu"),
     )
     return AssociateRQ(
         called_ae=opts.called_aet, calling_ae=opts.calling_aet, contexts=contexts,
@@ -384,19 +379,17 @@ def _seconds(value: int | None) -> float | None:
 def _environment_number(name: str, default_text: str, tracing: bool) -> int | None:
     """An integer DCMTK reads from the environment at connect time: None if unset, or
     unparsable (with DCMTK's warning); at trace level, DCMTK's lines about the check."""
-    value = os.environ.get(name)
+    from dicomecho.netenv import environment_integer
+
+    value, number = environment_integer(name)
     if tracing:
         from echoscu.trace import environment_lines
 
         for line in environment_lines(name, value, default_text):
             net.trace(line)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
+    if value is not None and number is None:
         net.warn(f"DULFSM: cannot parse environment variable {name}={value}")
-        return None
+    return number
 
 
 def _buffer_length_setting(tracing: bool = False) -> int | None:
@@ -409,13 +402,13 @@ def _buffer_length_setting(tracing: bool = False) -> int | None:
 
 def _nodelay_setting(tracing: bool = False) -> bool:
     """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
+    from dicomecho.netenv import tcp_nodelay
+
     number = _environment_number("TCP_NODELAY", "using the default value (0)", tracing)
-    if number is None:
-        return True
     if number:
         net.debug("DULFSM: disabling Nagle algorithm as requested at runtime "
                   f"(TCP_NODELAY={os.environ['TCP_NODELAY']})")
-    return number != 0
+    return tcp_nodelay(number)
 
 
 def _first_answer(tls_sock) -> bytes:
@@ -724,7 +717,7 @@ class _Session:
 
     def echo_and_finish(self) -> int:
         """``--repeat`` C-ECHOs, then release (or ``--abort``); the exit code of the run."""
-        from echoscu.log import INFO
+        from dicomecho.log import INFO
 
         opts = self.opts
         report = self.report

@@ -5,24 +5,13 @@ Built only when debug output is enabled (the callers check the level first).
 
 from __future__ import annotations
 
-from dul.uids import dcmtk_name
+from dicomecho.dul.uids import dcmtk_name
 from echoscu.messages import CONTEXT_RESULTS, INVALID_CONTEXT_RESULT
 
 #: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dul.pdu import AssociateAC, AssociateRQ
-
-#: implementation identity, shown as "Our ..." in the dumps and sent on the wire
-IMPLEMENTATION_CLASS_UID = "2.25.211717524918349529527401668842660094394"
-
-
-def implementation_version_name() -> str:
-    """``ECHOSCU_<version>``, at most 16 characters as PS3.7 allows."""
-    from echoscu import __version__
-
-    return f"ECHOSCU_{__version__}"[:16]
-
+    from dicomecho.dul.pdu import AssociateAC, AssociateRQ
 
 def uid_text(uid: str) -> str:
     """A UID as DCMTK prints it: ``=<name>`` when it knows the name, else the UID."""
@@ -151,7 +140,7 @@ def _keyword(tag: int) -> str:
 
 def command_dump(command: bytes, skip: frozenset[int]) -> list[str]:
     """DCMTK's dump lines for the elements of a command set whose tags are not in ``skip``."""
-    from dul.dimse import command_vr
+    from dicomecho.dul.dimse import command_vr
 
     lines = []
     pos = 0

@@ -11,10 +11,9 @@ The DCMTK lines on stderr stay as they are (fleet and Nagios modes silence them)
 from __future__ import annotations
 
 import math
-import os
-import sys
 
-from echoscu import log
+from dicomecho import log
+from dicomecho.output import print_text, stderr_is_terminal
 from echoscu.cmdline import (
     CommandLineError,
     Occurrence,
@@ -23,7 +22,8 @@ from echoscu.cmdline import (
     check_dependence,
     unsigned_value,
 )
-from echoscu.helptext import DEFAULT_JOBS, LOG_BLOCK, MAX_JOBS
+from echoscu.helptext import LOG_BLOCK, MAX_JOBS
+from echoscu.options import Extensions
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,35 +32,6 @@ if TYPE_CHECKING:
 
 EXIT_CODE_MODES = ("dcmtk", "detailed")
 FORMATS = ("table", "json", "csv", "junit", "openmetrics")
-
-#: Nagios plugin return codes
-NAGIOS_UNKNOWN = 3
-
-
-class Extensions:
-    """Validated settings of our own options (defaults: none of them given)."""
-
-    __slots__ = ("json", "stats", "exit_codes", "peers", "jobs", "format", "nagios", "warning",
-                 "critical", "cert_warning", "cert_critical", "log_given")
-
-    def __init__(self) -> None:
-        self.json = False
-        self.stats = False
-        #: "dcmtk" (default) or "detailed"
-        self.exit_codes = "dcmtk"
-        #: --peers FILE
-        self.peers: str | None = None
-        self.jobs = DEFAULT_JOBS
-        self.format = "table"
-        self.nagios = False
-        #: --warning/--critical milliseconds (mean echo round trip)
-        self.warning: float | None = None
-        self.critical: float | None = None
-        #: --cert-warning/--cert-critical days
-        self.cert_warning: int | None = None
-        self.cert_critical: int | None = None
-        #: True if -q/-v/-d/-ll/-lc was given (Nagios mode then keeps the log lines)
-        self.log_given = False
 
 
 def _number(occurrence: Occurrence) -> float:
@@ -135,16 +106,9 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
 def nagios_usage_error() -> int:
     """``--nagios`` with a bad command line: UNKNOWN (DCMTK's error block is on stderr)."""
     print_text("DICOM UNKNOWN - invalid command line (see the error on stderr)\n")
-    return NAGIOS_UNKNOWN
+    from echoscu.nagios import UNKNOWN
 
-
-def print_text(text: str) -> None:
-    """Write to stdout and flush (a reader gone away is not an error)."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return UNKNOWN
 
 
 def run(options: EchoOptions) -> int:
@@ -166,8 +130,6 @@ def run(options: EchoOptions) -> int:
     report = RunReport(options)
     with capture_lines(report.log):
         code = driver.run(options, report)
-    from echoscu.cli import stderr_is_terminal
-
     terminal = stderr_is_terminal()
     if report.failure is not None and (terminal or ext.json or ext.nagios):
         from echoscu.diagnose import add_hint

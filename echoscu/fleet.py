@@ -20,120 +20,18 @@ import os
 import sys
 from time import perf_counter, time
 
-from echoscu.cmdline import CommandLineError, read_at_most
-from echoscu.options import EchoOptions
+from echoscu.cmdline import CommandLineError
+from echoscu.options import EchoOptions, Extensions
+from echoscu.peerfile import TIMEOUT_SETTINGS, PeerLine, read_peers
 from echoscu.report import RunReport
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from echoscu.extensions import Extensions
 
 #: -to for fleet checks when the command line gives none: a dead host must not hold a
 #: worker for the kernel's two minutes of SYN retries
 DEFAULT_CONNECT_TIMEOUT = 10
-#: the largest --peers file we read (about a million peers)
-PEERS_FILE_LIMIT = 64 << 20
-_SETTINGS = ("aet", "tls", "key", "cert", "ca", "sni", "to", "ts", "ta", "td")
-_TIMEOUTS = {"to": "connect_timeout", "ts": "socket_timeout", "ta": "acse_timeout",
-             "td": "dimse_timeout"}
-_AE_TITLE_MAX = 16
 #: file descriptors a worker may hold at once (its association, or a diagnostic probe),
 #: and what the process needs besides
 _FDS_PER_JOB = 2
 _FDS_SPARE = 64
-
-
-class PeerLine:
-    """One line of the peers file: where, who, and its own settings."""
-
-    __slots__ = ("line", "called_aet", "host", "port", "ipv6", "settings")
-
-    def __init__(self, line: int, called_aet: str | None, host: str, port: int, ipv6: bool,
-                 settings: dict[str, str]) -> None:
-        self.line = line
-        self.called_aet = called_aet
-        self.host = host
-        self.port = port
-        #: the address was written in brackets
-        self.ipv6 = ipv6
-        self.settings = settings
-
-
-def read_peers(path: str) -> list[PeerLine]:
-    """The peers of ``path``; CommandLineError (file and line named) if anything is wrong."""
-    try:
-        data = read_at_most(path, PEERS_FILE_LIMIT)
-    except OSError as error:
-        raise CommandLineError(f"cannot read peers file '{path}': {error.strerror}") from None
-    if data is None:
-        raise CommandLineError(f"peers file '{path}' is larger than {PEERS_FILE_LIMIT >> 20} MiB")
-    text = data.decode("utf-8", "surrogateescape")
-    peers = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        words = raw.split("#", 1)[0].split()
-        if not words:
-            continue
-        try:
-            peers.append(parse_peer_line(number, words))
-        except ValueError as problem:
-            raise CommandLineError(f"peers file '{path}' line {number}: {problem}") from None
-    if not peers:
-        raise CommandLineError(f"peers file '{path}' lists no peer")
-    return peers
-
-
-def parse_peer_line(number: int, words: list[str]) -> PeerLine:
-    """``[AET@]host:port setting=value ...`` (ValueError with the reason if malformed)."""
-    address = words[0]
-    called_aet = None
-    if "@" in address:
-        called_aet, address = address.rsplit("@", 1)
-        _check_ae_title(called_aet)
-    ipv6 = address.startswith("[")
-    if ipv6:
-        host, bracket, rest = address[1:].partition("]")
-        if not bracket or not rest.startswith(":"):
-            raise ValueError(f"'{words[0]}' is not [address]:port")
-        port_text = rest[1:]
-    else:
-        host, colon, port_text = address.rpartition(":")
-        if not colon:
-            raise ValueError(f"'{words[0]}' has no :port")
-    if not host:
-        raise ValueError(f"'{words[0]}' has no host")
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"port '{port_text}' is not a number from 1 to 65535")
-    settings: dict[str, str] = {}
-    for word in words[1:]:
-        name, equals, value = word.partition("=")
-        if not equals or name not in _SETTINGS:
-            raise ValueError(f"'{word}' is not one of {', '.join(s + '=' for s in _SETTINGS)}")
-        settings[name] = value
-    _check_settings(settings)
-    return PeerLine(number, called_aet, host, int(port_text), ipv6, settings)
-
-
-def _check_ae_title(title: str) -> None:
-    if not title:
-        raise ValueError("empty AE title before '@'")
-    if len(title) > _AE_TITLE_MAX:
-        raise ValueError(f"AE title '{title}' is longer than {_AE_TITLE_MAX} characters")
-
-
-def _check_settings(settings: dict[str, str]) -> None:
-    if "aet" in settings:
-        _check_ae_title(settings["aet"])
-    tls = settings.get("tls")
-    if tls not in (None, "on", "off"):
-        raise ValueError(f"tls={tls}: use tls=on or tls=off")
-    if ("key" in settings) != ("cert" in settings):
-        raise ValueError("key= and cert= go together")
-    if tls == "off" and any(name in settings for name in ("key", "cert", "ca", "sni")):
-        raise ValueError("tls=off with TLS settings")
-    for name in _TIMEOUTS:
-        value = settings.get(name)
-        if value is not None and not value.isdigit():
-            raise ValueError(f"{name}={value}: seconds as a whole number")
 
 
 def peer_options(base: EchoOptions, peer: PeerLine) -> EchoOptions:
@@ -151,7 +49,7 @@ def peer_options(base: EchoOptions, peer: PeerLine) -> EchoOptions:
     settings = peer.settings
     if "aet" in settings:
         opts.calling_aet = settings["aet"]
-    for name, field in _TIMEOUTS.items():
+    for name, field in TIMEOUT_SETTINGS.items():
         if name in settings:
             setattr(opts, field, int(settings[name]))
     opts.tls = _peer_tls(base.tls, settings)
@@ -197,7 +95,7 @@ def _context_key(tls) -> str:
 def _build_contexts(peer_opts: list[EchoOptions]) -> dict[str, object]:
     """One client SSLContext per distinct TLS set-up (or the failure lines it printed)."""
     from certs.context import TLSSetupError, client_context
-    from echoscu.log import TLS_LOGGER, get_logger
+    from dicomecho.log import TLS_LOGGER, get_logger
 
     tls_log = get_logger(TLS_LOGGER)
     contexts: dict[str, object] = {}
@@ -240,23 +138,14 @@ def _check(opts: EchoOptions, context: object) -> RunReport:
 
 def _fd_budget(jobs: int) -> int:
     """``jobs``, after raising the open-file limit if it needs more (fewer if it cannot)."""
-    try:
-        import resource
-    except ImportError:
-        return jobs
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    from dicomecho.netenv import raise_fd_limit
+
     needed = jobs * _FDS_PER_JOB + _FDS_SPARE
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (OSError, ValueError):
-            pass
-        if soft < needed:
-            allowed = max(1, (soft - _FDS_SPARE) // _FDS_PER_JOB)
-            sys.stderr.write(f"W: --jobs {jobs} reduced to {allowed} (open file limit {soft})\n")
-            return allowed
+    limit = raise_fd_limit(needed)
+    if limit is not None and limit < needed:
+        allowed = max(1, (limit - _FDS_SPARE) // _FDS_PER_JOB)
+        sys.stderr.write(f"W: --jobs {jobs} reduced to {allowed} (open file limit {limit})\n")
+        return allowed
     return jobs
 
 
@@ -264,8 +153,8 @@ def run(options: EchoOptions, ext: Extensions) -> int:
     """Check every peer of ``ext.peers``; print the results; 0 only if all succeeded."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from dicomecho.output import print_text
     from echoscu import fleetout
-    from echoscu.extensions import print_text
     from echoscu.logcapture import silence_console
 
     try:

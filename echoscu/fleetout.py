@@ -9,7 +9,7 @@ from echoscu.report import RunReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from echoscu.fleet import PeerLine
+    from echoscu.peerfile import PeerLine
 
 
 class FleetRun:
@@ -108,7 +108,7 @@ def summary(run: FleetRun) -> str:
 
 def document(run: FleetRun) -> dict[str, object]:
     """The JSON-ready fleet document (schema kind "fleet")."""
-    from echoscu import __version__
+    from dicomecho import __version__
     from echoscu.document import FORMAT_VERSION, iso_time, result_document
 
     results = []

@@ -6,12 +6,14 @@ command used for shell completion (``echoscu.clickcmd``), so they cannot drift a
 
 from __future__ import annotations
 
-from echoscu import __date__, __version__
+from dicomecho import __date__, __version__
 from echoscu.cmdline import Group, Option, OptionTable, Param, SubGroup
 
 APP_NAME = "echoscu"
 DESCRIPTION = "DICOM verification (C-ECHO) SCU"
 #: DCMTK's rcsid line, with our name and version (DESIGN D6)
+#: set by a shell asking Click for completions (see echoscu.clickcmd)
+COMPLETE_VAR = "_ECHOSCU_COMPLETE"
 VERSION_ID = f"$echoscu: echoscu v{__version__} {__date__} $"
 
 #: -pts upper bound: DCMTK 3.7.0's transfer syntax list has 53 entries

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from echoscu import log
+from dicomecho import log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from echoscu.report import RunReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from echoscu.extensions import Extensions
+    from echoscu.options import Extensions
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")

@@ -6,6 +6,8 @@ import, half of DCMTK's whole echo.
 
 from __future__ import annotations
 
+from echoscu.helptext import DEFAULT_JOBS
+
 
 class EchoOptions:
     """Settings after DCMTK's parsing and validation (spec sections 1 and 2).
@@ -49,7 +51,7 @@ class EchoOptions:
         self.is_root_cert: str | None = None
         #: --interval seconds between echoes (not in DCMTK; 0 = none)
         self.interval: float = 0.0
-        #: echoscu.extensions.Extensions for the options DCMTK lacks; None = none given
+        #: Extensions (below) for the options DCMTK lacks; None = none given
         self.extensions = None
         for name, value in settings.items():
             setattr(self, name, value)  # an unknown name raises AttributeError (slots)
@@ -57,3 +59,29 @@ class EchoOptions:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"EchoOptions({fields})"
+
+
+class Extensions:
+    """Validated settings of our own options (defaults: none of them given)."""
+
+    __slots__ = ("json", "stats", "exit_codes", "peers", "jobs", "format", "nagios", "warning",
+                 "critical", "cert_warning", "cert_critical", "log_given")
+
+    def __init__(self) -> None:
+        self.json = False
+        self.stats = False
+        #: "dcmtk" (default) or "detailed"
+        self.exit_codes = "dcmtk"
+        #: --peers FILE
+        self.peers: str | None = None
+        self.jobs = DEFAULT_JOBS
+        self.format = "table"
+        self.nagios = False
+        #: --warning/--critical milliseconds (mean echo round trip)
+        self.warning: float | None = None
+        self.critical: float | None = None
+        #: --cert-warning/--cert-critical days
+        self.cert_warning: int | None = None
+        self.cert_critical: int | None = None
+        #: True if -q/-v/-d/-ll/-lc was given (Nagios mode then keeps the log lines)
+        self.log_given = False

@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 
-from dul import association, dimse, pdu, uids
+from dicomecho.dul import association, dimse, pdu, uids
 
 #: default bound of every single network wait, in seconds
 TIMEOUT = 20.0

@@ -31,9 +31,10 @@ def test_profile_options_match_certs_profiles() -> None:
 
 def test_click_command_mirrors_the_table() -> None:
     """Every available option is a Click option with the same names and value count."""
+    from echoscu.cli import main as echoscu_main
     from echoscu.clickcmd import build_command
 
-    command = build_command()
+    command = build_command(echoscu_main)
     click_options = {tuple(param.opts): param for param in command.params
                      if param.param_type_name == "option"}
     expected = {((o.short, o.long) if o.short else (o.long,)): o for o in TABLE.options
@@ -62,10 +63,11 @@ def test_man_page_names_every_option() -> None:
 
 def test_click_command_runs_echoscu_on_the_raw_arguments(capsys) -> None:
     """Click only describes the options; DCMTK's rules still decide (-aet takes -v)."""
+    from echoscu.cli import main as echoscu_main
     from echoscu.clickcmd import build_command
 
     with pytest.raises(SystemExit) as stop:
-        build_command().main(["--arguments", "-aet", "-v", "-pdu", "1", "h", "1"],
+        build_command(echoscu_main).main(["--arguments", "-aet", "-v", "-pdu", "1", "h", "1"],
                              prog_name="echoscu")
     assert stop.value.code == 1
     err = capsys.readouterr().err

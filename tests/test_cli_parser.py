@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from echoscu import cli, log
+from dicomecho import log
+from echoscu import cli
 from echoscu.cmdline import (
     CommandLineError,
     expand_command_files,

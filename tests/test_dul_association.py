@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dul import dimse
-from dul.association import (
+from dicomecho.dul import dimse
+from dicomecho.dul.association import (
     Aborted,
     Acceptor,
     AssociationAccepted,
@@ -21,8 +21,8 @@ from dul.association import (
     Requestor,
     StateError,
 )
-from dul.fragment import MaxPDUTooSmallError
-from dul.pdu import (
+from dicomecho.dul.fragment import MaxPDUTooSmallError
+from dicomecho.dul.pdu import (
     PDV,
     Abort,
     AssociateAC,

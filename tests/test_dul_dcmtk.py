@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from peers import DCMTK_ECHOSCU
 
-from dul.pdu import (
+from dicomecho.dul.pdu import (
     A_ASSOCIATE_AC,
     A_RELEASE_RP,
     AssociateRQ,
@@ -21,7 +21,7 @@ from dul.pdu import (
     decode,
     encode,
 )
-from dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
+from dicomecho.dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(60)]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dul import dimse
-from dul.dimse import DIMSEError, command_has_dataset, decode_command
+from dicomecho.dul import dimse
+from dicomecho.dul.dimse import DIMSEError, command_has_dataset, decode_command
 
 VERIFICATION = "1.2.840.10008.1.1"
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dul import dimse
-from dul.association import MessageReceived, Requestor
-from dul.fragment import PDU_OVERHEAD, fragment
-from dul.pdu import (
+from dicomecho.dul import dimse
+from dicomecho.dul.association import MessageReceived, Requestor
+from dicomecho.dul.fragment import PDU_OVERHEAD, fragment
+from dicomecho.dul.pdu import (
     AssociateAC,
     AssociateRQ,
     PresentationContextAC,
@@ -155,7 +155,7 @@ def test_between_messages_false_after_release_or_close() -> None:
 
 def _general_path(machine: Requestor, raw: bytes):
     """What the general P-DATA path gives for ``raw`` (the fast path bypassed)."""
-    from dul.pdu import decode
+    from dicomecho.dul.pdu import decode
 
     events = []
     for pdv in decode(raw).pdvs:

@@ -10,8 +10,8 @@ import threading
 import pytest
 from peers import DCMTK_ECHOSCU, pynetdicom_echo
 
-from dul import dimse
-from dul.association import (
+from dicomecho.dul import dimse
+from dicomecho.dul.association import (
     Aborted,
     Acceptor,
     AssociationAccepted,
@@ -23,14 +23,14 @@ from dul.association import (
     ReleaseRequested,
     Requestor,
 )
-from dul.pdu import (
+from dicomecho.dul.pdu import (
     AssociateAC,
     AssociateRQ,
     PresentationContextAC,
     PresentationContextRQ,
     UserInformation,
 )
-from dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
+from dicomecho.dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dul.pdu import (
+from dicomecho.dul.pdu import (
     PDU_NAMES,
     PDV,
     Abort,

@@ -12,7 +12,8 @@ import sys
 import pytest
 from peers import run
 
-from dul import uids
+from dicomecho import log
+from dicomecho.dul import uids
 from echoscp import cli, server
 from echoscp.options import (
     ServerOptions,
@@ -20,7 +21,6 @@ from echoscp.options import (
     parse_status,
     preferred_transfer_syntaxes,
 )
-from echoscu import log
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import pytest
 from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
 from test_echoscp_support import RawAssociation, connect, receive_until_closed
 
-from dul import association as dul_events
-from dul import dimse, pdu, uids
+from dicomecho.dul import association as dul_events
+from dicomecho.dul import dimse, pdu, uids
 
 pytestmark = [pytest.mark.timeout(60)]
 

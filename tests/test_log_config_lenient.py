@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from test_log_config import CONSOLE, DCMTK, mask, masked, pattern_config, run, run_both
 
-from echoscu import log, logconfig
+from dicomecho import log, logconfig
 
 pytestmark = [pytest.mark.skipif(not os.path.exists(DCMTK), reason="DCMTK echoscu not installed"),
               pytest.mark.timeout(120)]
@@ -225,7 +225,7 @@ def test_import_cost_stays_low(tmp_path: Path) -> None:
     """logging comes in only for a remote SysLog appender."""
     import subprocess
 
-    code = ("import sys; from echoscu import log; log.configure_from_file(sys.argv[1], 'x'); "
+    code = ("import sys; from dicomecho import log; log.configure_from_file(sys.argv[1], 'x'); "
             "print('logging' in sys.modules)")
     config = tmp_path / "log.cfg"
     for text, expected in ((pattern_config("%m%n"), "False"),

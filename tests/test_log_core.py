@@ -2,7 +2,7 @@
 
 import pytest
 
-from echoscu import log
+from dicomecho import log
 
 
 @pytest.fixture(autouse=True)

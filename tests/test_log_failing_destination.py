@@ -17,7 +17,7 @@ import pytest
 from peers import free_port, listens_on
 from test_beyond_support import OUR_ENV
 
-from echoscu import log
+from dicomecho import log
 
 pytestmark = [pytest.mark.timeout(120)]
 

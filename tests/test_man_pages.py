@@ -28,7 +28,7 @@ import click
 import pytest
 
 from certs.profiles import PROFILES, available_profiles
-from echoscu import __date__, __version__
+from dicomecho import __date__, __version__
 from echoscu.cmdline import Group, Option, SubGroup
 from echoscu.helptext import TABLE
 
@@ -152,9 +152,10 @@ def _command_of(page: str, title: str | None) -> str | None:
 def click_commands(page: str) -> dict[str | None, click.Command]:
     """The Click command(s) behind a page, keyed as ``documented`` keys them."""
     if page == "echoscu":
+        from echoscu.cli import main as echoscu_main
         from echoscu.clickcmd import build_command
 
-        return {None: build_command()}
+        return {None: build_command(echoscu_main)}
     if page == "echoscp":
         from echoscp.cli import command
 
@@ -343,14 +344,13 @@ def test_sections(page: str) -> None:
 
 
 def test_wire_identity_is_stated() -> None:
-    from echoscp.negotiation import IMPLEMENTATION_CLASS_UID as SCP_UID
-    from echoscp.negotiation import IMPLEMENTATION_VERSION_NAME as SCP_NAME
-    from echoscu.dumps import IMPLEMENTATION_CLASS_UID, implementation_version_name
+    from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
 
     echoscu = plain("\n".join(Page("echoscu").sections["NOTES"]))
     echoscp = plain("\n".join(Page("echoscp").sections["NOTES"]))
-    assert IMPLEMENTATION_CLASS_UID in echoscu and implementation_version_name() in echoscu
-    assert SCP_UID in echoscp and SCP_NAME in echoscp
+    assert IMPLEMENTATION_CLASS_UID in echoscu
+    assert implementation_version_name("echoscu") in echoscu
+    assert IMPLEMENTATION_CLASS_UID in echoscp and implementation_version_name("echoscp") in echoscp
     version_line = f"$echoscu: echoscu v{__version__} {__date__} $"
     assert version_line in echoscu
 

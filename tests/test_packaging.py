@@ -24,13 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from echoscu import __date__, __version__
+from dicomecho import __date__, __version__
 
 REPO = Path(__file__).resolve().parent.parent
 #: what a source distribution or checkout needs to build
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "man", "docs", "dul", "echoscu", "echoscp",
-           "certs")
-PACKAGES = ("dul", "echoscu", "echoscp", "certs")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "man", "docs", "dicomecho", "echoscu",
+           "echoscp", "certs")
+PACKAGES = ("dicomecho", "echoscu", "echoscp", "certs")
 COMMANDS = {"echoscu": "echoscu.cli:main", "echoscp": "echoscp.cli:main",
             "echocerts": "certs.cli:main"}
 PAGES = tuple(f"{name}.1" for name in COMMANDS)

@@ -21,7 +21,7 @@ from peers import dcmtk, dcmtk_installed, ours
 from test_echoscp_support import EchoSCP
 from test_reliability_support import healthy, loadgen, no_internal_errors, scaled
 
-from dul import pdu
+from dicomecho.dul import pdu
 
 pytestmark = [
     pytest.mark.timeout(120),

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_reliability_support import CORPUS, SCRIPTS, dulfeed, loadgen, scaled
 
-from dul import association, dimse, pdu
-from dul.fragment import FragmentError, MessageAssembler
+from dicomecho.dul import association, dimse, pdu
+from dicomecho.dul.fragment import FragmentError, MessageAssembler
 
 SAMPLES = loadgen.sample_pdus()
 REQUEST = SAMPLES[0]

@@ -22,7 +22,7 @@ from test_echoscp_support import EchoSCP
 from test_reliability_support import dulfeed, healthy, loadgen, no_internal_errors, scaled
 
 from certs.pki import Pki, make_pki
-from dul import dimse, pdu
+from dicomecho.dul import dimse, pdu
 
 pytestmark = [pytest.mark.timeout(120)]
 

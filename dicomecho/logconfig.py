@@ -1,4 +1,4 @@
-"""``-lc``: log4cplus property files as DCMTK reads them (spec 4.2), on top of ``echoscu.log``.
+"""``-lc``: log4cplus property files as DCMTK reads them (spec 4.2), on top of ``dicomecho.log``.
 
 Supported: root and named loggers (levels, appender lists, additivity), the Console,
 File, RollingFile, DailyRollingFile, SysLog and Null appenders with their properties,
@@ -23,8 +23,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from echoscu import log
-from echoscu.cmdline import read_at_most
+from dicomecho import log
+from dicomecho.userfiles import read_at_most
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:

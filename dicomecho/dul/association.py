@@ -14,10 +14,10 @@ driver that shows them; without it nothing is recorded. Typical requestor loop::
 
 from __future__ import annotations
 
-from dul import pdu as wire
-from dul._record import Record
-from dul.dimse import command_has_dataset
-from dul.fragment import (
+from dicomecho.dul import pdu as wire
+from dicomecho.dul._record import Record
+from dicomecho.dul.dimse import command_has_dataset
+from dicomecho.dul.fragment import (
     DEFAULT_MAX_COMMAND_LENGTH,
     DEFAULT_MAX_DATASET_LENGTH,
     MessageAssembler,

@@ -5,13 +5,15 @@ loggers form a dotted-name hierarchy below a root logger, each event goes to the
 appenders of its logger and its ancestors (additivity), and the default set-up is
 DCMTK's: root level WARN, one console appender on stderr with the pattern
 ``%P: %m%n`` applied to every line of a message, flushed immediately.
-``-lc`` property files (``echoscu.logconfig``) replace the appenders and levels.
+``-lc`` property files (``dicomecho.logconfig``) replace the appenders and levels.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+
+from dicomecho.output import write_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -191,26 +193,6 @@ class ConsoleAppender(Appender):
             silence(stream)
 
 
-def write_text(stream: TextIO, text: str, flush: bool = True) -> None:
-    """Write ``text``, turning undecodable command-line bytes back into the raw bytes.
-
-    Python would print them as ``\\udcff`` on stderr (or fail on a strict stdout);
-    DCMTK writes the bytes it was given, so do we.
-    """
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None or text.isascii():
-        stream.write(text)
-    else:
-        stream.flush()
-        encoding = stream.encoding or "utf-8"
-        try:
-            buffer.write(text.encode(encoding, "surrogateescape"))
-        except UnicodeEncodeError:
-            buffer.write(text.encode(encoding, "backslashreplace"))
-    if flush:
-        stream.flush()
-
-
 class Logger:
     """A named logger; cheap level checks so callers can skip building debug text."""
 
@@ -339,18 +321,6 @@ def set_level(level: int) -> None:
     """Set the root logger's level (``-q``/``-v``/``-d``/``-ll``); appenders stay as they are."""
     _root.level = level
     refresh_thresholds()
-
-
-def configure_from_file(path: str, appname: str) -> None:
-    """Replace the set-up with a log4cplus property file (``-lc``).
-
-    Raises ``echoscu.logconfig.LogConfigError`` with a one-line message if the file
-    is unusable or would crash or hang DCMTK; what log4cplus only complains about is
-    reported its way (``log4cplus:ERROR ...``) and the run goes on.
-    """
-    from echoscu import logconfig
-
-    logconfig.configure(path, appname)
 
 
 reset()

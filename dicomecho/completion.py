@@ -3,7 +3,7 @@
 Click answers a shell's completion request (``_ECHOSCU_COMPLETE``, ``_ECHOSCP_COMPLETE``,
 ``_ECHOCERTS_COMPLETE``) by asking each option what may follow it. Options whose
 value is a file or a directory hand the work back to the shell (its own path
-completion); ``+cs`` offers the ciphersuite names the linked OpenSSL supports.
+completion); ``+cs`` completion lives with the ciphersuites, in ``certs.completion``.
 Only a completion request or a Click command definition imports this module.
 """
 
@@ -25,19 +25,6 @@ def complete_dirs(_ctx: click.Context, _param: click.Parameter,
                   incomplete: str) -> list[CompletionItem]:
     """Let the shell complete a directory name."""
     return [CompletionItem(incomplete, type="dir")]
-
-
-def complete_ciphersuites(_ctx: click.Context, _param: click.Parameter,
-                          incomplete: str) -> list[str]:
-    """The ``+cs`` names (IANA, as ``+cc`` lists them) that start with what was typed.
-
-    The names are case-sensitive on the command line; the match here is not, so
-    ``+cs tls_ecdhe<TAB>`` finds them too.
-    """
-    from certs.profiles import supported_ciphersuites
-
-    typed = incomplete.upper()
-    return [name for name in supported_ciphersuites() if name.startswith(typed)]
 
 
 def complete_choices(choices: tuple[str, ...]) -> Callable[..., list[str]]:
