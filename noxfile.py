@@ -77,9 +77,10 @@ def portable(session: nox.Session) -> None:
 
 @nox.session(python=FULL_PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the whole tree."""
-    session.install("ruff")
+    """ruff over the whole tree, and the import layering (pyproject's importlinter contracts)."""
+    session.install("ruff", "import-linter", "-e", str(ROOT))
     session.run("ruff", "check", str(ROOT))
+    session.run("lint-imports", "--config", str(ROOT / "pyproject.toml"))
 
 
 def lower_bounds() -> str:

@@ -225,7 +225,7 @@ def test_import_cost_stays_low(tmp_path: Path) -> None:
     """logging comes in only for a remote SysLog appender."""
     import subprocess
 
-    code = ("import sys; from dicomecho import log; log.configure_from_file(sys.argv[1], 'x'); "
+    code = ("import sys; from dicomecho import logconfig; logconfig.configure(sys.argv[1], 'x'); "
             "print('logging' in sys.modules)")
     config = tmp_path / "log.cfg"
     for text, expected in ((pattern_config("%m%n"), "False"),
