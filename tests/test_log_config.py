@@ -211,7 +211,7 @@ def test_console_output_same_as_dcmtk(name: str, tmp_path: Path, closed_port: in
 def test_file_output_same_as_dcmtk(name: str, tmp_path: Path, closed_port: int) -> None:
     for side in ("dcmtk", "ours"):
         (tmp_path / side).mkdir()
-        (tmp_path / side / "dicomecho.log").write_text("old line\n")
+        (tmp_path / side / "echoscu.log").write_text("old line\n")
     args = ["--arguments", "127.0.0.1", str(closed_port)]
     dcmtk, ours = run_both(FILE_CONFIGS[name], tmp_path, args)
     assert masked(ours) == masked(dcmtk)
@@ -336,5 +336,5 @@ def test_dcmtk_sample_config_works(configured, tmp_path: Path, capsys) -> None:
     app.debug("only in the file")
     app.warn("both")
     assert re.fullmatch(r"\d\d:\d\d:\d\d  WARN: both\n", capsys.readouterr().out)
-    logged = (tmp_path / "dicomecho.log").read_text().splitlines()
+    logged = (tmp_path / "echoscu.log").read_text().splitlines()
     assert [line[23:] for line in logged] == [" DEBUG: only in the file", "  WARN: both"]
