@@ -14,13 +14,14 @@ PREFER_UNCOMPR_LONG = "--prefer-uncompr"
 
 
 class Occurrence:
-    """One option as typed: its position among the arguments and the name used."""
+    """One option as typed: its position among the arguments, the name used, its values."""
 
-    __slots__ = ("position", "name")
+    __slots__ = ("position", "name", "values")
 
-    def __init__(self, position: int, name: str) -> None:
+    def __init__(self, position: int, name: str, values: list[str] | None = None) -> None:
         self.position = position
         self.name = name
+        self.values = values or []
 
 
 def scan(args: list[str], arity: dict[str, int]) -> tuple[list[str], list[Occurrence]]:
@@ -39,13 +40,15 @@ def scan(args: list[str], arity: dict[str, int]) -> tuple[list[str], list[Occurr
         if token == PREFER_UNCOMPR_SHORT:
             rewritten[position] = PREFER_UNCOMPR_LONG
             token = PREFER_UNCOMPR_SHORT
-        name, has_inline_value = token, False
+        name, inline = token, None
         if token.startswith("--") and "=" in token:
-            name, has_inline_value = token.split("=", 1)[0], True
+            name, inline = token.split("=", 1)
         count = arity.get(name)
         if count is not None:
-            found.append(Occurrence(position, name))
-            if not has_inline_value:
+            values = [inline] if inline is not None else \
+                rewritten[position + 1:position + 1 + count]
+            found.append(Occurrence(position, name, values))
+            if inline is None:
                 position += count
         position += 1
     return rewritten, found

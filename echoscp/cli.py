@@ -166,7 +166,7 @@ def command(ctx: click.Context, **params) -> int:
         pair = first_two(typed, group)
         if pair:
             raise click.UsageError(f"argument {pair[1]}: not allowed with argument {pair[0]}")
-    tls = build_tls_options(params, typed)
+    tls = build_tls_options(typed)
     _configure_logging(params)
     syntax_flag = rightmost(typed, _SYNTAX_GROUP)
     preference = _SYNTAX_PREFERENCE[syntax_flag] if syntax_flag else None

@@ -24,19 +24,13 @@ def _header() -> str:
 
 def cipher_list() -> str:
     """``+cc``: the TLS <= 1.2 ciphersuites the linked OpenSSL supports, DCMTK's layout."""
-    from certs.profiles import supported_ciphersuites
+    from certs import listings
 
-    names = "".join(f"  {name}\n" for name in supported_ciphersuites())
-    return _header() + "\nSupported TLS ciphersuites are:\n" + names
+    return listings.cipher_list(_header())
 
 
 def profile_list() -> str:
     """``+ph``: the TLS security profiles available here, DCMTK's layout."""
-    from certs.profiles import available_profiles, openssl_version
+    from certs import listings
 
-    lines = []
-    for profile in available_profiles():
-        suffix = " (default)" if profile.default else " (retired)" if profile.retired else ""
-        lines.append(f"- {profile.name}{suffix}\n")
-    return (_header() + f"Cryptographic algorithms implemented by: {openssl_version()}\n"
-            + "\nSupported TLS Secure Transport Connection Profiles are:\n" + "".join(lines))
+    return listings.profile_list(_header())

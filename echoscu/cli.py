@@ -17,7 +17,6 @@ from echoscu.cmdline import (
     CommandLineError,
     ParsedLine,
     check_conflict,
-    check_dependence,
     check_param_count,
     expand_command_files,
     parse_arguments,
@@ -28,22 +27,13 @@ from echoscu.cmdline import (
 )
 from echoscu.helptext import (
     COMPLETE_VAR,
-    CRL_BLOCK,
     EXTENSION_OPTIONS,
-    FORMAT_BLOCK,
     IP_BLOCK,
     LOG_BLOCK,
     MAX_PDU,
     MAX_PROPOSED_TS,
     MIN_PDU,
-    PASSWORD_BLOCK,
-    PEER_BLOCK,
-    PROFILE_BLOCK,
-    PROFILE_KEYS,
-    SEED_BLOCK,
     TABLE,
-    TLS_OPTS,
-    TRANSPORT_BLOCK,
     error_block,
 )
 
@@ -276,80 +266,18 @@ def _network_options(line: ParsedLine, options: EchoOptions) -> None:
 
 
 def _tls_options(line: ParsedLine) -> TLSOptions | None:
-    """The TLS option checks in DCMTK 3.7.0's order (spec 2.6, 6.11); None = plain TCP."""
-    settings: dict[str, object] = {}
-    secure = authenticate = False
-    for occurrence in line.examine_block(TRANSPORT_BLOCK):
-        long = occurrence.option.long
-        secure = long != "--disable-tls"
-        authenticate = long == "--enable-tls"
-        if authenticate:
-            settings["key_file"], settings["cert_file"] = occurrence.values
-
-    for occurrence in line.examine_block(PASSWORD_BLOCK):
-        long = occurrence.option.long
-        check_dependence(long, "--enable-tls", authenticate)
-        settings["password_mode"] = {"--std-passwd": "prompt", "--use-passwd": "given",
-                                     "--null-passwd": "null"}[long]
-        settings["password"] = occurrence.value if long == "--use-passwd" else None
-
-    for occurrence in line.examine_block(FORMAT_BLOCK):
-        check_dependence(occurrence.option.long, TLS_OPTS, secure)
-        settings["file_format"] = "pem" if occurrence.option.long == "--pem-keys" else "der"
-
-    for occurrence in line.examine_block(CRL_BLOCK):
-        check_dependence(occurrence.option.long, TLS_OPTS, secure)
-        settings["crl_mode"] = "leaf" if occurrence.option.long == "--enable-crl-vfy" else "all"
-
-    request_sni = line.find("--request-sni")
-    if request_sni:
-        settings["sni"] = request_sni.value
-    if line.find("--no-sni"):
-        check_conflict("--no-sni", "--request-sni", request_sni is not None)
-
-    seed = line.find("--seed")
-    if seed:
-        check_dependence("--seed", TLS_OPTS, secure)
-        settings["seed_file"] = seed.value
-
-    for occurrence in line.examine_block(SEED_BLOCK):
-        long = occurrence.option.long
-        check_dependence(long, TLS_OPTS, secure)
-        check_dependence(long, "--seed", seed is not None)
-        settings["write_seed"] = long == "--write-seed"
-        settings["write_seed_file"] = occurrence.value if long == "--write-seed-file" else None
-
-    for occurrence in line.examine_block(PEER_BLOCK):
-        check_dependence(occurrence.option.long, TLS_OPTS, secure)
-        settings["peer_cert"] = ("require" if occurrence.option.long == "--require-peer-cert"
-                                 else "ignore")
-
-    for occurrence in line.examine_block(PROFILE_BLOCK):
-        long = occurrence.option.long
-        # DCMTK (all versions) names --profile-basic in the message for --profile-aes
-        check_dependence("--profile-basic" if long == "--profile-aes" else long, TLS_OPTS,
-                         secure)
-        settings["profile"] = PROFILE_KEYS[long]
-
-    lists = (("--add-cert-file", "ca_files"), ("--add-cert-dir", "ca_dirs"),
-             ("--add-crl-file", "crl_files"))
-    for long, _ in lists:
-        if line.find(long):
-            check_dependence(long, TLS_OPTS, secure)
-
-    if line.find("--cipher"):
-        check_dependence("--cipher", TLS_OPTS, secure)
-        check_conflict("--cipher", "--profile-bcp195-ex", settings.get("profile") == "bcp195-ex")
-
-    if not secure:
+    """The TLS options' checks in DCMTK 3.7.0's order (spec 2.6, 6.11, certs.tlsflags);
+    None = plain TCP. A line without TLS options does not import certs."""
+    typed = [(occurrence.option.long, occurrence.values) for occurrence in line.occurrences
+             if occurrence.option.row is not None]
+    if not typed:
         return None
-    from certs.options import TLSOptions
+    from certs.tlsflags import REQUESTOR, TLSFlagError, from_flags
 
-    for long, field in lists:
-        settings[field] = [occurrence.value for occurrence in line.find_all(long)]
-    settings["ciphers"] = [occurrence.value for occurrence in line.find_all("--cipher")]
-    settings["mode"] = "enabled" if authenticate else "anonymous"
-    return TLSOptions(**settings)
+    try:
+        return from_flags(typed, REQUESTOR)
+    except TLSFlagError as error:
+        raise CommandLineError(str(error)) from None
 
 
 def _offline_checks(line: ParsedLine, options: EchoOptions) -> None:

@@ -19,13 +19,9 @@ from dicomecho.completion import complete_choices, complete_dirs, complete_files
 from echoscu.cmdline import Option
 from echoscu.helptext import APP_NAME, COMPLETE_VAR, DESCRIPTION, TABLE
 
-#: options that may be given several times and are all used (the others: rightmost wins)
-REPEATABLE = ("--add-cert-file", "--add-cert-dir", "--add-crl-file", "--cipher")
-#: value descriptions that name files (``+tls`` takes two) or a directory
-_FILE_HINTS = ("[f]ilename", "[p]rivate key file")
-_DIRECTORY_HINTS = ("[d]irectory",)
-#: completion of option values other than paths and string constants, by long option name
-_VALUE_COMPLETION = {"--cipher": complete_ciphersuites}
+#: completion of option values by ``Option.completion`` (string constants: below)
+_COMPLETION = {"file": complete_files, "dir": complete_dirs,
+               "ciphersuite": complete_ciphersuites}
 #: a help text's list of the values of a string constant: "(fatal, error, warn)"
 _CONSTANTS = re.compile(r"\(([a-z0-9]+(?:, [a-z0-9]+)+)\)")
 
@@ -47,15 +43,11 @@ def _click_option(option: Option) -> click.Option:
         return click.Option(names, is_flag=True, help=help_text)
     kwargs: dict[str, object] = {"nargs": option.nvalues, "help": help_text,
                                  "metavar": option.value_help.strip()}
-    if option.value_help.startswith(_FILE_HINTS):
-        kwargs["shell_complete"] = complete_files
-    elif option.value_help.startswith(_DIRECTORY_HINTS):
-        kwargs["shell_complete"] = complete_dirs
-    elif option.long in _VALUE_COMPLETION:
-        kwargs["shell_complete"] = _VALUE_COMPLETION[option.long]
+    if option.completion in _COMPLETION:
+        kwargs["shell_complete"] = _COMPLETION[option.completion]
     elif choices := string_constants(option):
         kwargs["shell_complete"] = complete_choices(choices)
-    if option.long in REPEATABLE:
+    if option.repeatable:
         kwargs["multiple"] = True
     return click.Option(names, **kwargs)
 

@@ -23,13 +23,20 @@ class CommandLineError(Exception):
 
 
 class Option:
-    """One option of the table: names, value count, help texts, flags."""
+    """One option of the table: names, value count, help texts, flags.
 
-    __slots__ = ("long", "short", "nvalues", "value_help", "help", "exclusive", "available")
+    ``repeatable``: every occurrence counts (the others: rightmost wins); ``completion``:
+    what a shell offers for the value ("file", "dir", "ciphersuite" or a tuple of
+    choices); ``row``: the ``certs.tlsflags.Flag`` a TLS option was made from.
+    """
+
+    __slots__ = ("long", "short", "nvalues", "value_help", "help", "exclusive", "available",
+                 "repeatable", "completion", "row")
 
     def __init__(self, long: str, short: str = "", nvalues: int = 0, value_help: str = "",
                  help: str = "", exclusive: bool = False,
-                 available: Callable[[], bool] | None = None) -> None:
+                 available: Callable[[], bool] | None = None, repeatable: bool = False,
+                 completion: str | tuple[str, ...] | None = None, row: object = None) -> None:
         self.long = long
         self.short = short
         self.nvalues = nvalues
@@ -38,6 +45,9 @@ class Option:
         self.exclusive = exclusive
         #: None = always registered; else asked (lazily) whether the option exists in this build
         self.available = available
+        self.repeatable = repeatable
+        self.completion = completion
+        self.row = row
 
     def is_available(self) -> bool:
         """True if the option exists here (DCMTK registers some only if OpenSSL allows)."""
@@ -69,29 +79,72 @@ class Param:
         self.help = help
 
 
+class Deferred:
+    """Table entries made when first needed: ``load()`` returns them.
+
+    echoscu's TLS rows come from ``certs.tlsflags``; a run that names no option
+    outside the rest of the table (a plain echo) never imports certs.
+    """
+
+    __slots__ = ("load",)
+
+    def __init__(self, load: Callable[[], list[Option | Group]]) -> None:
+        self.load = load
+
+
 Entry = Option | Group
 
 
 class OptionTable:
     """The declarative description of a command line: parameters and options in help order."""
 
-    def __init__(self, params: list[Param], entries: list[Entry], long_width: int,
+    def __init__(self, params: list[Param], entries: list[Entry | Deferred], long_width: int,
                  short_width: int, param_width: int) -> None:
         self.params = params
-        self.entries = entries
+        self._entries = entries
         self.long_width = long_width
         self.short_width = short_width
         self.param_width = param_width
-        self.options = [entry for entry in entries if isinstance(entry, Option)]
         self._by_name: dict[str, Option] = {}
-        for option in self.options:
+        self._index([entry for entry in entries if isinstance(entry, Option)])
+
+    def _index(self, options: list[Option]) -> None:
+        for option in options:
             self._by_name[option.long] = option
             if option.short:
                 self._by_name[option.short] = option
 
+    def _load(self) -> bool:
+        """Make the deferred entries; False if there were none left."""
+        if not any(isinstance(entry, Deferred) for entry in self._entries):
+            return False
+        entries: list[Entry | Deferred] = []
+        for entry in self._entries:
+            if isinstance(entry, Deferred):
+                made = entry.load()
+                self._index([option for option in made if isinstance(option, Option)])
+                entries += made
+            else:
+                entries.append(entry)
+        self._entries = entries
+        return True
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every group header and option, in help order."""
+        self._load()
+        return self._entries  # type: ignore[return-value]
+
+    @property
+    def options(self) -> list[Option]:
+        """Every option, in help order."""
+        return [entry for entry in self.entries if isinstance(entry, Option)]
+
     def lookup(self, name: str) -> Option | None:
         """The option called ``name`` (short or long, exact), if it exists in this build."""
         option = self._by_name.get(name)
+        if option is None and self._load():
+            option = self._by_name.get(name)
         if option is None or not option.is_available():
             return None
         return option

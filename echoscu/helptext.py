@@ -7,7 +7,7 @@ command used for shell completion (``echoscu.clickcmd``), so they cannot drift a
 from __future__ import annotations
 
 from dicomecho import __date__, __version__
-from echoscu.cmdline import Group, Option, OptionTable, Param, SubGroup
+from echoscu.cmdline import Deferred, Group, Option, OptionTable, Param, SubGroup
 
 APP_NAME = "echoscu"
 DESCRIPTION = "DICOM verification (C-ECHO) SCU"
@@ -22,8 +22,6 @@ MIN_PDU = 4096
 MAX_PDU = 131072
 DEFAULT_PDU = 16384
 
-TLS_OPTS = "--enable-tls or --anonymous-tls"
-
 #: --jobs default and maximum (fleet check)
 DEFAULT_JOBS = 32
 MAX_JOBS = 1024
@@ -33,56 +31,28 @@ EXTENSION_OPTIONS = frozenset((
     "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical",
 ))
 
-#: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5)
+#: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5); the
+#: TLS blocks are certs.tlsflags'
 LOG_BLOCK = ("--debug", "--verbose", "--quiet")
 IP_BLOCK = ("--ipv4", "--ipv6", "--ip-auto")
-TRANSPORT_BLOCK = ("--disable-tls", "--enable-tls", "--anonymous-tls")
-PASSWORD_BLOCK = ("--std-passwd", "--use-passwd", "--null-passwd")
-FORMAT_BLOCK = ("--pem-keys", "--der-keys")
-CRL_BLOCK = ("--enable-crl-vfy", "--enable-crl-all")
-SEED_BLOCK = ("--write-seed", "--write-seed-file")
-PEER_BLOCK = ("--require-peer-cert", "--ignore-peer-cert")
-#: profile options in examination order: 8996, 8996-mod, bcp195, bcp195-nd, bcp195-ex,
-#: basic, aes, null (the help lists py before px)
-PROFILE_BLOCK = ("--profile-8996", "--profile-8996-mod", "--profile-bcp195",
-                 "--profile-bcp195-nd", "--profile-bcp195-ex", "--profile-basic",
-                 "--profile-aes", "--profile-null")
-BLOCKS = (LOG_BLOCK, IP_BLOCK, TRANSPORT_BLOCK, PASSWORD_BLOCK, FORMAT_BLOCK, CRL_BLOCK,
-          SEED_BLOCK, PEER_BLOCK, PROFILE_BLOCK)
-
-#: TLSOptions.profile key per profile option
-PROFILE_KEYS = {
-    "--profile-8996": "8996",
-    "--profile-8996-mod": "8996-mod",
-    "--profile-bcp195": "bcp195",
-    "--profile-bcp195-nd": "bcp195-nd",
-    "--profile-bcp195-ex": "bcp195-ex",
-    "--profile-basic": "basic",
-    "--profile-aes": "aes",
-    "--profile-null": "null",
-}
 
 
-#: the profile options DCMTK registers only if the linked OpenSSL has their suites
-PROFILE_LONG = {"+pm": "--profile-8996-mod", "+pb": "--profile-basic", "+pn": "--profile-null"}
-PROFILE_HELP = {
-    "+pm": "Modified BCP 195 RFC 8996 TLS Profile",
-    "+pb": "Basic TLS Secure Transport Connection Profile\n(retired)",
-    "+pn": "Authenticated unencrypted communication\n(retired, was used in IHE ATNA)",
-}
+def _tls_entries() -> list[Option | Group]:
+    """DCMTK's TLS group: the requestor rows of certs.tlsflags under their sub-groups
+    (loaded when first needed, so that a plain echo does not import certs)."""
+    from certs import tlsflags
 
-
-def _profile_available(short: str) -> bool:
-    """True if the linked OpenSSL supports the profile (asks certs.profiles, which loads _ssl)."""
-    from certs.profiles import available_profiles
-
-    return any(profile.short == short for profile in available_profiles())
-
-
-def _needs_openssl(short: str) -> Option:
-    """A profile option DCMTK registers only if OpenSSL has the suites it needs."""
-    return Option(PROFILE_LONG[short], short, help=PROFILE_HELP[short],
-                  available=lambda: _profile_available(short))
+    entries: list[Option | Group] = [Group(tlsflags.TITLE)]
+    group = ""
+    for flag in tlsflags.rows(tlsflags.REQUESTOR):
+        if flag.group != group:
+            group = flag.group
+            entries.append(SubGroup(group))
+        available = None if flag.requires is None else (lambda flag=flag: tlsflags.available(flag))
+        entries.append(Option(flag.long, flag.short, flag.nvalues, flag.value_help, flag.help,
+                              exclusive=flag.exclusive, available=available,
+                              repeatable=flag.repeatable, completion=flag.completion, row=flag))
+    return entries
 
 
 _STRING_FILE = "[f]ilename: string"
@@ -103,7 +73,8 @@ TABLE = OptionTable(
         Option("--debug", "-d", help="debug mode, print debug information"),
         Option("--log-level", "-ll", 1, "[l]evel: string constant",
                "(fatal, error, warn, info, debug, trace)\nuse level l for the logger"),
-        Option("--log-config", "-lc", 1, _STRING_FILE, "use config file f for the logger"),
+        Option("--log-config", "-lc", 1, _STRING_FILE, "use config file f for the logger",
+               completion="file"),
         Group("network options:"),
         SubGroup("IP protocol version:"),
         Option("--ipv4", "-i4", help="use IPv4 only (default)"),
@@ -132,62 +103,7 @@ TABLE = OptionTable(
                f"set max receive pdu to n bytes (default: {DEFAULT_PDU})"),
         Option("--repeat", "", 1, "[n]umber: integer", "repeat n times"),
         Option("--abort", help="abort association instead of releasing it"),
-        Group("transport layer security (TLS) options:"),
-        SubGroup("transport protocol stack:"),
-        Option("--disable-tls", "-tls", help="use normal TCP/IP connection (default)"),
-        Option("--enable-tls", "+tls", 2, "[p]rivate key file, [c]ertificate file: string",
-               "use authenticated secure TLS connection"),
-        Option("--anonymous-tls", "+tla", help="use secure TLS connection without certificate"),
-        SubGroup("private key password (only with --enable-tls):"),
-        Option("--std-passwd", "+ps", help="prompt user to type password on stdin (default)"),
-        Option("--use-passwd", "+pw", 1, "[p]assword: string ", "use specified password"),
-        Option("--null-passwd", "-pw", help="use empty string as password"),
-        SubGroup("key and certificate file format:"),
-        Option("--pem-keys", "-pem", help="read keys and certs as PEM file (default)"),
-        Option("--der-keys", "-der", help="read keys and certificates as DER file"),
-        SubGroup("certification authority:"),
-        Option("--add-cert-file", "+cf", 1, _STRING_FILE,
-               "add certificate file to list of certificates"),
-        Option("--add-cert-dir", "+cd", 1, "[d]irectory: string",
-               "add certificates in d to list of certificates"),
-        Option("--add-crl-file", "+crl", 1, _STRING_FILE,
-               "add certificate revocation list file\n(implies --enable-crl-vfy)"),
-        Option("--enable-crl-vfy", "+crv", help="enable leaf CRL verification"),
-        Option("--enable-crl-all", "+cra", help="enable full chain CRL verification"),
-        SubGroup("security profile:"),
-        Option("--list-profiles", "+ph", help="list supported TLS profiles and exit",
-               exclusive=True),
-        Option("--profile-8996", "+pg", help="BCP 195 RFC 8996 TLS Profile (default)"),
-        _needs_openssl("+pm"),
-        Option("--profile-bcp195-nd", "+py",
-               help="Non-downgrading BCP 195 TLS Profile (retired)"),
-        Option("--profile-bcp195", "+px", help="BCP 195 TLS Profile (retired)"),
-        Option("--profile-bcp195-ex", "+pz", help="Extended BCP 195 TLS Profile (retired)"),
-        _needs_openssl("+pb"),
-        Option("--profile-aes", "+pa",
-               help="AES TLS Secure Transport Connection Profile\n(retired)"),
-        _needs_openssl("+pn"),
-        SubGroup("ciphersuite:"),
-        Option("--list-ciphers", "+cc", help="list supported TLS ciphersuites and exit",
-               exclusive=True),
-        Option("--cipher", "+cs", 1, "[c]iphersuite name: string",
-               "add ciphersuite to list of negotiated suites\n(not with --profile-bcp195-ex)"),
-        SubGroup("server name indication:"),
-        Option("--no-sni", help="do not use SNI (default)"),
-        Option("--request-sni", "", 1, "[s]erver name: string", "request server name s"),
-        SubGroup("pseudo random generator:"),
-        Option("--seed", "+rs", 1, _STRING_FILE, "seed random generator with contents of f"),
-        Option("--write-seed", "+ws", help="write back modified seed (only with --seed)"),
-        Option("--write-seed-file", "+wf", 1, f"{_STRING_FILE} (only with --seed)",
-               "write modified seed to file f"),
-        SubGroup("peer authentication:"),
-        Option("--require-peer-cert", "-rc", help="verify peer cert, fail if absent (default)"),
-        Option("--ignore-peer-cert", "-ic", help="don't verify peer certificate"),
-        SubGroup("offline certificate verification:"),
-        Option("--verify-cert", "+vc", 1, _STRING_FILE, "verify certificate against CA settings",
-               exclusive=True),
-        Option("--is-root-cert", "+rc", 1, _STRING_FILE,
-               "check if certificate is self-signed root CA", exclusive=True),
+        Deferred(_tls_entries),
         # ours, after DCMTK's groups so that the DCMTK part of --help stays identical
         Group("extensions (not in DCMTK):"),
         SubGroup("machine-readable result:"),
@@ -204,7 +120,8 @@ TABLE = OptionTable(
         SubGroup("fleet check (no peer and port parameters):"),
         Option("--peers", "", 1, _STRING_FILE,
                "check the peers listed in f concurrently\n"
-               "(one [AET@]host:port [setting=value ...] a line)", exclusive=True),
+               "(one [AET@]host:port [setting=value ...] a line)", exclusive=True,
+               completion="file"),
         Option("--jobs", "", 1, f"[n]umber: integer (1..{MAX_JOBS}, default: {DEFAULT_JOBS})",
                "check up to n peers at once"),
         Option("--format", "", 1, "[f]ormat: string constant (default: table)",
@@ -288,20 +205,13 @@ def version() -> str:
 
 def cipher_list() -> str:
     """The ``--list-ciphers`` text: header, then the supported TLS <= 1.2 suites."""
-    from certs.profiles import supported_ciphersuites
+    from certs.listings import cipher_list
 
-    names = "".join(f"  {name}\n" for name in supported_ciphersuites())
-    return header(host_info=True) + "\nSupported TLS ciphersuites are:\n" + names
+    return cipher_list(header(host_info=True))
 
 
 def profile_list() -> str:
     """The ``--list-profiles`` text: header, OpenSSL version, the supported profiles."""
-    from certs.profiles import available_profiles, openssl_version
+    from certs.listings import profile_list
 
-    lines = []
-    for profile in available_profiles():
-        suffix = " (default)" if profile.default else " (retired)" if profile.retired else ""
-        lines.append(f"- {profile.name}{suffix}\n")
-    return (header(host_info=True)
-            + f"Cryptographic algorithms implemented by: {openssl_version()}\n"
-            + "\nSupported TLS Secure Transport Connection Profiles are:\n" + "".join(lines))
+    return profile_list(header(host_info=True))

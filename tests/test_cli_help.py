@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from echoscu.helptext import PROFILE_BLOCK, PROFILE_KEYS, TABLE
+from echoscu.helptext import TABLE
 
 REPO = Path(__file__).resolve().parent.parent
 #: run the working tree's code even when a copy of the package is installed in site-packages
@@ -25,8 +25,8 @@ def test_profile_options_match_certs_profiles() -> None:
     ours = [option for option in TABLE.options if option.long.startswith("--profile-")]
     assert [(o.short, o.long, o.help) for o in ours] == [(p.short, p.long, p.help)
                                                          for p in PROFILES]
-    assert {PROFILE_KEYS[o.long] for o in ours} == {p.key for p in PROFILES}
-    assert set(PROFILE_BLOCK) == {o.long for o in ours}
+    assert [o.row.sets["profile"] for o in ours] == [p.key for p in PROFILES]
+    assert {o.row.block for o in ours} == {"profile"}
 
 
 def test_click_command_mirrors_the_table() -> None:

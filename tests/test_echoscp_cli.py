@@ -138,6 +138,10 @@ def test_preference_lists_follow_pynetdicom():
     (["+tls", "k", "c", "+pz", "+cs", "TLS_X", "1"], "--cipher not allowed with "
                                                      "--profile-bcp195-ex"),
     (["+tls", "k", "c", "+ws", "1"], "--write-seed only allowed with --seed"),
+    # DCMTK's check order and names, as storescp reports them (certs.tlsflags)
+    (["+cs", "X", "-der", "1"], "--der-keys only allowed with --enable-tls"),
+    (["+tls", "k", "c", "+pz", "+cs", "X", "+ws", "1"], "--write-seed only allowed with --seed"),
+    (["+pa", "1"], "--profile-basic only allowed with --enable-tls"),
 ])
 def test_errors_are_one_line(capsys, argv, message):
     assert error_of(capsys, *argv) == message
