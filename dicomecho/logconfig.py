@@ -17,13 +17,13 @@ itself) do we stop with one clear message (``LogConfigError``, a command-line er
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 import time
 from collections.abc import Callable
 
 from dicomecho import log
+from dicomecho.ending import at_exit
 from dicomecho.userfiles import read_at_most
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -652,7 +652,7 @@ class FileAppender(_Configured):
             self.lock = self._open_lock(props.get("LockFile") or self.filename + ".lock")
         appending = _bool(props, "Append", self.append_default)
         self.handle = self._open("ab" if appending else "wb")
-        atexit.register(self.close)
+        at_exit(self.close)
 
     def _open(self, mode: str) -> BinaryIO | None:
         try:
@@ -897,7 +897,7 @@ class SysLogAppender(_Configured):
                                 "INFO": "info", "DEBUG": "debug", "TRACE": "debug"}
         self.handler = handler
         self.hostname = os.uname().nodename
-        atexit.register(self.close)
+        at_exit(self.close)
 
     def append(self, event: log.LogEvent) -> None:
         """Filter as every appender does; keep the event for its level and logger."""

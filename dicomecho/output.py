@@ -35,19 +35,26 @@ def write_text(stream: TextIO, text: str, flush: bool = True) -> None:
 def print_text(text: str, stream: TextIO | None = None) -> None:
     """Write ``text`` to ``stream`` (stdout by default) and flush it.
 
-    A reader that went away (``| head``) is not an error: the rest of the output, and
-    Python's final flush, go to /dev/null instead.
+    A reader that went away (``| head``) or a full disk is not an error, as in DCMTK:
+    the rest of the output, and Python's final flush, go to /dev/null instead.
     """
     out = sys.stdout if stream is None else stream
     try:
         write_text(out, text)
-    except BrokenPipeError:
+    except (OSError, ValueError):
         discard(out)
 
 
 def discard(stream: TextIO) -> None:
-    """Send whatever is still written to ``stream`` nowhere (its reader is gone)."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    """Send whatever is still written to ``stream`` nowhere (its reader or disk is gone)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
+    except (OSError, ValueError):
+        pass
 
 
 def stderr_is_terminal() -> bool:

@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return _interrupted()
 
 
+def console_main(prog: str | None = None) -> None:
+    """The ``echoscu`` command (console script and ``python -m echoscu``): run, then leave
+    without interpreter teardown (dicomecho.ending)."""
+    from dicomecho.ending import leave
+
+    leave(main(prog=prog))
+
+
 def invoked_name(argv0: str) -> str:
     """argv[0] as the user typed it, as far as we can tell.
 

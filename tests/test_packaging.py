@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "man", "docs", "dicomecho", "echoscu",
            "echoscp", "certs")
 PACKAGES = ("dicomecho", "echoscu", "echoscp", "certs")
-COMMANDS = {"echoscu": "echoscu.cli:main", "echoscp": "echoscp.cli:main",
+COMMANDS = {"echoscu": "echoscu.cli:console_main", "echoscp": "echoscp.cli:main",
             "echocerts": "certs.cli:main"}
 PAGES = tuple(f"{name}.1" for name in COMMANDS)
 #: the build backend pyproject.toml asks for
