@@ -10,7 +10,7 @@ import struct
 import sys
 
 import pytest
-from fakescp import (
+from support.fakescp import (
     A_ASSOCIATE_AC,
     APPLICATION_CONTEXT,
     IMPLICIT_VR_LITTLE_ENDIAN,
@@ -18,7 +18,7 @@ from fakescp import (
     item,
     pdu,
 )
-from peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, ours, run
+from support.peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, ours, run
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]
 

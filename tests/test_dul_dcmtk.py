@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 import pytest
-from peers import DCMTK_ECHOSCU
+from support.peers import DCMTK_ECHOSCU
 
 from dicomecho.dul.pdu import (
     A_ASSOCIATE_AC,

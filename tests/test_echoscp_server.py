@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
-from test_echoscp_support import RawAssociation, connect, receive_until_closed
+from support.peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
+from support.scp import RawAssociation, connect, receive_until_closed
 
 from dicomecho.dul import association as dul_events
 from dicomecho.dul import dimse, pdu, uids

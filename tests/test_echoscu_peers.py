@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from peers import as_370, assert_same, dcmtk, normalise, ours
+from support.peers import as_370, assert_same, dcmtk, normalise, ours
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(60)]
 

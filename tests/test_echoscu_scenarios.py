@@ -1,6 +1,6 @@
 """Differential: DCMTK's echoscu and ours against the same scripted peers, same output.
 
-Every scenario of ``scenarios.py`` (every row of spec 4.3 that involves a peer, and
+Every scenario of ``support/scenarios.py`` (every row of spec 4.3 that involves a peer, and
 the max-PDU examples of 5.7) runs both programs live against a fresh fake SCP and
 compares exit code, stdout and stderr (normalised only as DEVELOPERS.md allows) and
 what went over the wire. Where we follow DCMTK 3.7.0, ``peers.as_370`` turns 3.6.7's text
@@ -11,7 +11,7 @@ assert instead.
 from __future__ import annotations
 
 import pytest
-from peers import SCENARIOS, as_370, assert_same, dcmtk, normalise, ours, run_scenario
+from support.peers import SCENARIOS, as_370, assert_same, dcmtk, normalise, ours, run_scenario
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(90)]
 

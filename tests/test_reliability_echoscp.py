@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_echoscp_support import EchoSCP
-from test_reliability_support import dulfeed, healthy, loadgen, no_internal_errors, scaled
+from support.reliability import dulfeed, healthy, loadgen, no_internal_errors, scaled
+from support.scp import EchoSCP
 
 from certs.pki import Pki, make_pki
 from dicomecho.dul import dimse, pdu

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from peers import dcmtk, normalise
+from support.peers import dcmtk, normalise
+from support.tls import RecordingLog
 from test_tls_context import options_from_args
-from tls_support import RecordingLog
 
 from certs import pki as pkimod
 from certs.context import TLSSetupError, client_context

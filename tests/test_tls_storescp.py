@@ -6,8 +6,8 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from peers import dcmtk
-from tls_support import RecordingLog, connect, echo_as_requestor
+from support.peers import dcmtk
+from support.tls import RecordingLog, connect, echo_as_requestor
 
 from certs import pki as pkimod
 from certs import session

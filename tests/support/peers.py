@@ -3,7 +3,7 @@
 Everything here is bounded: programs run under a hard timeout, servers wait a bounded
 time to come up, and every peer has a ``stop()`` the fixtures call at teardown.
 ``SCENARIOS`` (the fake-SCP cases for the differential suite, defined in
-``scenarios.py``) is re-exported here.
+``support/scenarios.py``) is re-exported here.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenarios import SCENARIOS as SCENARIOS
-from scenarios import Scenario as Scenario
-from scenarios import run_scenario as run_scenario
+
+from support.scenarios import SCENARIOS as SCENARIOS
+from support.scenarios import Scenario as Scenario
+from support.scenarios import run_scenario as run_scenario
 
 DCMTK_ECHOSCU = "/usr/bin/echoscu"
 DCMTK_STORESCP = "/usr/bin/storescp"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fakescp import TAG_ERROR_COMMENT, Association, FakeSCP, Script, text_value, unknown_pdu
+from support.fakescp import TAG_ERROR_COMMENT, Association, FakeSCP, Script, text_value, unknown_pdu
 
 R = TypeVar("R")
 
