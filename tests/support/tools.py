@@ -1,7 +1,7 @@
-"""The modules of scripts/ the tests use, loaded from their files.
+"""The modules of bench/ and scripts/ the tests use, loaded from their files.
 
-scripts/ is not a package and does not go on ``sys.path``: each module is loaded
-once, by path, under a private name (so no flat name meets one of ours), and
+Neither folder is a package, and neither goes on ``sys.path``: each module is loaded
+once, by path, under a private name (so bench's ``scenarios`` never meets ours), and
 kept in ``sys.modules``. The modules loaded this way import only the standard library
 and the project's own packages.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
 SCRIPTS = ROOT / "scripts"
 
 
@@ -32,6 +33,11 @@ def load(path: Path) -> ModuleType:
             del sys.modules[name]
             raise
     return module
+
+
+def procprobe() -> ModuleType:
+    """bench/procprobe.py: is a process listening on a port, read from /proc."""
+    return load(BENCH / "procprobe.py")
 
 
 def loadgen() -> ModuleType:
