@@ -1,4 +1,4 @@
-"""The public-API fallbacks of issue #12 (DESIGN.md D8), run for real: the same commands
+"""The public-API fallbacks of issue #12 (docs/design.md D8), run for real: the same commands
 in subprocesses with and without the portable mode of tests/portable/sitecustomize.py
 (``import ctypes`` fails there).
 

@@ -432,7 +432,7 @@ def test_thousand_concurrent_associations_repeating(tmp_path):
         elapsed = time.monotonic() - started
         assert answered == [repeat] * 1000
         after = healthy(server)
-        assert after <= 150 * 1024, (before, after)  # DESIGN T4
+        assert after <= 150 * 1024, (before, after)  # docs/design.md T4
         print(f"1000 x {repeat} echoes in {elapsed:.1f} s; RSS {before} -> {after} KiB")
     finally:
         server.stop()

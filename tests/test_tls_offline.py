@@ -1,4 +1,5 @@
-"""Offline +vc/+rc checks against DCMTK 3.6.7's (identical in 3.7.0, spec section 7)."""
+"""Offline +vc/+rc checks against DCMTK 3.6.7's (identical in 3.7.0,
+docs/dcmtk-behaviour.md section 7)."""
 
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def test_profile_handshake_and_echo(storescp, pki, profile, server_profile, dcmt
         assert session.check_peer_certificates(sock, client_options(pki), "requestor",
                                                RecordingLog())
         assert echo_as_requestor(sock) == 0
-    if dcmtk_option is None:  # +pg/+pm do not exist in 3.6.7 (3.7.0 options, DESIGN D5)
+    if dcmtk_option is None:  # +pg/+pm do not exist in 3.6.7 (3.7.0 options, docs/design.md D5)
         return
     result = dcmtk("-d", *dcmtk_client_args(pki, dcmtk_option), "localhost", str(peer.port))
     assert result.returncode == 0, result.stderr

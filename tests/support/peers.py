@@ -194,7 +194,7 @@ def assert_same(ours_result: Result, dcmtk_result: Result) -> None:
 
 
 def as_370(result: Result) -> Result:
-    """DCMTK 3.6.7's result as we print it where we follow 3.7.0 (DESIGN D5), without the
+    """DCMTK 3.6.7's result as we print it where we follow 3.7.0 (docs/design.md D5), without the
     data dictionary lines of ``-d`` (we load no dictionary, by design: D1).
 
     3.7.0 leaves ``Responding Application Name`` empty in the A-ASSOCIATE-RQ dump and
