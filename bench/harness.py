@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from procprobe import listens_on
+
 DCMTK_ECHOSCU = "/usr/bin/echoscu"
 DCMTK_STORESCP = "/usr/bin/storescp"
 
@@ -124,22 +126,14 @@ class Peer:
         return self.process.pid
 
     def _wait_listening(self, limit: float) -> bool:
-        """Poll /proc/net/tcp for a listener on our port (a probe connection would use
-        up storescp's one association slot)."""
+        """Wait until the server itself listens on our port, read from /proc
+        (procprobe.py: a probe connection would use up storescp's one association slot)."""
         deadline = time.monotonic() + limit
-        wanted = f":{self.port:04X}"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
-            for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-                try:
-                    lines = Path(table).read_text().splitlines()[1:]
-                except OSError:
-                    continue
-                for line in lines:
-                    fields = line.split()
-                    if fields[1].endswith(wanted) and fields[3] == "0A":  # LISTEN
-                        return True
+            if listens_on(self.process.pid, self.port):
+                return True
             time.sleep(0.02)
         return False
 

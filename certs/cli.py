@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from certs.files import write_file
-from certs.options import PROFILE_NAMES
+from certs.options import PROFILE_NAMES, ROLES
 from dicomecho import __version__
 from dicomecho.completion import complete_dirs, complete_files
 
@@ -580,7 +580,7 @@ def show(ctx: click.Context, files: tuple[str, ...], password: str | None) -> No
               help="CRL to check revocation against (repeatable)")
 @click.option("--host", metavar="NAME",
               help="host name or IP address the certificate must cover (implies --role server)")
-@click.option("--role", type=click.Choice(["client", "server"]), default=None,
+@click.option("--role", type=click.Choice(ROLES), default=None,
               help="what the certificate is for: EKU clientAuth or serverAuth")
 @click.option("--profile", type=click.Choice(PROFILE_NAMES), default="8996", show_default=True,
               help="DCMTK TLS profile whose rules apply (8996 = +pg, 8996-mod = +pm, ...)")

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 #: profile keys, in DCMTK's internal examination order (+pg, +pm, +px, +py, +pz, +pb, +pa, +pn)
 PROFILE_NAMES = ("8996", "8996-mod", "bcp195", "bcp195-nd", "bcp195-ex", "basic", "aes", "null")
+#: what a certificate is for, as ``echocerts check --role`` names it (EKU clientAuth or
+#: serverAuth); here, not in certs.preflight, so the command line gets it without
+#: importing cryptography
+ROLES = ("client", "server")
 
 
 class TLSOptions:

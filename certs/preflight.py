@@ -43,7 +43,6 @@ from certs.inspect import (
 )
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-ROLES = ("client", "server")
 #: a longer chain than this is treated as a loop
 _MAX_DEPTH = 10
 

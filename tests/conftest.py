@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakescp import FakeSCP, Script
-from peers import (
+from support.fakescp import FakeSCP, Script
+from support.peers import (
     DCMTK_MISSING,
     Peer,
     PynetdicomSCP,
@@ -121,7 +121,7 @@ def other_pki(tmp_path_factory: pytest.TempPathFactory):
 def scp(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Factory: ``scp(*args, env=None, stdin=None)`` starts our echoscp (a subprocess on a
     free port, ready once it listens) with ``args``; every one is stopped at teardown."""
-    from test_echoscp_support import EchoSCP
+    from support.scp import EchoSCP
 
     started: list[EchoSCP] = []
 

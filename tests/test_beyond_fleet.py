@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from test_beyond_support import OUR_ENV, echoscu, validated  # noqa: F401 - fixtures
+from support.beyond import OUR_ENV, echoscu, validated  # noqa: F401 - fixtures
 
 from echoscu.report import FAILURE_CLASSES
 

@@ -10,14 +10,14 @@ shows plain DICOM, storescp's silent close does not.
 from __future__ import annotations
 
 import pytest
-from peers import assert_same, dcmtk
-from test_beyond_support import (  # noqa: F401 - fixtures
+from support.beyond import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
     run_on_terminal,
     tls_server_args,
     validated,
 )
+from support.peers import assert_same, dcmtk
 
 pytestmark = [pytest.mark.timeout(90)]
 

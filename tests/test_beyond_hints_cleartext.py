@@ -14,8 +14,8 @@ import json
 import struct
 
 import pytest
-from fakescp import RawPeer, abort_pdu, reject_pdu
-from test_beyond_support import echoscu, run_on_terminal, validated
+from support.beyond import echoscu, run_on_terminal, validated
+from support.fakescp import RawPeer, abort_pdu, reject_pdu
 
 pytestmark = [pytest.mark.timeout(90)]
 

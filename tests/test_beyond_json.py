@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from fakescp import Script, unknown_pdu
-from test_beyond_support import (  # noqa: F401 - fixtures
+from support.beyond import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
     schema,
     tls_server_args,
     validated,
 )
+from support.fakescp import Script, unknown_pdu
 
 from echoscu.messages import net, tcp_init_error
 from echoscu.report import FAILURE_CLASSES, PHASES, classify

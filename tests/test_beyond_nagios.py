@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_beyond_support import (  # noqa: F401 - fixtures
+from support.beyond import (  # noqa: F401 - fixtures
     client_args,
     echoscu,
     tls_server_args,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_beyond_support import echoscu  # noqa: F401 - fixture
+from support.beyond import echoscu  # noqa: F401 - fixture
 
 from echoscu.report import rtt_stats
 

@@ -1,4 +1,5 @@
-"""The ciphersuite table and profiles against the spec (DCMTK 3.7.0 with OpenSSL 3.0)."""
+"""The ciphersuite table and profiles against docs/dcmtk-behaviour.md (DCMTK 3.7.0 with
+OpenSSL 3.0)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from certs import profiles
 from certs.errors import TLSSetupError
 
-#: spec 6.4, "HEAD [obs], 44 lines" (3.7.0 gives the same list with OpenSSL 3.0)
+#: docs/dcmtk-behaviour.md 6.4, "HEAD [obs], 44 lines" (3.7.0 gives the same list with OpenSSL 3.0)
 SPEC_370_LIST = """
 TLS_RSA_WITH_NULL_SHA TLS_RSA_WITH_AES_128_CBC_SHA TLS_RSA_WITH_CAMELLIA_128_CBC_SHA
 TLS_RSA_WITH_AES_128_CBC_SHA256 TLS_RSA_WITH_AES_128_GCM_SHA256 TLS_RSA_WITH_CAMELLIA_256_CBC_SHA

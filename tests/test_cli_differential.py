@@ -101,7 +101,8 @@ P = "{port}"
 
 # (id, arguments): each run through both programs
 CASES = [
-    # --- parse errors: unknown options, missing values, parameter count (spec 2.1, 2.2)
+    # --- parse errors: unknown options, missing values, parameter count
+    #     (docs/dcmtk-behaviour.md 2.1, 2.2)
     ("unknown-long", ["--foo"]),
     ("unknown-double-dash", ["--"]),
     ("unknown-bundled", ["-vd", HOST, P]),
@@ -191,7 +192,8 @@ CASES = [
     ("ta-zero", ["-ta", "0", HOST, P]),
     ("ta-garbage", ["-ta", "5s", HOST, P]),
     ("td-minus-hex", ["-td", "-0x10", HOST, P]),
-    # --- rightmost wins and the fixed order of the value checks (spec 2.5, section 0 step 7)
+    # --- rightmost wins and the fixed order of the value checks
+    #     (docs/dcmtk-behaviour.md 2.5, section 0 step 7)
     ("rightmost-valid", ["-pdu", "1", "-pdu", "8192", HOST, P]),
     ("rightmost-invalid", ["-pdu", "8192", "-pdu", "1", HOST, P]),
     ("order-timeout-before-pdu", ["-pdu", "1", "-to", "0", HOST, P]),
@@ -199,7 +201,7 @@ CASES = [
     ("order-acse-before-dimse", ["-td", "0", "-ta", "0", HOST, P]),
     ("order-socket-before-acse", ["-ta", "0", "-ts", "-5", HOST, P]),
     ("order-values-before-tls", ["+pw", "x", "-ppc", "0", HOST, P]),
-    # --- logging options (spec 2.6, 4.1)
+    # --- logging options (docs/dcmtk-behaviour.md 2.6, 4.1)
     ("ll-off", ["-ll", "off", HOST, P]),
     ("ll-fatal", ["-ll", "fatal", HOST, P]),
     ("ll-error", ["-ll", "error", HOST, P]),
@@ -220,7 +222,7 @@ CASES = [
     ("verbose-quiet-rightmost", ["-v", "-q", HOST, P]),
     ("debug-quiet-value-error", ["-d", "-q", HOST, P, "-pdu", "1"]),
     ("quiet-debug-value-error", ["-q", "-d", HOST, P, "-pdu", "1"]),
-    # --- -q and friends silence the late errors only (spec 2.3)
+    # --- -q and friends silence the late errors only (docs/dcmtk-behaviour.md 2.3)
     ("quiet-silences-value-error", ["-q", HOST, P, "-pdu", "3"]),
     ("quiet-silences-tls-error", ["-q", "+pw", "x", HOST, P]),
     ("fatal-silences-value-error", ["-ll", "fatal", "-to", "0", HOST, P]),
@@ -230,7 +232,7 @@ CASES = [
     ("quiet-shows-missing-param", ["-q", HOST]),
     ("quiet-shows-log-conflict", ["-q", "-ll", "info", HOST, P]),
     ("lc-fatal-silences-value-error", ["-lc", "fatal.cfg", "-pdu", "1", HOST, P]),
-    # --- -lc (spec 2.6, 4.2)
+    # --- -lc (docs/dcmtk-behaviour.md 2.6, 4.2)
     ("lc-missing", ["-lc", "nosuch.cfg", HOST, P]),
     ("lc-directory", ["-lc", "a_directory", HOST, P]),
     ("lc-empty", ["-lc", "empty.args", HOST, P]),
@@ -243,7 +245,7 @@ CASES = [
     ("lc-bad-ll-first", ["-ll", "bad", "-lc", "nosuch.cfg", HOST, P]),
     ("lc-stdout-layout", ["-lc", "stdout.cfg", "--arguments", HOST, P]),
     ("lc-fatal-refused", ["-lc", "fatal.cfg", HOST, P]),
-    # --- TLS dependency and conflict messages (spec 2.6), one error each
+    # --- TLS dependency and conflict messages (docs/dcmtk-behaviour.md 2.6), one error each
     ("std-passwd-no-tls", ["+ps", HOST, P]),
     ("use-passwd-no-tls", ["+pw", "x", HOST, P]),
     ("null-passwd-no-tls", ["-pw", HOST, P]),
@@ -274,7 +276,7 @@ CASES = [
     ("dhparam-unknown", ["+dp", "dh.pem", HOST, P]),
     ("verify-peer-unknown", ["-vc", HOST, P]),
     ("expect-sni-unknown", ["--expect-sni", "x", HOST, P]),
-    # --- option blocks: examination order decides the error (spec 2.5)
+    # --- option blocks: examination order decides the error (docs/dcmtk-behaviour.md 2.5)
     ("block-use-passwd-then-null", ["+pw", "x", "-pw", HOST, P]),
     ("block-null-then-use-passwd", ["-pw", "+pw", "x", HOST, P]),
     ("block-der-then-pem", ["-der", "-pem", HOST, P]),
@@ -289,7 +291,7 @@ CASES = [
     ("tls-order-peer-before-profile", ["+py", "-ic", HOST, P]),
     ("tls-order-profile-before-cert-file", ["+cf", "ca", "+pz", HOST, P]),
     ("tls-order-cert-file-before-cipher", ["+cs", "X", "+cd", "d", "+cf", "f", HOST, P]),
-    # --- @file expansion (spec 2.7)
+    # --- @file expansion (docs/dcmtk-behaviour.md 2.7)
     ("atfile-quotes", ["@quoted.args"]),
     ("atfile-empty-tokens", ["@empty_tokens.args"]),
     ("atfile-unterminated-quote", ["@unterminated.args"]),
@@ -371,10 +373,11 @@ def test_dcmtk_is_the_real_one() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Where we follow DCMTK 3.7.0 (DESIGN D5, spec section 8) or print our own facts:
-# checked against the spec's 3.7.0 text, not against the installed 3.6.7.
+# Where we follow DCMTK 3.7.0 (docs/design.md D5, docs/dcmtk-behaviour.md section 8) or
+# print our own facts: checked against docs/dcmtk-behaviour.md's 3.7.0 text, not against
+# the installed 3.6.7.
 
-#: spec 1.5: the 3.7.0 --help text after its version line
+#: docs/dcmtk-behaviour.md 1.5: the 3.7.0 --help text after its version line
 SPEC_HELP_BODY = (
     '\n'
     'echoscu: DICOM verification (C-ECHO) SCU\n'
@@ -521,7 +524,7 @@ OUR_EXTENSIONS_HELP = (
     '                               peer certificate expiring within d days: CRITICAL\n'
 )
 
-#: spec 6.4: 3.7.0's +cc list with OpenSSL 3.0
+#: docs/dcmtk-behaviour.md 6.4: 3.7.0's +cc list with OpenSSL 3.0
 SPEC_370_CIPHERS = (
     "TLS_RSA_WITH_NULL_SHA",
     "TLS_RSA_WITH_AES_128_CBC_SHA",
@@ -653,7 +656,7 @@ TLS_ONLY = "--enable-tls or --anonymous-tls"
 
 # (id, arguments, reason, expected (exit code, stdout, stderr) as a function of nothing)
 DIFFERENT_FROM_367 = [
-    ("no-arguments", [], "3.7.0 help text (spec 1.5, 8 #5)",
+    ("no-arguments", [], "3.7.0 help text (docs/dcmtk-behaviour.md 1.5, 8 #5)",
      lambda: (0, our_usage(), "")),
     ("help", ["--help"], "3.7.0 help text", lambda: (0, our_usage(), "")),
     ("help-wins-over-version", ["--version", "--help"], "3.7.0 help text",
@@ -664,15 +667,17 @@ DIFFERENT_FROM_367 = [
      lambda: (0, our_usage(), "")),
     ("atfile-empty-is-no-arguments", ["@empty.args"], "3.7.0 help text",
      lambda: (0, our_usage(), "")),
-    ("version", ["--version"], "our facts in DCMTK's shape (spec 2.9)",
+    ("version", ["--version"], "our facts in DCMTK's shape (docs/dcmtk-behaviour.md 2.9)",
      lambda: (0, our_version(), "")),
     ("version-extra-params", ["--version", "a", "b", "c"], "our facts",
      lambda: (0, our_version(), "")),
     ("version-ignores-value-errors", ["-pdu", "1", "--version"], "our facts",
      lambda: (0, our_version(), "")),
-    ("version-wins-over-list-ciphers", ["+cc", "--version"], "our facts (spec 2.2 example)",
+    ("version-wins-over-list-ciphers", ["+cc", "--version"],
+     "our facts (docs/dcmtk-behaviour.md 2.2 example)",
      lambda: (0, our_version(), "")),
-    ("list-ciphers", ["+cc"], "3.7.0 cipher table order and CCM suites (spec 8 #6)",
+    ("list-ciphers", ["+cc"],
+     "3.7.0 cipher table order and CCM suites (docs/dcmtk-behaviour.md 8 #6)",
      lambda: (0, our_cipher_list(), "")),
     ("list-ciphers-wins-over-list-profiles", ["+ph", "+cc"], "+ph is 3.6.9+",
      lambda: (0, our_cipher_list(), "")),
@@ -684,7 +689,8 @@ DIFFERENT_FROM_367 = [
      lambda: (1, "", REFUSED)),
     ("ip-options", ["-i6", "-i0", "-i4", HOST, P], "-i4/-i6/-i0 are 3.6.9+",
      lambda: (1, "", REFUSED)),
-    ("ipv6-with-ipv4-literal", ["-i6", HOST, P], "inet_addr() literals stay IPv4 (spec 5.2)",
+    ("ipv6-with-ipv4-literal", ["-i6", HOST, P],
+     "inet_addr() literals stay IPv4 (docs/dcmtk-behaviour.md 5.2)",
      lambda: (1, "", REFUSED)),
     ("profile-8996-no-tls", ["+pg", HOST, P], "+pg is 3.6.8+",
      lambda: (1, "", error(f"--profile-8996 only allowed with {TLS_ONLY}"))),
@@ -698,11 +704,13 @@ DIFFERENT_FROM_367 = [
      "SNI options are 3.6.8+ (an empty name still conflicts)",
      lambda: (1, "", error("--no-sni not allowed with --request-sni"))),
     ("request-sni-without-tls", ["--request-sni", "x", HOST, P],
-     "SNI options are 3.6.8+; not checked against TLS (spec 2.6)", lambda: (1, "", REFUSED)),
+     "SNI options are 3.6.8+; not checked against TLS (docs/dcmtk-behaviour.md 2.6)",
+     lambda: (1, "", REFUSED)),
     ("no-sni-without-tls", ["--no-sni", HOST, P], "SNI options are 3.6.8+",
      lambda: (1, "", REFUSED)),
     ("crl-checked-before-seed", ["+rs", "s", "+crv", HOST, P],
-     "3.6.8+ check the CRL block before --seed (spec 6.11; 3.6.7 reports --seed)",
+     "3.6.8+ check the CRL block before --seed (docs/dcmtk-behaviour.md 6.11; "
+     "3.6.7 reports --seed)",
      lambda: (1, "", error(f"--enable-crl-vfy only allowed with {TLS_ONLY}"))),
     ("crl-block-examination-order", ["+cra", "+crv", HOST, P],
      "3.6.8+ CRL options form a block examined +crv first (3.6.7: +cra not allowed)",

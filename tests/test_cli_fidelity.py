@@ -5,7 +5,7 @@ own output varies from run to run, one of DCMTK's variants)."""
 from __future__ import annotations
 
 import pytest
-from peers import assert_same, dcmtk, ours
+from support.peers import assert_same, dcmtk, ours
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]
 

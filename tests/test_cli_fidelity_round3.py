@@ -10,7 +10,7 @@ import struct
 import sys
 
 import pytest
-from fakescp import (
+from support.fakescp import (
     A_ASSOCIATE_AC,
     APPLICATION_CONTEXT,
     IMPLICIT_VR_LITTLE_ENDIAN,
@@ -18,7 +18,7 @@ from fakescp import (
     item,
     pdu,
 )
-from peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, ours, run
+from support.peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, ours, run
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]
 
@@ -175,7 +175,8 @@ def test_host_facts_have_dcmtk_lines(option):
 
 def test_profile_list_has_the_host_facts_too():
     """+ph is 3.6.9+ (3.6.7: unknown option): its header is DCMTK's host facts (the same
-    lines as --version, measured above) followed directly by the OpenSSL line (spec 6.5)."""
+    lines as --version, measured above) followed directly by the OpenSSL line
+    (docs/dcmtk-behaviour.md 6.5)."""
     lines = _shape(ours("+ph").stdout)
     assert lines[4:9] == ["Host type", "Character encoding", "Build options",
                           "Cryptographic algorithms implemented by", ""]

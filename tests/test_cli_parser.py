@@ -44,7 +44,7 @@ def _default_logging():
     log.reset()
 
 
-# --- what is an option (spec 2.1)
+# --- what is an option (docs/dcmtk-behaviour.md 2.1)
 
 
 @pytest.mark.parametrize("arg", ["-v", "+tls", "--", "-x", "+-", "-aet", "--abc"])
@@ -57,7 +57,7 @@ def test_parameters(arg: str) -> None:
     assert not is_option(arg)
 
 
-# --- @file tokenizer (spec 2.7)
+# --- @file tokenizer (docs/dcmtk-behaviour.md 2.7)
 
 
 @pytest.mark.parametrize(("text", "tokens"), [
@@ -93,7 +93,7 @@ def test_missing_command_file(tmp_path, monkeypatch) -> None:
         expand_command_files(["-v", "@nope"])
 
 
-# --- numbers: exactly C's sscanf on this platform (spec 2.4)
+# --- numbers: exactly C's sscanf on this platform (docs/dcmtk-behaviour.md 2.4)
 
 NUMBER_TEXT = st.text(alphabet=" \t\n+-0123456789xXabcdefgABCDEF8", max_size=24)
 
@@ -127,7 +127,7 @@ def test_to_int32(value: int, wrapped: int) -> None:
     assert to_int32(value) == wrapped
 
 
-# --- scanning and blocks (spec 2.1, 2.5)
+# --- scanning and blocks (docs/dcmtk-behaviour.md 2.1, 2.5)
 
 
 def test_normalised_arguments_and_params() -> None:

@@ -1,7 +1,7 @@
 """Differential: ``-ll trace`` output of DCMTK 3.6.7's echoscu and ours, line for line.
 
 Both programs run with the same arguments against the same peers (DCMTK's storescp, a
-closed port, and every fake-SCP scenario of ``scenarios.py`` with ``-ll trace`` in
+closed port, and every fake-SCP scenario of ``support/scenarios.py`` with ``-ll trace`` in
 place of ``-v``/``-d``/``-q``), and their stderr is compared after ``peers.normalise``
 and ``peers.as_370`` plus ``_drop_dcmdata`` below, which removes exactly the lines
 that come from DCMTK internals we do not have (README, deliberate differences).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from peers import SCENARIOS, Result, as_370, assert_same, dcmtk, ours, run_scenario
+from support.peers import SCENARIOS, Result, as_370, assert_same, dcmtk, ours, run_scenario
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(120)]
 

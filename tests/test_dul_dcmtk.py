@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 import pytest
-from peers import DCMTK_ECHOSCU
+from support.peers import DCMTK_ECHOSCU
 
 from dicomecho.dul.pdu import (
     A_ASSOCIATE_AC,
@@ -25,7 +25,7 @@ from dicomecho.dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(60)]
 
-#: UIDs DCMTK added to its -pts list after 3.6.8 (spec 5.4); 3.6.7 lacks them
+#: UIDs DCMTK added to its -pts list after 3.6.8 (docs/dcmtk-behaviour.md 5.4); 3.6.7 lacks them
 ADDED_AFTER_367 = {
     "1.2.840.10008.1.2.1.98",
     "1.2.840.10008.1.2.8.1",

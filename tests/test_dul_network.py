@@ -8,7 +8,7 @@ import subprocess
 import threading
 
 import pytest
-from peers import DCMTK_ECHOSCU, pynetdicom_echo
+from support.peers import DCMTK_ECHOSCU, pynetdicom_echo
 
 from dicomecho.dul import dimse
 from dicomecho.dul.association import (

@@ -145,7 +145,8 @@ def test_uids_have_their_exact_length_and_trailing_nul_is_stripped() -> None:
 
 
 def test_fixed_pdus_match_dcmtk_bytes() -> None:
-    """The byte strings DCMTK and pynetdicom send (spec 5.8 and pynetdicom section 4)."""
+    """The byte strings DCMTK and pynetdicom send (docs/dcmtk-behaviour.md 5.8 and
+    docs/pynetdicom-notes.md 4)."""
     assert encode(Abort(0, 0)).hex() == "07000000000400000000"
     assert encode(ReleaseRQ()).hex() == "05000000000400000000"
     assert encode(ReleaseRP()).hex() == "06000000000400000000"
@@ -325,7 +326,8 @@ def test_pynetdicom_decodes_ours_and_encodes_the_same_bytes(pdu) -> None:
 
 
 def _pynetdicom_associate(primitive_result: int | None):
-    """An A_ASSOCIATE primitive as in the spec's verified example (RQ, or AC if result)."""
+    """An A_ASSOCIATE primitive as in the verified example of docs/pynetdicom-notes.md 4
+    (RQ, or AC if result)."""
     from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
     from pynetdicom.pdu_primitives import (
         A_ASSOCIATE,

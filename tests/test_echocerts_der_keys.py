@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from peers import assert_same, dcmtk, ours
+from support.peers import assert_same, dcmtk, ours
 
 PASSWORD = "pw for der"
 

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from peers import dcmtk
+from support.peers import dcmtk
 
 from certs.cli import cli
 

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from peers import dcmtk, ours
+from support.peers import dcmtk, ours
 
 from certs import pki as pki_module
 from certs.cli import cli

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from peers import run
+from support.peers import run
 
 from dicomecho import log
 from dicomecho.dul import uids

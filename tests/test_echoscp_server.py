@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
-from test_echoscp_support import RawAssociation, connect, receive_until_closed
+from support.peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
+from support.scp import RawAssociation, connect, receive_until_closed
 
 from dicomecho.dul import association as dul_events
 from dicomecho.dul import dimse, pdu, uids
@@ -31,7 +31,7 @@ CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
 def dcmtk_echo(port: int, *args: str, host: str = "127.0.0.1", timeout: float = 30.0):
-    """DCMTK's echoscu against ``host:port`` (TCP_NODELAY=1, as DESIGN D2 assumes)."""
+    """DCMTK's echoscu against ``host:port`` (TCP_NODELAY=1, as docs/design.md D2 assumes)."""
     return run([DCMTK_ECHOSCU, *args, host, str(port)], timeout=timeout,
                env={"TCP_NODELAY": "1"})
 

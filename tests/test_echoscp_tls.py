@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_ECHOSCU, pynetdicom_echoes, run
-from test_echoscp_support import RawAssociation, connect, receive_until_closed
+from support.peers import DCMTK_ECHOSCU, pynetdicom_echoes, run
+from support.scp import RawAssociation, connect, receive_until_closed
 
 from certs.pki import Pki, make_pki
 

@@ -3,7 +3,7 @@
 Peers are DCMTK's storescp (TCP_NODELAY=1) and pynetdicom's AE; failures are a
 refused port, an unknown host, a connect that never completes (a listener whose
 backlog is full) and the address forms DCMTK accepts. Both programs run with the
-same arguments; outputs are compared with the normalisations DEVELOPERS.md allows.
+same arguments; outputs are compared after ``support.peers.normalise`` only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from peers import as_370, assert_same, dcmtk, normalise, ours
+from support.peers import as_370, assert_same, dcmtk, normalise, ours
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(60)]
 
@@ -107,7 +107,8 @@ def test_unknown_host(host):
     assert mine.returncode == 1
     if host == "::1":
         # 3.6.7 splits "::1:104" at the first colon ("Illegal service parameter");
-        # 3.6.9+ splits at the last and, IPv4 only by default, cannot resolve ::1 (D5)
+        # 3.6.9+ splits at the last and, IPv4 only by default, cannot resolve ::1
+        # (docs/design.md D5)
         assert mine.stderr_lines == [
             "F: Association Request Failed: 0006:0320 Attempt to connect to unknown host: ::1"]
         return
@@ -186,7 +187,8 @@ def test_ipv6_with_i6(pynetdicom_scp):
 
 
 def test_plain_run_imports_no_heavy_modules(storescp):
-    """A plain echo imports neither ssl, cryptography, pydicom, pynetdicom nor click (D3)."""
+    """A plain echo imports neither ssl, cryptography, pydicom, pynetdicom nor click
+    (docs/design.md D3)."""
     peer = storescp()
     code = (
         "import sys, runpy\n"

@@ -1,17 +1,17 @@
 """Differential: DCMTK's echoscu and ours against the same scripted peers, same output.
 
-Every scenario of ``scenarios.py`` (every row of spec 4.3 that involves a peer, and
-the max-PDU examples of 5.7) runs both programs live against a fresh fake SCP and
-compares exit code, stdout and stderr (normalised only as DEVELOPERS.md allows) and
-what went over the wire. Where we follow DCMTK 3.7.0, ``peers.as_370`` turns 3.6.7's text
-into 3.7.0's; where we deliberately do better, ``OWN_BEHAVIOUR`` says why and what we
-assert instead.
+Every scenario of ``support/scenarios.py`` (every row of docs/dcmtk-behaviour.md 4.3
+that involves a peer, and the max-PDU examples of 5.7) runs both programs live against
+a fresh fake SCP and compares exit code, stdout and stderr (normalised only by
+``support.peers.normalise``) and what went over the wire. Where we follow DCMTK 3.7.0,
+``peers.as_370`` turns 3.6.7's text into 3.7.0's; where we deliberately do better,
+``OWN_BEHAVIOUR`` says why and what we assert instead.
 """
 
 from __future__ import annotations
 
 import pytest
-from peers import SCENARIOS, as_370, assert_same, dcmtk, normalise, ours, run_scenario
+from support.peers import SCENARIOS, as_370, assert_same, dcmtk, normalise, ours, run_scenario
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(90)]
 

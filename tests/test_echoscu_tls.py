@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, normalise, ours
+from support.peers import DCMTK_ECHOSCU, as_370, assert_same, dcmtk, normalise, ours
 
 from certs import pki as pkimod
 

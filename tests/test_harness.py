@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fakescp import (
+from support.fakescp import (
     FAKE_IMPLEMENTATION_UID,
     FAKE_IMPLEMENTATION_VERSION,
     IMPLICIT_VR_LITTLE_ENDIAN,
@@ -26,7 +26,7 @@ from fakescp import (
     echo_response,
     text_value,
 )
-from peers import (
+from support.peers import (
     SCENARIOS,
     Result,
     Scenario,
@@ -37,7 +37,7 @@ from peers import (
     run,
     run_scenario,
 )
-from scenarios import lines_in_order
+from support.scenarios import lines_in_order
 
 # --- runners and normalisation ---------------------------------------------------------
 
@@ -305,7 +305,7 @@ def test_storescp_gets_tcp_nodelay_and_extra_environment(storescp) -> None:
 
 @pytest.mark.dcmtk
 def test_storescp_retries_when_its_port_is_taken(storescp, monkeypatch: pytest.MonkeyPatch) -> None:
-    import peers
+    from support import peers
 
     with socket.socket() as squatter:
         squatter.bind(("0.0.0.0", 0))

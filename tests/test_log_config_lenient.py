@@ -192,7 +192,7 @@ def test_tls_errors_come_from_dcmtls(tmp_path: Path, pki, closed_port: int) -> N
 
 
 def test_invalid_reject_comes_from_dcmnet(fake_scp, tmp_path: Path) -> None:
-    from fakescp import Script
+    from support.fakescp import Script
 
     outputs = []
     for side, command, argv0 in (("dcmtk", [DCMTK], "echoscu"),

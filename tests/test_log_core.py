@@ -1,4 +1,5 @@
-"""The default log format (spec 4.1): one-letter prefixes per line, levels, hierarchy."""
+"""The default log format (docs/dcmtk-behaviour.md 4.1): one-letter prefixes per line,
+levels, hierarchy."""
 
 import pytest
 

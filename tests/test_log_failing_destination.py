@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import free_port, listens_on
-from test_beyond_support import OUR_ENV
+from support.beyond import OUR_ENV
+from support.peers import free_port, listens_on
 
 from dicomecho import log, logconfig
 

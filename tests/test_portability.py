@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from peers import DCMTK_MISSING, dcmtk, dcmtk_installed, normalise, ours
+from support.peers import DCMTK_MISSING, dcmtk, dcmtk_installed, normalise, ours
 
 from certs import files, openssl_errors
 

@@ -1,4 +1,4 @@
-"""The public-API fallbacks of issue #12 (DESIGN.md D8), run for real: the same commands
+"""The public-API fallbacks of issue #12 (docs/design.md D8), run for real: the same commands
 in subprocesses with and without the portable mode of tests/portable/sitecustomize.py
 (``import ctypes`` fails there).
 
@@ -20,9 +20,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-from peers import dcmtk, dcmtk_installed, normalise, ours, run
+from support.peers import dcmtk, dcmtk_installed, normalise, ours, run
+from support.tls import RecordingLog
 from test_tls_context import options_from_args
-from tls_support import RecordingLog
 
 from certs import offline, offline_fallback
 from certs import pki as pkimod

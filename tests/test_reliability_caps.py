@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import dcmtk, dcmtk_installed, ours
-from test_echoscp_support import EchoSCP
-from test_reliability_support import healthy, loadgen, no_internal_errors, scaled
+from support.peers import dcmtk, dcmtk_installed, ours
+from support.reliability import healthy, loadgen, no_internal_errors, scaled
+from support.scp import EchoSCP
 
 from dicomecho.dul import pdu
 

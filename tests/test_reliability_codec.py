@@ -15,7 +15,7 @@ import tracemalloc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_reliability_support import CORPUS, SCRIPTS, dulfeed, loadgen, scaled
+from support.reliability import CORPUS, SCRIPTS, dulfeed, loadgen, scaled
 
 from dicomecho.dul import association, dimse, pdu
 from dicomecho.dul.fragment import FragmentError, MessageAssembler

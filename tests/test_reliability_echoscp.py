@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_echoscp_support import EchoSCP
-from test_reliability_support import dulfeed, healthy, loadgen, no_internal_errors, scaled
+from support.reliability import dulfeed, healthy, loadgen, no_internal_errors, scaled
+from support.scp import EchoSCP
 
 from certs.pki import Pki, make_pki
 from dicomecho.dul import dimse, pdu
@@ -432,7 +432,7 @@ def test_thousand_concurrent_associations_repeating(tmp_path):
         elapsed = time.monotonic() - started
         assert answered == [repeat] * 1000
         after = healthy(server)
-        assert after <= 150 * 1024, (before, after)  # DESIGN T4
+        assert after <= 150 * 1024, (before, after)  # docs/design.md T4
         print(f"1000 x {repeat} echoes in {elapsed:.1f} s; RSS {before} -> {after} KiB")
     finally:
         server.stop()

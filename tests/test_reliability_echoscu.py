@@ -2,7 +2,7 @@
 bounded when a peer streams data, each case ends with its documented exit code and
 DCMTK's message, and SIGINT ends a run promptly with a message.
 
-Peers: the scriptable fake SCP (tests/fakescp.py), a peer that trickles its answer
+Peers: the scriptable fake SCP (tests/support/fakescp.py), a peer that trickles its answer
 one byte at a time (here), a listener that never answers, and a listener whose
 backlog is full (connects hang: a local black hole).
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakescp import (
+from support.fakescp import (
     Script,
     accept_pdu,
     echo_response,
@@ -27,7 +27,7 @@ from fakescp import (
     parse_associate_rq,
     pdu,
 )
-from peers import RUN_TIMEOUT, Result, dcmtk, ours, run
+from support.peers import RUN_TIMEOUT, Result, dcmtk, ours, run
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -277,8 +277,8 @@ def test_lying_lengths_like_dcmtk(script, code):
     PDU'; DCMTK's texts are 'A-ASSOCIATE PDU too large' (with its E: line) and 'DUL
     Illegal PDU Length N.  Max expected M'. (Between our max PDU and 4 KiB more we
     accept a P-DATA-TF that DCMTK refuses: implementations disagree on the headers.)"""
-    from peers import assert_same, run_scenario
-    from scenarios import Scenario
+    from support.peers import assert_same, run_scenario
+    from support.scenarios import Scenario
 
     scenario = Scenario("lying-length", script, ("-ta", "5", "-td", "5"), code, (), ())
     ours_result, _ = run_scenario(ours, scenario, timeout=BOUND)
@@ -392,8 +392,8 @@ def _has_syn_sent(pid: int) -> bool:
 @pytest.mark.dcmtk
 def test_plain_echoscu_against_a_tls_port_like_dcmtk(tmp_path):
     """Both sides of a TLS / plain mix-up, against our echoscp, compared with DCMTK."""
-    from peers import assert_same
-    from test_echoscp_support import EchoSCP
+    from support.peers import assert_same
+    from support.scp import EchoSCP
 
     from certs.pki import make_pki
 

@@ -1,6 +1,6 @@
 """Real network faults between echoscu and its peer, in network namespaces of our own.
 
-The lab (tests/netlab.py): a client and a server namespace joined by a veth pair,
+The lab (tests/support/netlab.py): a client and a server namespace joined by a veth pair,
 10.213.0.1/30 and 10.213.0.2/30, nothing else routed, so no packet leaves them. The
 peers (DCMTK's storescp, our echoscp, the latency relay) run in the server namespace,
 echoscu in the client namespace. Each fault is run with DCMTK's echoscu and ours on the
@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import netlab
 import pytest
-from netlab import SERVER_DEV, SERVER_IP, Lab, Process
-from peers import Result, assert_same
+from support import netlab
+from support.netlab import SERVER_DEV, SERVER_IP, Lab, Process
+from support.peers import Result, assert_same
 
 pytestmark = [pytest.mark.timeout(60)]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from test_reliability_support import SCALE, SCRIPTS
+from support.reliability import SCALE, SCRIPTS
 
 
 @pytest.mark.stress

@@ -7,8 +7,8 @@ import ssl
 import subprocess
 
 import pytest
-from peers import dcmtk
-from tls_support import (
+from support.peers import dcmtk
+from support.tls import (
     OneShotAcceptor,
     RecordingLog,
     connect,

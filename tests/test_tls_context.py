@@ -11,8 +11,8 @@ import sys
 import time
 
 import pytest
-from peers import dcmtk, normalise
-from tls_support import RecordingLog, needs_tls13_suites
+from support.peers import dcmtk, normalise
+from support.tls import RecordingLog, needs_tls13_suites
 
 from certs import pki as pkimod
 from certs.context import TLSSetupError, client_context, server_context, write_seed
@@ -149,7 +149,7 @@ def test_prompted_password_like_dcmtk(pki, closed_port, stdin, succeeds):
     theirs = subprocess.run(["setsid", "/usr/bin/echoscu", *args, "localhost", str(closed_port)],
                             input=stdin, capture_output=True, timeout=60)
     code = ("import sys; from certs.context import client_context, TLSSetupError;"
-            "from certs.options import TLSOptions; from tls_support import RecordingLog\n"
+            "from certs.options import TLSOptions; from support.tls import RecordingLog\n"
             "log = RecordingLog()\n"
             f"try: client_context(TLSOptions(key_file={args[1]!r}, cert_file={args[2]!r}), log)\n"
             "except TLSSetupError as e: log.lines.extend(e.messages)\n"
@@ -334,7 +334,7 @@ def _terminal_transcript(argv: list[str], typed: bytes, env: dict[str, str]) -> 
 def test_prompt_on_the_terminal_like_dcmtk(pki, closed_port, typed, succeeds):
     key, cert = p(pki, "server.key"), p(pki, "server.pem")
     code = ("import sys; from certs.context import client_context, TLSSetupError;"
-            "from certs.options import TLSOptions; from tls_support import RecordingLog\n"
+            "from certs.options import TLSOptions; from support.tls import RecordingLog\n"
             "log = RecordingLog()\n"
             f"try: client_context(TLSOptions(key_file={key!r}, cert_file={cert!r}), log)\n"
             "except TLSSetupError as e: log.lines.extend(e.messages)\n"

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from peers import dcmtk
-from tls_support import RecordingLog
+from support.peers import dcmtk
+from support.tls import RecordingLog
 
 from certs import session
 from certs.context import client_context

@@ -17,8 +17,8 @@ import threading
 import time
 
 import pytest
-from peers import dcmtk, dcmtk_installed, ours
-from tls_support import TIMEOUT, RecordingLog, connect, echo_as_requestor, expected_lines
+from support.peers import dcmtk, dcmtk_installed, ours
+from support.tls import TIMEOUT, RecordingLog, connect, echo_as_requestor, expected_lines
 
 from certs import pki as pkimod
 from certs import session

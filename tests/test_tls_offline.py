@@ -1,4 +1,5 @@
-"""Offline +vc/+rc checks against DCMTK 3.6.7's (identical in 3.7.0, spec section 7)."""
+"""Offline +vc/+rc checks against DCMTK 3.6.7's (identical in 3.7.0,
+docs/dcmtk-behaviour.md section 7)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from peers import dcmtk, normalise
+from support.peers import dcmtk, normalise
+from support.tls import RecordingLog
 from test_tls_context import options_from_args
-from tls_support import RecordingLog
 
 from certs import pki as pkimod
 from certs.context import TLSSetupError, client_context

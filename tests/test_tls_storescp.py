@@ -6,8 +6,8 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from peers import dcmtk
-from tls_support import RecordingLog, connect, echo_as_requestor
+from support.peers import dcmtk
+from support.tls import RecordingLog, connect, echo_as_requestor
 
 from certs import pki as pkimod
 from certs import session
@@ -84,7 +84,7 @@ def test_profile_handshake_and_echo(storescp, pki, profile, server_profile, dcmt
         assert session.check_peer_certificates(sock, client_options(pki), "requestor",
                                                RecordingLog())
         assert echo_as_requestor(sock) == 0
-    if dcmtk_option is None:  # +pg/+pm do not exist in 3.6.7 (3.7.0 options, DESIGN D5)
+    if dcmtk_option is None:  # +pg/+pm do not exist in 3.6.7 (3.7.0 options, docs/design.md D5)
         return
     result = dcmtk("-d", *dcmtk_client_args(pki, dcmtk_option), "localhost", str(peer.port))
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,7 @@
 """Fake-SCP scenarios for differential tests, each with what DCMTK 3.6.7 did.
 
-Every row of spec section 4.3 that involves a peer, plus the max-PDU examples of
-section 5.7. ``stderr`` and ``wire`` are DCMTK 3.6.7's observed reaction (Debian
+Every row of docs/dcmtk-behaviour.md section 4.3 that involves a peer, plus the max-PDU
+examples of section 5.7. ``stderr`` and ``wire`` are DCMTK 3.6.7's observed reaction (Debian
 3.6.7-9~deb12u4, 2026-11-25), verified by test_harness.py; the differential suite
 runs each scenario against DCMTK and ours and compares the two.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fakescp import TAG_ERROR_COMMENT, Association, FakeSCP, Script, text_value, unknown_pdu
+from support.fakescp import TAG_ERROR_COMMENT, Association, FakeSCP, Script, text_value, unknown_pdu
 
 R = TypeVar("R")
 
@@ -488,7 +488,7 @@ SCENARIOS: list[Scenario] = [
         F: Association Request Failed: 0006:0321 Unrecognized PDU type:  9
         """,
         "associate-rq sent-raw peer-reset",
-        note="3.6.7 formats the type with %2x (' 9'); 3.7.0+ prints '09' (spec section 8, #15)",
+        note="3.6.7 formats the type with %2x (' 9'); 3.7.0+ prints '09' (docs/dcmtk-behaviour.md section 8, #15)",
     ),
     _scenario(
         "associate-pdu-48",
@@ -782,7 +782,7 @@ SCENARIOS: list[Scenario] = [
         I: Aborting Association
         """,
         "associate-rq accepted echo-rq echo-rsp peer-abort",
-        note="surprise, not in the spec: DCMTK 3.6.7 cannot parse a command split into odd-sized PDV fragments (even sizes work)",
+        note="surprise, not in docs/dcmtk-behaviour.md: DCMTK 3.6.7 cannot parse a command split into odd-sized PDV fragments (even sizes work)",
     ),
     _scenario(
         "echo-stream",

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from peers import free_port, listens_on
+from support.peers import free_port, listens_on
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0

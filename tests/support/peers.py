@@ -3,7 +3,8 @@
 Everything here is bounded: programs run under a hard timeout, servers wait a bounded
 time to come up, and every peer has a ``stop()`` the fixtures call at teardown.
 ``SCENARIOS`` (the fake-SCP cases for the differential suite, defined in
-``scenarios.py``) is re-exported here.
+``support/scenarios.py``) and ``listens_on`` (the /proc probe of bench/procprobe.py)
+are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenarios import SCENARIOS as SCENARIOS
-from scenarios import Scenario as Scenario
-from scenarios import run_scenario as run_scenario
+
+from support import tools
+from support.scenarios import SCENARIOS as SCENARIOS
+from support.scenarios import Scenario as Scenario
+from support.scenarios import run_scenario as run_scenario
 
 DCMTK_ECHOSCU = "/usr/bin/echoscu"
 DCMTK_STORESCP = "/usr/bin/storescp"
 DCMTK_STORESCU = "/usr/bin/storescu"
 DCMTK_MISSING = "DCMTK not installed: apt-get install dcmtk"
+
+#: True once process ``pid`` itself holds a LISTEN socket on ``port`` (read from /proc,
+#: so no probe connection ever reaches a server that serves one peer at a time)
+listens_on = tools.procprobe().listens_on
 
 #: generous default bound for one echoscu run (the scripted stalls take a few seconds)
 RUN_TIMEOUT = 30.0
@@ -187,7 +194,7 @@ def assert_same(ours_result: Result, dcmtk_result: Result) -> None:
 
 
 def as_370(result: Result) -> Result:
-    """DCMTK 3.6.7's result as we print it where we follow 3.7.0 (DESIGN D5), without the
+    """DCMTK 3.6.7's result as we print it where we follow 3.7.0 (docs/design.md D5), without the
     data dictionary lines of ``-d`` (we load no dictionary, by design: D1).
 
     3.7.0 leaves ``Responding Application Name`` empty in the A-ASSOCIATE-RQ dump and
@@ -209,40 +216,6 @@ def as_370(result: Result) -> Result:
 
 
 # --- DCMTK storescp --------------------------------------------------------------------
-
-
-def _listening_inodes(pid: int, port: int) -> set[str]:
-    """Socket inodes in LISTEN state on ``port`` (IPv4 and IPv6), from the /proc/net
-    tables of process ``pid``'s network namespace (a test's own network namespaces too)."""
-    inodes = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    """Inodes of the sockets process ``pid`` holds open."""
-    inodes = set()
-    fd_dir = Path(f"/proc/{pid}/fd")
-    try:
-        entries = list(fd_dir.iterdir())
-    except OSError:
-        return inodes
-    for entry in entries:
-        try:
-            target = os.readlink(entry)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
 
 
 @dataclass
@@ -290,13 +263,6 @@ def _launch_storescp(
             env=_environment(env),
         )
     return Peer(process=process, port=port, workdir=workdir)
-
-
-def listens_on(pid: int, port: int) -> bool:
-    """True once process ``pid`` itself holds a LISTEN socket on ``port`` (read from /proc,
-    so no probe connection ever reaches a server that serves one peer at a time), in
-    whatever network namespace it runs."""
-    return bool(_listening_inodes(pid, port) & _socket_inodes(pid))
 
 
 def _wait_listening(peer: Peer, deadline: float) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peers import DCMTK_ECHOSCU, DCMTK_STORESCP, Result, listens_on, run
+from support.peers import DCMTK_ECHOSCU, DCMTK_STORESCP, Result, listens_on, run
 
 PREFIX = "echoscu-lab"
 CLIENT_IP = "10.213.0.1"

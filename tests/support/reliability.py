@@ -8,16 +8,14 @@ runs) multiplies the counts and durations of the ``stress`` tests for long runs.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
-import sys
 from pathlib import Path
 
-from test_echoscp_support import EchoSCP
+from support import tools
+from support.scp import EchoSCP
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "scripts"
-CORPUS = Path(__file__).resolve().parent / "corpus"
+SCRIPTS = tools.SCRIPTS
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 #: multiplier of the stress counts; 1 keeps the default suite within its time budget
 SCALE = float(os.environ.get("ECHOSCU_STRESS_SCALE", "1") or 1)
@@ -28,14 +26,9 @@ def scaled(count: float, minimum: int = 1) -> int:
     return max(minimum, round(count * SCALE))
 
 
-def _script_module(name: str):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    return importlib.import_module(name)
-
-
-loadgen = _script_module("loadgen")
-dulfeed = _script_module("dulfeed")
+#: scripts/loadgen.py and scripts/dulfeed.py, loaded from their files (support.tools)
+loadgen = tools.loadgen()
+dulfeed = tools.dulfeed()
 
 
 def healthy(server: EchoSCP, ssl_context=None, echoes: int = 3) -> int:

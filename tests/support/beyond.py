@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from peers import Result, ours
 
 from certs.pki import Pki
+from support.peers import Result, ours
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO / "docs" / "echoscu-result.schema.json"
 #: run the working tree's code even when a copy of the package is installed
 OUR_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
