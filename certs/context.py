@@ -127,6 +127,10 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
     if not server:
         _offer_dcmtk_groups(context)
     if server:
+        # no TLS 1.3 session tickets: OpenSSL 3.0 re-encodes the client's certificate
+        # for each of its two default tickets (18 % of a TLS echo's server CPU), and an
+        # echo client does not resume sessions
+        context.num_tickets = 0
         if opts.expect_sni:
             context.sni_callback = _sni_checker(opts.expect_sni, log)
         _load_dh_parameters(context, opts, profile, log)

@@ -337,3 +337,21 @@ def test_shutdown_with_open_tls_association(scp, pki):
     assert isinstance(client.next_event(), association.Aborted)
     client.close()
     assert server.wait_exit() == 0
+
+
+def test_no_tls13_session_tickets(scp, pki):
+    """Issue #17: echoscp sends no TLS 1.3 session tickets (OpenSSL 3.0 re-encodes the
+    client certificate for each; echo clients do not resume)."""
+    import ssl
+
+    server = scp(*tls_server_args(pki))
+    context = client_context(pki)
+    context.check_hostname = False
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, \
+            context.wrap_socket(raw) as tls:
+        assert tls.version() == "TLSv1.3"
+        tls.sendall(bytes.fromhex("05 00 00000004 00000000"))  # A-RELEASE-RQ in Sta2
+        answer = tls.recv(64)  # tickets, had there been any, arrive before the answer
+        assert answer[:1] == b"\x07"  # A-ABORT
+        assert not tls.session.has_ticket
