@@ -1,8 +1,10 @@
-"""After the handshake: DCMTK's condition texts, peer-certificate checks and the -d dump.
+"""After the handshake: DCMTK's condition texts, peer-certificate checks, the -d dump and
+the session's facts.
 
 ``tls_error_condition`` turns what ``do_handshake`` raised into the ``000b:xxxx``
 condition DCMTK prints; ``check_peer_certificates`` applies DCMTK 3.7.0's RFC 9325
-checks to the verified peer chain; ``connection_details`` is the ``-d`` block.
+checks to the verified peer chain; ``connection_details`` is the ``-d`` block;
+``SessionFacts`` and ``peer_chain`` are what a report keeps of a session.
 """
 
 from __future__ import annotations
@@ -309,3 +311,41 @@ def peer_certificate_subject(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> str:
         return der.name_oneline(der.Certificate(leaf).subject_der)
     except der.DerError:
         return ""
+
+
+class SessionFacts:
+    """A negotiated TLS session: version, suite, ALPN, SNI sent, the peer's chain (DER)."""
+
+    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified")
+
+    def __init__(self, ssl_sock: ssl.SSLSocket, sni: str | None) -> None:
+        name, _protocol, bits = ssl_sock.cipher()
+        self.version: str = ssl_sock.version()
+        self.cipher: str = name
+        self.cipher_bits: int = bits
+        self.alpn: str | None = ssl_sock.selected_alpn_protocol()
+        #: the server name sent (None: no SNI)
+        self.sni = sni
+        #: the certificates the peer sent, leaf first, as DER
+        self.chain: list[bytes] = peer_chain(ssl_sock)
+        #: True if the peer's chain was verified against our CA settings (not -ic)
+        self.verified: bool = ssl_sock.context.verify_mode != ssl.CERT_NONE
+
+
+def peer_chain(ssl_sock: ssl.SSLSocket) -> list[bytes]:
+    """Every certificate the peer sent (leaf first, DER); the leaf alone where Python hides them.
+
+    ``get_unverified_chain`` is public from Python 3.13; before, only the SSLSocket's
+    private ``_sslobj`` has it, so that route is feature-tested (both its presence and
+    what it returns) and the public ``getpeercert`` leaf is the fallback.
+    """
+    try:
+        chain_of = getattr(ssl_sock, "get_unverified_chain", None)
+        if chain_of is None:
+            chain_of = ssl_sock._sslobj.get_unverified_chain
+            from _ssl import ENCODING_DER
+        return [cert if isinstance(cert, bytes) else cert.public_bytes(ENCODING_DER)
+                for cert in chain_of() or []]
+    except (AttributeError, ImportError):
+        leaf = ssl_sock.getpeercert(binary_form=True)
+        return [leaf] if leaf else []
