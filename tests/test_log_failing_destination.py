@@ -17,7 +17,7 @@ import pytest
 from peers import free_port, listens_on
 from test_beyond_support import OUR_ENV
 
-from dicomecho import log
+from dicomecho import log, logconfig
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -118,7 +118,7 @@ def test_file_appender_failure_is_reported_once(tmp_path, capsys) -> None:
     """In process: many events into a File appender on /dev/full, one error line, and
     the appender stays quiet afterwards (a later close() reports nothing more)."""
     try:
-        log.configure_from_file(log_config(tmp_path), "echoscu")
+        logconfig.configure(log_config(tmp_path), "echoscu")
         app = log.get_logger(log.APP_LOGGER)
         for number in range(5):
             app.info(f"message {number}")
