@@ -20,12 +20,13 @@ if TYPE_CHECKING:
     from certs.errors import Log
 
 #: the condition DCMTK reports when its verification callback refuses the peer
-CERTIFICATE_REFUSED = "000b:0886 TLS error: certificate verify failed"
+CERTIFICATE_REFUSED_CODE = 0x0886
+CERTIFICATE_REFUSED = f"000b:{CERTIFICATE_REFUSED_CODE:04x} TLS error: certificate verify failed"
 
-_IO_ERROR = "000b:0017 OpenSSL I/O error (SSL_ERROR_SYSCALL)"
-_WANT_READ = "000b:000b TLS read operation did not complete (SSL_ERROR_WANT_READ)"
-_WANT_WRITE = "000b:000c TLS write operation did not complete (SSL_ERROR_WANT_WRITE)"
-_ZERO_RETURN = "000b:000e TLS connection closed by peer (SSL_ERROR_ZERO_RETURN)"
+_IO_ERROR = (0x0017, "OpenSSL I/O error (SSL_ERROR_SYSCALL)")
+_WANT_READ = (0x000B, "TLS read operation did not complete (SSL_ERROR_WANT_READ)")
+_WANT_WRITE = (0x000C, "TLS write operation did not complete (SSL_ERROR_WANT_WRITE)")
+_ZERO_RETURN = (0x000E, "TLS connection closed by peer (SSL_ERROR_ZERO_RETURN)")
 
 # ERR_lib_error_string of the libraries a handshake can fail in besides SSL
 _LIBRARY_TEXT = {
@@ -42,9 +43,17 @@ _ISSUER_NOT_FOUND = (2, 19, 20)  # unable to get issuer, self-signed in chain, n
 
 
 def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = None) -> str:
-    """DCMTK's condition text for a failed TLS handshake or TLS read/write (spec 6.10).
+    """DCMTK's condition, as printed (``000b:cccc text``), for a failed TLS handshake or
+    TLS read/write: ``tls_failure`` formatted."""
+    code, text = tls_failure(exc, context)
+    return f"000b:{code:04x} {text}"
 
-    SSL-library errors become ``000b:<0x800 + reason> TLS error: <reason text>``;
+
+def tls_failure(exc: BaseException, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+    """DCMTK's dcmtls condition code and text for a failed TLS handshake or TLS read/write
+    (spec 6.10).
+
+    SSL-library errors become ``0x800 + reason``, ``TLS error: <reason text>``;
     a reset connection is ``SSL_ERROR_SYSCALL``, a socket timeout ``SSL_ERROR_WANT_READ``.
     When the issuer was not found and a ``+cd`` directory of ``context`` holds a file
     OpenSSL's lookup could not load, DCMTK reports that file's (older) error instead.
@@ -56,7 +65,7 @@ def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = Non
 
         code, text = lookup_failure
         library = LIBRARY_TEXT.get((code & 0x7FFFFFFF) >> 23, "unknown library")
-        return f"000b:0008 OpenSSL error {code:08x}: {library}: {text}"
+        return 0x0008, f"OpenSSL error {code:08x}: {library}: {text}"
     if isinstance(exc, ssl.SSLZeroReturnError):
         return _ZERO_RETURN
     if isinstance(exc, ssl.SSLWantWriteError):
@@ -67,8 +76,8 @@ def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = Non
     numbers = error_numbers(library, getattr(exc, "reason", None))
     if isinstance(exc, ssl.SSLError) and numbers is not None:
         if library == "SSL":
-            return f"000b:{0x800 + numbers[1]:04x} TLS error: {reason_text(exc)}"
-        return (f"000b:0008 OpenSSL error {packed_code(exc):08x}: "
+            return 0x800 + numbers[1], f"TLS error: {reason_text(exc)}"
+        return (0x0008, f"OpenSSL error {packed_code(exc):08x}: "
                 f"{_LIBRARY_TEXT.get(library, 'unknown library')}: {reason_text(exc)}")
     return _IO_ERROR
 

@@ -70,8 +70,6 @@ _MAX_RESPONSE_DATASET = 1 << 20
 #: DCMTK caps the peer's max PDU at this when computing Max Send PDV
 _MAX_PDU_CAP = 131072
 _DEFAULT_SEND_PDV = 4084
-#: DCMTK's code for a peer certificate refused by verification (tls-verify, not -handshake)
-_TLS_VERIFY_FAILED = 0x0886
 
 app = get_logger(APP_LOGGER)
 net = get_logger(NET_LOGGER)
@@ -372,10 +370,11 @@ class _Session:
         """The TLS handshake, bounded by ``-ts`` and ``-ta``; DCMTK's condition on failure."""
         from certs.context import sni_hostname
         from certs.session import (
+            CERTIFICATE_REFUSED_CODE,
             check_peer_certificates,
             connection_details,
             explain_refusal,
-            tls_error_condition,
+            tls_failure,
         )
 
         observer = self.observer
@@ -393,13 +392,12 @@ class _Session:
             # the profile's security level refused the peer's chain: say which certificate
             explain_refusal(error, tls_sock, self.opts.tls, "client", tls_log)
             observer.tls_failed(error, answer)
-            cond = msg.parse_condition(tls_error_condition(error, tls_context))
-            cond.failure_class = ("tls-verify" if cond.code == _TLS_VERIFY_FAILED
-                                  else "tls-handshake")
-            raise cond from None
+            code, text = tls_failure(error, tls_context)
+            raise msg.Condition(msg.DCMTLS, code, text, failure_class=(
+                "tls-verify" if code == CERTIFICATE_REFUSED_CODE else "tls-handshake")) from None
         observer.tls_established(tls_sock, server_name)
         if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):
-            raise msg.Condition(msg.DCMTLS, _TLS_VERIFY_FAILED,
+            raise msg.Condition(msg.DCMTLS, CERTIFICATE_REFUSED_CODE,
                                 "TLS error: certificate verify failed", failure_class="tls-verify")
         tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):

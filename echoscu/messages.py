@@ -35,13 +35,6 @@ class Condition(Exception):
         return "\n".join(lines)
 
 
-def parse_condition(text: str) -> Condition:
-    """A condition from its printed form ``mmmm:cccc text`` (as certs reports them)."""
-    head, _, rest = text.partition(" ")
-    module, _, code = head.partition(":")
-    return Condition(int(module, 16), int(code, 16), rest)
-
-
 def net(code: int, text: str, *details: Condition, failure_class: str | None = None
         ) -> Condition:
     """A dcmnet (module 0006) condition."""
