@@ -317,6 +317,27 @@ def reset() -> None:
     refresh_thresholds()
 
 
+class NullAppender(Appender):
+    """Drops every event (log4cplus's NullAppender)."""
+
+    def __init__(self) -> None:
+        super().__init__(PrefixLayout())
+
+    def append(self, event: LogEvent) -> None:
+        """Nothing: the event goes nowhere."""
+
+
+def discard_output(level: int = ERROR) -> None:
+    """Print nothing more, while events from ``level`` up stay enabled: a caller that keeps
+    what it logs (echoscu's fleet and Nagios modes report the error lines) still does."""
+    for logger in _loggers.values():
+        logger.appenders = []
+        logger.level = NOT_SET
+        logger.additive = True
+    _root.appenders = [NullAppender()]
+    set_level(level)
+
+
 def set_level(level: int) -> None:
     """Set the root logger's level (``-q``/``-v``/``-d``/``-ll``); appenders stay as they are."""
     _root.level = level

@@ -3,7 +3,7 @@ that serves them.
 
 Without any of them echoscu imports this module only when stderr is a terminal (for
 the hint line after a failure), so a scripted run stays on DCMTK's path; with them,
-the driver fills a ``RunReport`` and the renderers here and in
+the driver reports to a ``RunReport`` and the renderers here and in
 ``echoscu.document``, ``echoscu.nagios`` and ``echoscu.fleet`` turn it into output.
 The DCMTK lines on stderr stay as they are (fleet and Nagios modes silence them).
 """
@@ -122,14 +122,12 @@ def run(options: EchoOptions) -> int:
 
     if options.verify_cert is not None or options.is_root_cert is not None:
         return driver.run(options)
-    from echoscu.logcapture import capture_lines, silence_console
     from echoscu.report import RunReport
 
     if ext.nagios and not ext.log_given:
-        silence_console()
+        log.discard_output()
     report = RunReport(options)
-    with capture_lines(report.log):
-        code = driver.run(options, report)
+    code = driver.run(options, report)
     terminal = stderr_is_terminal()
     if report.failure is not None and (terminal or ext.json or ext.nagios):
         from echoscu.diagnose import add_hint
