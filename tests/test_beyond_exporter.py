@@ -473,3 +473,25 @@ def test_plain_echo_does_not_load_the_exporter(closed_port) -> None:
              if line.startswith("import time:") and "|" in line}
     assert "echoscu.driver" in names, result.stderr[-2000:]
     assert not names & {"echoscu.exporter", "http.server", "echoscu.extensions"}
+
+
+def test_readme_scrape_config_and_rules_pass_promtool(tmp_path: Path) -> None:
+    """The README's Prometheus snippets are valid for promtool (skipped without it)."""
+    import shutil
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def snippet(first_line: str) -> str:
+        start = readme.index(first_line)
+        return readme[start:readme.index("```", start)]
+
+    (tmp_path / "dicom-echo.rules.yml").write_text(snippet("# dicom-echo.rules.yml"))
+    (tmp_path / "prometheus.yml").write_text(
+        "rule_files: [dicom-echo.rules.yml]\n" + snippet("# prometheus.yml"))
+    for args in (["check", "config", "prometheus.yml"], ["check", "rules", "dicom-echo.rules.yml"]):
+        result = subprocess.run([promtool, *args], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
