@@ -28,7 +28,7 @@ MAX_JOBS = 1024
 #: our options (not in DCMTK); any of them hands the run to echoscu.extensions
 EXTENSION_OPTIONS = frozenset((
     "--json", "--stats", "--interval", "--exit-codes", "--peers", "--jobs", "--format",
-    "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical",
+    "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical", "--serve",
 ))
 
 #: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5); the
@@ -126,6 +126,10 @@ TABLE = OptionTable(
                "check up to n peers at once"),
         Option("--format", "", 1, "[f]ormat: string constant (default: table)",
                "(table, json, csv, junit, openmetrics)\nresult format of --peers"),
+        SubGroup("Prometheus probe (with --peers):"),
+        Option("--serve", "", 1, "[a]ddress: [host:]port",
+               "answer GET /probe?target=[AET@]host:port for\n"
+               "the listed peers over HTTP on a (OpenMetrics)"),
         SubGroup("monitoring plugin (Nagios, Icinga):"),
         Option("--nagios", help="print one status line with perfdata, exit 0..3"),
         Option("--warning", "", 1, "[m]illiseconds: number",
