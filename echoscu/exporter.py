@@ -100,11 +100,8 @@ def check(target: Target, opts: EchoOptions) -> RunReport:
 
 def quiet_driver() -> None:
     """Print none of the driver's lines (each check keeps its error lines in its report)."""
-    try:
-        from dicomecho.log import discard_output
-    except ImportError:  # before dicomecho.log had it
+    from dicomecho.log import discard_output
 
-        from echoscu.logcapture import silence_console as discard_output
     discard_output()
 
 
