@@ -8,6 +8,7 @@ same arguments; outputs are compared after ``support.peers.normalise`` only.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import time
 
 import pytest
 from support.peers import as_370, assert_same, dcmtk, normalise, ours
+from support.tools import ROOT
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(60)]
 
@@ -201,6 +203,47 @@ def test_plain_run_imports_no_heavy_modules(storescp):
                             timeout=30, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_plain_run_by_name_imports_nothing_beyond_the_echo(storescp):
+    """A plain echo to a host name (resolved by getaddrinfo) imports no idna codec, re,
+    enum, typing or dataclasses (issue #17, T1). Run with -S from the source tree, so
+    that no site hook (an editable install's finder imports re) muddies the list."""
+    peer = storescp()
+    code = (
+        "import sys\n"
+        "from echoscu.cli import main\n"
+        f"assert main(['localhost', '{peer.port}'], prog='echoscu') == 0\n"
+        "avoidable = {'encodings.idna', 'stringprep', 'unicodedata', 're', 'enum',\n"
+        "             'typing', 'dataclasses', 'collections', 'functools', 'socket'}\n"
+        "print(sorted(avoidable & set(sys.modules)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True,
+                            text=True, timeout=30, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost.", "a..b", ".x", "", ".",
+                                  "x" * 63 + ".y", "x" * 64 + ".y", "y." + "x" * 64,
+                                  "y." + "x" * 63, "LocalHost", "127.0.0.1", "::1",
+                                  "b\u00fccher.example", "\udcff.example"])
+def test_ascii_host_argument_matches_the_idna_codec(host):
+    """An ASCII host goes to getaddrinfo as bytes, checked as the idna codec checks it
+    (the same UnicodeError, the same bytes); anything else goes as the str it was."""
+    from echoscu.transport import _host_argument
+
+    if not host.isascii():
+        assert _host_argument(host) is host
+        return
+    try:
+        expected = host.encode("idna")
+    except UnicodeError:
+        with pytest.raises(UnicodeError):
+            _host_argument(host)
+    else:
+        assert _host_argument(host) == expected
 
 
 def test_normalise_leaves_network_lines_alone():
