@@ -91,6 +91,9 @@ def write_seed(opts: TLSOptions) -> bool:
 
 def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    profile = profiles.profile(opts.profile)
+    # which suites this OpenSSL knows, asked of this context (no second one)
+    supported = profiles.probe_suites(context, profiles.suites_to_probe(profile, opts.ciphers))
     # security level 0 from the start, as in DCMTK, so that small keys and weak CA
     # signatures load (and get DCMTK's warnings); the profile's list replaces this later
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
@@ -105,14 +108,13 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     elif crl_mode == "all":
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
-    profile = profiles.profile(opts.profile)
     dsa_certificate = False
     if opts.mode == "enabled":
         dsa_certificate = load_identity(context, opts, log, profile, server, errors)
-    if profile not in profiles.available_profiles():
+    if not profiles.profile_available(profile, supported):
         raise TLSSetupError(
             [("F", "000b:0018 DICOM TLS Secure Transport Connection Profile not supported")])
-    names = profiles.cipher_list(profile, opts.ciphers, log.warn, server)
+    names = profiles.cipher_list(profile, opts.ciphers, log.warn, server, supported)
     level = session.security_level(opts.profile, server, _own_chain(opts))
     context.set_ciphers(":".join(names) + f":@SECLEVEL={level}")
     tls13 = profiles.tls13_suites(profile, server)

@@ -252,3 +252,36 @@ def test_profiles_module_does_not_import_ssl():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("key", [p.key for p in profiles.PROFILES])
+def test_probe_on_the_context_agrees_with_the_full_listing(key):
+    """The suites a context being built is asked about (probe_suites) are exactly those
+    of them the full "ALL:eNULL" listing (openssl_suites) has; availability, profile
+    suites and every +cs check then come out the same both ways (issue #17)."""
+    import ssl
+
+    prof = profiles.profile(key)
+    every = [suite.iana for suite in profiles.CIPHERSUITES]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    supported = profiles.probe_suites(context, profiles.suites_to_probe(prof, every))
+    wanted = set(profiles.suites_to_probe(prof, every))
+    assert supported == wanted & profiles.openssl_suites()
+    assert profiles.profile_available(prof, supported) == (prof in profiles.available_profiles())
+    assert profiles.profile_suites(prof, supported) == profiles.profile_suites(prof)
+    for name in every:
+        outcomes = []
+        for known in (supported, None):
+            try:
+                outcomes.append(profiles.check_added_ciphersuite(prof, name, known))
+            except TLSSetupError as error:
+                outcomes.append(error.messages)
+        assert outcomes[0] == outcomes[1]
+
+
+def test_probe_of_unknown_names_is_empty():
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    assert profiles.probe_suites(context, ["NO-SUCH-SUITE", "NOR-THIS"]) == frozenset()
+    assert profiles.probe_suites(context, []) == frozenset()
