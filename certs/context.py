@@ -108,14 +108,14 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     elif crl_mode == "all":
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
-    dsa_certificate = False
+    dsa_certificate, own_chain = False, None
     if opts.mode == "enabled":
-        dsa_certificate = load_identity(context, opts, log, profile, server, errors)
+        dsa_certificate, own_chain = load_identity(context, opts, log, profile, server, errors)
     if not profiles.profile_available(profile, supported):
         raise TLSSetupError(
             [("F", "000b:0018 DICOM TLS Secure Transport Connection Profile not supported")])
     names = profiles.cipher_list(profile, opts.ciphers, log.warn, server, supported)
-    level = session.security_level(opts.profile, server, _own_chain(opts))
+    level = session.security_level(opts.profile, server, own_chain)
     context.set_ciphers(":".join(names) + f":@SECLEVEL={level}")
     tls13 = profiles.tls13_suites(profile, server)
     if tls13:
@@ -154,21 +154,6 @@ def _offer_dcmtk_groups(context: ssl.SSLContext) -> None:
         context.set_ecdh_curve("prime256v1")
     except (ValueError, ssl.SSLError):  # an OpenSSL without P-256: keep its defaults
         pass
-
-
-def _own_chain(opts: TLSOptions) -> list[der.Certificate] | None:
-    """The own certificate and the chain certificates of its file (already loaded by
-    then), for the security-level choice; None without one, [] if unreadable here."""
-    if opts.mode != "enabled":
-        return None
-    try:
-        with open(opts.cert_file, "rb") as handle:
-            data = handle.read()
-        if opts.file_format == "der":
-            return [der.Certificate(data)]
-        return [der.Certificate(item) for item in der.load_pem_certificates(data)]
-    except (OSError, der.DerError):
-        return []
 
 
 def _seed(path: str) -> None:

@@ -102,10 +102,14 @@ def _certificate_failure(opts: TLSOptions) -> tuple[str, str]:
 
 
 def load_identity(context: ssl.SSLContext, opts: TLSOptions, log: Log,
-                  profile: profiles.Profile, server: bool, errors: ErrorQueue) -> bool:
-    """Key, certificate (checks) and match into ``context``; True for a DSA certificate.
+                  profile: profiles.Profile, server: bool, errors: ErrorQueue,
+                  ) -> tuple[bool, list[der.Certificate]]:
+    """Key, certificate (checks) and match into ``context``.
 
-    Raises TLSSetupError with DCMTK's lines; warnings go to ``log``.
+    Returns whether the certificate is a DSA one, and the certificates of the
+    certificate file as read here (for the security-level choice; [] if one of them is
+    beyond our reader), so that nobody reads the file again. Raises TLSSetupError with
+    DCMTK's lines; warnings go to ``log``.
     """
     pass_phrase = _PassPhrase(opts)
     if opts.file_format == "pem":
@@ -114,10 +118,31 @@ def load_identity(context: ssl.SSLContext, opts: TLSOptions, log: Log,
         except (OSError, ssl.SSLError, _PromptFailed):
             pass  # explained, in DCMTK's order and words, by the careful path below
         else:
-            with open(opts.cert_file, "rb") as handle:
-                first = der.load_pem_certificates(handle.read())[:1]
-            return _check_own_certificate(first, opts, profile, server, log)
+            try:
+                with open(opts.cert_file, "rb") as handle:
+                    chain = der.load_pem_certificates(handle.read())
+            except OSError:  # gone since OpenSSL read it: no checks, as for an unreadable one
+                chain = []
+            parsed = _parsed(chain)
+            return _check_own_certificate(parsed[:1], opts, profile, server, log), \
+                _own_chain(parsed)
     return _load_identity_carefully(context, opts, log, profile, server, pass_phrase, errors)
+
+
+def _parsed(chain: list[bytes]) -> list[der.Certificate | None]:
+    """Each DER certificate parsed once (None for one our reader cannot follow)."""
+    parsed: list[der.Certificate | None] = []
+    for item in chain:
+        try:
+            parsed.append(der.Certificate(item))
+        except der.DerError:
+            parsed.append(None)
+    return parsed
+
+
+def _own_chain(parsed: list[der.Certificate | None]) -> list[der.Certificate]:
+    """The own chain for certs.session.security_level: [] if any certificate is unreadable."""
+    return [] if None in parsed else parsed  # type: ignore[return-value]
 
 
 def _read(path: str) -> tuple[bytes | None, int]:
@@ -193,13 +218,15 @@ def _read_certificates(opts: TLSOptions, errors: ErrorQueue) -> list[bytes]:
 
 def _load_identity_carefully(context: ssl.SSLContext, opts: TLSOptions, log: Log,
                              profile: profiles.Profile, server: bool,
-                             pass_phrase: _PassPhrase, errors: ErrorQueue) -> bool:
+                             pass_phrase: _PassPhrase, errors: ErrorQueue,
+                             ) -> tuple[bool, list[der.Certificate]]:
     """Load key and certificate step by step, failing with DCMTK's message for each step."""
     from cryptography import x509
 
     key = _read_private_key(opts, pass_phrase, errors)
     chain = _read_certificates(opts, errors)
-    dsa_certificate = _check_own_certificate(chain[:1], opts, profile, server, log)
+    parsed = _parsed(chain)
+    dsa_certificate = _check_own_certificate(parsed[:1], opts, profile, server, log)
     try:
         matches = x509.load_der_x509_certificate(chain[0]).public_key() == key.public_key()
     except ValueError:
@@ -209,7 +236,7 @@ def _load_identity_carefully(context: ssl.SSLContext, opts: TLSOptions, log: Log
         raise TLSSetupError([("F", f"000b:0006 Private key '{opts.key_file}' and certificate "
                                    f"'{opts.cert_file}' do not match")])
     _load_into_context(context, key, chain)
-    return dsa_certificate
+    return dsa_certificate, _own_chain(parsed)
 
 
 def _load_into_context(context: ssl.SSLContext, key: object, chain: list[bytes]) -> None:
@@ -227,13 +254,10 @@ def _load_into_context(context: ssl.SSLContext, key: object, chain: list[bytes])
         context.load_cert_chain(chain_path, key_path, password=one_time)
 
 
-def _check_own_certificate(first: list[bytes], opts: TLSOptions, profile: profiles.Profile,
-                           server: bool, log: Log) -> bool:
+def _check_own_certificate(first: list[der.Certificate | None], opts: TLSOptions,
+                           profile: profiles.Profile, server: bool, log: Log) -> bool:
     """DCMTK 3.7.0's checks of the own certificate (spec 6.6); True for a DSA certificate."""
-    try:
-        certificate = der.Certificate(first[0]) if first else None
-    except der.DerError:
-        certificate = None
+    certificate = first[0] if first else None
     if certificate is None:  # OpenSSL accepted what our reader cannot follow: no checks
         return False
     path = opts.cert_file
