@@ -1,4 +1,4 @@
-"""bench/run: our echoscu and echoscp side by side with DCMTK and pynetdicom (targets T1-T6).
+"""bench/run: our echoscu and echoscp side by side with DCMTK and pynetdicom (targets T1-T7).
 
 Starts the peers, runs every scenario in alternation, prints a table, saves the
 results as JSON under ``bench/results/`` and regenerates ``bench/RESULTS.md`` and
@@ -22,7 +22,8 @@ import scenarios
 from harness import DCMTK_ECHOSCU, Peer
 
 RESULTS_DIR = report.RESULTS_DIR
-ALL_KEYS = ("T6", "T1", "T2", "T2b", "T3", "T4", "T5", "T1-echoscp", "T1-pynetdicom")
+ALL_KEYS = ("T6", "T1", "T2", "T2b", "T3", "T4", "T5", "T7", "T1-echoscp",
+            "T1-pynetdicom")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -84,6 +85,8 @@ def _needed_peers(plan: list) -> set[str]:
             needed.add(item.peer)
         elif item in ("T4",):
             needed.add("echoscp")
+        elif item == "T7":
+            needed.add("echoscp-tls")
         elif item == "T5":
             needed.update(scenarios.SERVER_PEERS.values())
     return needed
@@ -104,13 +107,13 @@ def run_main(args: argparse.Namespace) -> int:
     meta.update(idle_count=idle_count, idle_seconds=idle_seconds)
     with tempfile.TemporaryDirectory(prefix="echoscu-bench-") as scratch:
         pki = None
-        if "T3" in wanted:
+        if "T3" in wanted or "T7" in wanted:
             from certs.pki import make_pki
 
             pki = make_pki(Path(scratch) / "pki")
         plan: list = [scenarios.startup_scenario(5 if quick else 15)] if "T6" in wanted else []
         plan += [s for s in scenarios.scu_scenarios(quick, pki) if s.key in wanted]
-        plan += [key for key in ("T4", "T5") if key in wanted]
+        plan += [key for key in ("T4", "T5", "T7") if key in wanted]
         order = {key: index for index, key in enumerate(ALL_KEYS)}
         plan.sort(key=lambda item: order[item if isinstance(item, str) else item.key])
         peers = scenarios.make_peers(Path(scratch), pki)
@@ -120,6 +123,13 @@ def run_main(args: argparse.Namespace) -> int:
             for item in plan:
                 key = item if isinstance(item, str) else item.key
                 try:
+                    if item == "T7":
+                        if "echoscp-tls" not in started:
+                            raise _MissingPeer("echoscp-tls")
+                        results["scenarios"][key] = scenarios.fleet_scenario(
+                            started["echoscp-tls"], pki, 1000, 1 if quick else 3,
+                            Path(scratch), progress)
+                        continue
                     results["scenarios"][key] = _run_item(
                         item, started, idle_count, idle_seconds, churn_seconds, churn_rounds)
                 except _MissingPeer as missing:

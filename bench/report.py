@@ -50,6 +50,14 @@ def row(key: str, result: dict) -> tuple[str, str, str, str, str, str, str]:
         ratios = "; ".join(f"{value:.1f} x {NAMES[name]}"
                            for name, value in result["ratios"].items())
         return key, result["title"], ours, references, ratios, target_text, met
+    if kind == "fleet":
+        if "median_wall" not in result:
+            return key, result["title"], "failed", "-", "-", target_text, met
+        ours = (f"{_ms(result['median_wall'])} for {result['count']} peers "
+                f"({len(result['failures'])} failed runs); CPU per association: client "
+                f"{result['client_us']:.0f} us, echoscp {result['server_us']:.0f} us")
+        return key, result["title"], ours, "-", f"{result['median_wall'] / 3.0:.2f} x 3 s", \
+            target_text, met
     ours = (f"{result['accepted']}/{result['count']} accepted, idle CPU "
             f"{result['idle_cpu_percent']:.2f} % of a core, RSS {result['rss_mib']:.0f} MiB, "
             f"{result['echoed']} echoed, {result['failures']} failures")
@@ -159,6 +167,9 @@ def cost_bars(results: dict) -> list[tuple[str, float, float, bool | None]]:
                     bars.append((label, 1 / value, 1 / limits[name], value >= limits[name]))
                 else:
                     bars.append((label, 1 / value, float("nan"), None))
+        elif kind == "fleet" and "median_wall" in result:
+            wall = result["median_wall"] / 3.0
+            bars.append((f"{key} wall / 3 s", wall, 1.0, wall <= 1 and not result["failures"]))
         elif kind == "idle":
             cpu = result["idle_cpu_percent"] / 2.0
             rss = result["rss_mib"] / 150.0

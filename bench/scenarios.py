@@ -1,4 +1,4 @@
-"""The benchmark scenarios T1-T6: which programs run, against which peer, how often.
+"""The benchmark scenarios T1-T7: which programs run, against which peer, how often.
 
 SCU scenarios run our echoscu, DCMTK's and pynetdicom's in alternation (one run of
 each per round, a pause after every run so that a single-association storescp has
@@ -232,6 +232,46 @@ def idle_scenario(peer: Peer, count: int, idle_seconds: float, progress) -> dict
                        "ratio": None, "met": met}}
 
 
+#: --jobs of the fleet scenario (T7): the default of echoscu (32); on 2 cores shared
+#: with the server, measured 2026-12-06 at 1000 peers: 8 jobs 5.65 s, 32 jobs 4.75 s
+FLEET_JOBS = 32
+
+
+def fleet_scenario(peer: Peer, pki, count: int, rounds: int, scratch: Path,
+                   progress) -> dict:
+    """T7: ``echoscu --peers`` with ``count`` TLS peers (client certificate), all of
+    them one echoscp +tls; wall time of the whole check, client and server CPU."""
+    peers_file = scratch / f"peers-{count}.txt"
+    peers_file.write_text(f"127.0.0.1:{peer.port}\n" * count)
+    argv = [str(VENV_BIN / "echoscu"), *tls_arguments(pki), "--peers", str(peers_file),
+            "--jobs", str(FLEET_JOBS)]
+    runs, failures = [], []
+    for round_number in range(rounds):
+        server_before = process_cpu_seconds(peer.pid)
+        try:
+            sample = timed_run(argv, bench_env())
+        except RunFailed as error:
+            failures.append(str(error))
+            continue
+        server_cpu = process_cpu_seconds(peer.pid) - server_before
+        runs.append({"wall": sample.wall, "client_cpu": sample.cpu, "server_cpu": server_cpu})
+        progress(f"T7 round {round_number + 1}/{rounds}: {sample.wall:.2f} s")
+        time.sleep(PAUSE * 5)
+    result = {"kind": "fleet", "title": f"--peers, {count} TLS peers (client certificate), "
+                                        f"one echoscp +tls, --jobs {FLEET_JOBS}",
+              "count": count, "jobs": FLEET_JOBS, "runs": runs, "failures": failures,
+              "command": " ".join(argv)}
+    if runs:
+        result.update(
+            median_wall=statistics.median(r["wall"] for r in runs),
+            client_us=statistics.median(r["client_cpu"] for r in runs) / count * 1e6,
+            server_us=statistics.median(r["server_cpu"] for r in runs) / count * 1e6)
+    wall = result.get("median_wall", float("inf"))
+    result["target"] = {"text": "<= 3 s wall, 0 failures", "ratio": wall / 3.0,
+                        "met": wall <= 3.0 and not failures}
+    return result
+
+
 def make_peers(log_dir: Path, pki=None) -> dict[str, Peer]:
     """Every server the scenarios need (not yet started)."""
     nodelay = bench_env(TCP_NODELAY="1")
@@ -251,6 +291,11 @@ def make_peers(log_dir: Path, pki=None) -> dict[str, Peer]:
             bench_env(), log_dir),
     }
     if pki is not None:
+        peers["echoscp-tls"] = Peer(
+            "echoscp-tls",
+            lambda port: [sys.executable, "-m", "echoscp", "-tn", "600", "+tls", pki.server.key,
+                          pki.server.cert, "+cf", pki.ca.cert, str(port)],
+            bench_env(), log_dir)
         peers["storescp-tls"] = Peer(
             "storescp-tls",
             lambda port: [DCMTK_STORESCP, "+tls", pki.server.key, pki.server.cert,
