@@ -136,7 +136,7 @@ def _verified_chain(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[der.Certifi
     getter = getattr(ssl_sock, "get_verified_chain", None)
     if getter is not None:
         try:
-            verified = [der.Certificate(_der_bytes(item)) for item in getter() or ()]
+            verified = [der.parsed_certificate(_der_bytes(item)) for item in getter() or ()]
         except der.DerError:
             verified = []
         if verified:
@@ -144,7 +144,7 @@ def _verified_chain(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[der.Certifi
     leaf = ssl_sock.getpeercert(binary_form=True)
     if not leaf:
         return []
-    return _completed([der.Certificate(leaf)], ssl_sock.context)
+    return _completed([der.parsed_certificate(leaf)], ssl_sock.context)
 
 
 def _der_bytes(item: object) -> bytes:
@@ -157,7 +157,7 @@ def _der_bytes(item: object) -> bytes:
 
 def _completed(chain: list[der.Certificate], context: ssl.SSLContext) -> list[der.Certificate]:
     """``chain`` (leaf first) extended by its issuers from our trust store; root first."""
-    anchors = [der.Certificate(c) for c in context.get_ca_certs(binary_form=True)]
+    anchors = [der.parsed_certificate(c) for c in context.get_ca_certs(binary_form=True)]
     while chain[-1].issuer_der != chain[-1].subject_der and len(chain) < 16:
         issuer = next((c for c in anchors if c.subject_der == chain[-1].issuer_der), None)
         if issuer is None or issuer in chain:
@@ -188,7 +188,7 @@ def explain_refusal(exc: BaseException, ssl_sock: ssl.SSLSocket | ssl.SSLObject 
     try:
         sent = getter() if getter is not None else None
         if sent:
-            chain = _completed([der.Certificate(_der_bytes(item)) for item in sent],
+            chain = _completed([der.parsed_certificate(_der_bytes(item)) for item in sent],
                                ssl_sock.context)
     except (ValueError, OSError, der.DerError):
         chain = []

@@ -160,3 +160,21 @@ def test_der_reader_rejects_garbage():
         der.Certificate(b"\x30\x82\x01")
     with pytest.raises(der.DerError):
         der.Certificate(b"\x30\x03\x02\x01\x00")
+
+
+def test_parsed_certificate_is_parsed_once_and_bounded(made, monkeypatch):
+    """der.parsed_certificate gives the Certificate the class gives, the same object for
+    the same DER, refuses what the class refuses, and stays bounded (issue #17)."""
+    data = der.load_pem_certificates(Path(made.ca.cert).read_bytes())[0]
+    monkeypatch.setattr(der, "_PARSED", {})
+    first = der.parsed_certificate(data)
+    assert first is der.parsed_certificate(bytes(data))
+    plain = der.Certificate(data)
+    assert (first.der, first.subject_der, first.key_type, first.key_bits, first.serial) == (
+        plain.der, plain.subject_der, plain.key_type, plain.key_bits, plain.serial)
+    with pytest.raises(der.DerError):
+        der.parsed_certificate(b"\x30\x03\x02\x01\x00")
+    monkeypatch.setattr(der, "_PARSED_MAX", 1)
+    other = der.load_pem_certificates(Path(made.server.cert).read_bytes())[0]
+    der.parsed_certificate(other)
+    assert len(der._PARSED) == 1
