@@ -289,7 +289,7 @@ def connection_details(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> list[str]:
     ]
     leaf = ssl_sock.getpeercert(binary_form=True)
     try:
-        certificate = der.Certificate(leaf) if leaf else None
+        certificate = der.parsed_certificate(leaf) if leaf else None
     except der.DerError:
         certificate = None
     if certificate is None:
@@ -317,7 +317,7 @@ def peer_certificate_subject(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> str:
     if not leaf:
         return ""
     try:
-        return der.name_oneline(der.Certificate(leaf).subject_der)
+        return der.name_oneline(der.parsed_certificate(leaf).subject_der)
     except der.DerError:
         return ""
 
