@@ -49,7 +49,6 @@ from dicomecho.log import (
 )
 from echoscu import messages as msg
 from echoscu import transport
-from echoscu.dumps import association_dump, command_dump, pdu_hex_dump
 from echoscu.observer import NULL_OBSERVER
 
 #: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
@@ -163,6 +162,8 @@ def _run(opts: EchoOptions, observer: Observer, tls_context) -> int:
 
     rq = _association_request(opts, our_max_pdu)
     if app.enabled(DEBUG):
+        from echoscu.dumps import association_dump  # debug only (1.3M instructions)
+
         app.debug("Request Parameters:\n" + association_dump(rq))
     app.info("Requesting Association")
 
@@ -480,6 +481,8 @@ class _Session:
     def _accepted(self, event: AssociationAccepted) -> None:
         """The A-ASSOCIATE-AC: the negotiated values; no accepted context ends the run."""
         if net.enabled(DEBUG):
+            from echoscu.dumps import pdu_hex_dump
+
             net.debug(pdu_hex_dump(event.raw))
             net.debug("Parsing an A-ASSOCIATE PDU")
             if self.tracing:
@@ -490,6 +493,8 @@ class _Session:
         ac = event.ac
         self.max_send_pdv = max_send_pdv(ac.user_info.max_pdu)
         if app.enabled(DEBUG):
+            from echoscu.dumps import association_dump
+
             app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
         proposed = {ctx.id for ctx in self.rq.contexts}
         accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
@@ -740,6 +745,8 @@ def _dump_status_detail(command: bytes) -> None:
     """Extra elements in a C-ECHO-RSP are printed at debug level, as DCMTK does."""
     if not app.enabled(DEBUG):
         return
+    from echoscu.dumps import command_dump
+
     extra = command_dump(command, _STANDARD_RSP_TAGS)
     if extra:
         app.debug("\n".join(["Status Detail (should never be any):", "", "# Dicom-Data-Set",
