@@ -14,12 +14,9 @@ import ssl
 import warnings
 from collections.abc import Callable
 
-from certs import der, errorqueue, profiles, session
-from certs.errorqueue import ErrorQueue
-from certs.errors import TLSSetupError
-from certs.files import memory_file, write_file
+from certs import der, profiles, session
+from certs.errors import ErrorQueue, TLSSetupError
 from certs.identity import load_identity
-from certs.openssl_errors import error_numbers, reason_text
 from certs.options import TLSOptions
 
 __all__ = ["TLSSetupError", "client_context", "server_context", "sni_hostname", "write_seed"]
@@ -40,6 +37,7 @@ _VERSIONS = {"TLSv1": "TLSv1", "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3"}
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:  # the interface matters to type checkers only
+    from certs import errorqueue
     from certs.errors import Log
 
 
@@ -79,6 +77,8 @@ def write_seed(opts: TLSOptions) -> bool:
     target = opts.write_seed_file or (opts.seed_file if opts.write_seed else None)
     if target is None:
         return True
+    from certs.files import write_file
+
     try:
         write_file(target, ssl.RAND_bytes(1024), private=True)
     except OSError:
@@ -187,6 +187,9 @@ def _add_trusted_file(context: ssl.SSLContext, path: str, der_format: bool) -> N
         with open(path, "rb") as handle:
             data = handle.read()
     except ssl.SSLError as exc:
+        from certs import errorqueue
+        from certs.openssl_errors import error_numbers, reason_text
+
         numbers = error_numbers(exc.library, exc.reason)
         if numbers == (11, 136):  # X509 "no certificate or crl found"
             raise _TrustedFileFailed(errorqueue.trusted_file_unparsable(None)) from None
@@ -195,16 +198,22 @@ def _add_trusted_file(context: ssl.SSLContext, path: str, der_format: bool) -> N
         code = (numbers[0] << 23 | numbers[1]) if numbers else 0
         raise _TrustedFileFailed([(code, reason_text(exc))]) from None
     except IsADirectoryError:
+        from certs import errorqueue
+
         if der_format:
             raise _TrustedFileFailed(errorqueue.trusted_file_missing(21, True)) from None
         # OpenSSL's PEM reader finds nothing in a directory (no read error is queued)
         raise _TrustedFileFailed(errorqueue.trusted_file_unparsable(None)) from None
     except OSError as exc:
+        from certs import errorqueue
+
         raise _TrustedFileFailed(
             errorqueue.trusted_file_missing(exc.errno or 5, der_format)) from None
     try:
         certificate = der.Certificate(data)
     except der.DerError:
+        from certs import errorqueue
+
         raise _TrustedFileFailed(errorqueue.trusted_file_unparsable(data)) from None
     context.load_verify_locations(cadata=certificate.der)
 
@@ -282,6 +291,10 @@ def _directory_lookup_failure(paths: list[str], der_format: bool) -> tuple[int, 
     issuer was looked up, so the first unloadable file whose hash no loadable file
     answers earlier stands for it.
     """
+    if not paths:
+        return None
+    from certs import errorqueue
+
     answered: set[str] = set()
     for path in paths:
         for name in _hashed_names(path):
@@ -298,6 +311,8 @@ def _directory_lookup_failure(paths: list[str], der_format: bool) -> tuple[int, 
 
 def _loads(data: bytes, der_format: bool) -> bool:
     """True if X509_load_cert_file would load a certificate from ``data``."""
+    from certs import errorqueue
+
     try:
         if der_format:
             der.Certificate(data)
@@ -443,5 +458,7 @@ def _load_dh_parameters(context: ssl.SSLContext, opts: TLSOptions,
             except (OSError, ssl.SSLError):
                 pass
         log.warn(f"unable to load temporary DH parameter file '{path}', ignoring")
+    from certs.files import memory_file
+
     with memory_file(_FFDHE2048) as builtin:
         context.load_dh_params(builtin)

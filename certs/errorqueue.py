@@ -9,6 +9,8 @@ The lists below are what OpenSSL 3.0 queues for each failure (measured).
 
 from __future__ import annotations
 
+from certs.errors import ErrorQueue  # noqa: F401 - its home was here
+
 Entries = list[tuple[int, str]]
 
 _SYSTEM_FLAG = 0x80000000
@@ -185,21 +187,3 @@ def certificate_unparsable(data: bytes, der: bool) -> Entries:
     if der_parse_failure(data) == "short":
         return [_NOT_ENOUGH_DATA]
     return [_WRONG_TAG, _NESTED]
-
-
-class ErrorQueue:
-    """The queue during one TLS set-up: failures push, each DCMTK E: line pops one."""
-
-    def __init__(self) -> None:
-        self.entries: Entries = []
-
-    #: OpenSSL's per-thread queue is a ring of ERR_NUM_ERRORS (16) slots, one kept free:
-    #: when a 16th entry arrives the oldest is lost (measured: +crl after many failures)
-    CAPACITY = 15
-
-    def fail(self, entries: Entries) -> str:
-        """Queue a failure's errors; the ``OpenSSL error ...`` line DCMTK prints for it."""
-        self.entries.extend(entries)
-        del self.entries[:-self.CAPACITY]
-        code, text = self.entries.pop(0)
-        return f"OpenSSL error {code:08x}: {text}"

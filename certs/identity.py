@@ -13,14 +13,13 @@ import os
 import ssl
 import sys
 
-from certs import der, errorqueue, profiles
-from certs.errorqueue import ErrorQueue
-from certs.errors import TLSSetupError
-from certs.files import memory_file
+from certs import der, profiles
+from certs.errors import ErrorQueue, TLSSetupError
 from certs.options import TLSOptions
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
 if TYPE_CHECKING:
+    from certs import errorqueue
     from certs.errors import Log
 
 PASS_PHRASE_PROMPT = "Enter PEM pass phrase:"
@@ -165,6 +164,8 @@ def _read_private_key(opts: TLSOptions, pass_phrase: _PassPhrase, errors: ErrorQ
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
+    from certs import errorqueue
+
     def failure(entries: errorqueue.Entries) -> TLSSetupError:
         return TLSSetupError([("E", errors.fail(entries)), _key_failure(opts)])
 
@@ -195,6 +196,7 @@ def _read_private_key(opts: TLSOptions, pass_phrase: _PassPhrase, errors: ErrorQ
 
 def _read_certificates(opts: TLSOptions, errors: ErrorQueue) -> list[bytes]:
     """The certificate file as DER certificates (PEM: the whole chain; DER: one)."""
+    from certs import errorqueue
 
     def failure(entries: errorqueue.Entries) -> TLSSetupError:
         return TLSSetupError([("E", errors.fail(entries)), _certificate_failure(opts)])
@@ -223,6 +225,8 @@ def _load_identity_carefully(context: ssl.SSLContext, opts: TLSOptions, log: Log
     """Load key and certificate step by step, failing with DCMTK's message for each step."""
     from cryptography import x509
 
+    from certs import errorqueue
+
     key = _read_private_key(opts, pass_phrase, errors)
     chain = _read_certificates(opts, errors)
     parsed = _parsed(chain)
@@ -244,6 +248,8 @@ def _load_into_context(context: ssl.SSLContext, key: object, chain: list[bytes])
     import secrets
 
     from cryptography.hazmat.primitives import serialization
+
+    from certs.files import memory_file
 
     one_time = secrets.token_hex(32)
     key_pem = key.private_bytes(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ssl
 
 from certs import der
-from certs.openssl_errors import error_numbers, packed_code, reason_text
 from certs.options import TLSOptions
 
 TYPE_CHECKING = False  # typing itself costs 6 ms of import
@@ -72,6 +71,8 @@ def tls_failure(exc: BaseException, context: ssl.SSLContext | None = None) -> tu
         return _WANT_WRITE
     if isinstance(exc, (ssl.SSLWantReadError, TimeoutError)):
         return _WANT_READ
+    from certs.openssl_errors import error_numbers, packed_code, reason_text  # failures only
+
     library = getattr(exc, "library", None)
     numbers = error_numbers(library, getattr(exc, "reason", None))
     if isinstance(exc, ssl.SSLError) and numbers is not None:
