@@ -30,8 +30,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line of ``bench/run``."""
     parser = argparse.ArgumentParser(
         prog="bench/run", description=__doc__.splitlines()[0],
-        epilog="A full run takes about 5 minutes and regenerates RESULTS.md and ratios.png; "
-               "--quick about one, --scaling about 4.")
+        epilog="Targets are issue #17's round two (docs/design.md): T1 <= 0.8 x DCMTK, "
+               "T2 <= 0.9 x, T3 <= 1.3 x, T5 server CPU per association <= 2 x storescp's, "
+               "T7 1000 TLS peers in <= 3 s. A full run takes about 5 minutes and "
+               "regenerates RESULTS.md and ratios.png; --quick about one, --scaling about 4.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true",
                       help="fewer rounds, shorter loads, T2b with --repeat 50 (about a minute; "
