@@ -23,8 +23,9 @@ from dicomecho.dul.association import (
     AssociationAccepted,
     AssociationRejected,
     ConnectionClosed,
+    EchoAnswered,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -79,10 +80,6 @@ _has_quickack = hasattr(socket, "TCP_QUICKACK")
 #: kernel socket timeouts (an optional layer: Python's own timeouts are the portable path)
 _KERNEL_TIMEOUTS = os.name == "posix" and hasattr(socket, "SO_RCVTIMEO")
 
-
-#: where a one-PDV P-DATA-TF PDU's data starts: PDU header 6, PDV length 4, context 1,
-#: message control header 1
-_PDV_DATA_AT = 12
 
 
 def _receive(sock, timeout: float | None, quickack: bool = True) -> bytes:
@@ -705,7 +702,7 @@ class _Session:
             raise _Rejected(rj.result, rj.source, rj.reason)
         if report is not None:
             report.answered_by(event)
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             error = event.error
             if isinstance(error, PDULengthError) and error.pdu_type == A_ASSOCIATE_AC:
                 net.error(f"A-ASSOCIATE PDU too large: {error.length} bytes, refusing.")
@@ -724,12 +721,7 @@ class _Session:
         interval = opts.interval
         verbose = app.enabled(INFO)
         context_id = self.context_id
-        # the request fits one PDU (all but absurdly small peer max PDUs): patch its
-        # message ID into a template instead of encoding and fragmenting it each time
-        peer_max = self.dul.max_send_pdu
         tracing = self.tracing
-        # (with -ll trace every PDU goes through dul, which records the transitions)
-        whole_pdu = (not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH) and not tracing
         kernel_timeouts = _kernel_timeouts(self.sock, self.dimse_timeout, self.socket_timeout)
         message_id = 0
         for _ in range(opts.repeat):
@@ -749,12 +741,10 @@ class _Session:
                 return self._echo_failed(failure)
             try:
                 sent_at = perf_counter() if report is not None else 0.0
-                if whole_pdu:
-                    request = dimse.echo_rq_pdu(context_id, message_id)
-                elif tracing:
+                if tracing:
                     request = self._traced_request(context_id, message_id)
                 else:
-                    request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
+                    request = self.dul.send_echo(context_id, message_id)
                 self._send(request, "sendPDataTCP")
                 if tracing:
                     net.trace("DIMSE receiveCommand")
@@ -789,7 +779,7 @@ class _Session:
         command = dimse.echo_rq(message_id)
         for line in command_to_send(context_id, command):
             net.trace(line)
-        request = self.dul.send_message(context_id, command)
+        request = self.dul.send_echo(context_id, message_id)
         self._trace()
         return request
 
@@ -803,27 +793,26 @@ class _Session:
                         kernel_timeouts: bool = False) -> int:
         """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure.
 
-        The common answer, one standard C-ECHO-RSP PDU read whole between messages, is
-        recognised by its bytes; anything else goes through ``dul`` and a full decode.
-        That first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
+        The common answer, one standard C-ECHO-RSP PDU, comes from ``dul`` as
+        ``EchoAnswered`` (recognised by its bytes); anything else is decoded in full.
+        The first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
         with Nagle on waits for our ACK) continues in ``_next_event``, which sets it.
         ``kernel_timeouts``: the socket is bounded by ``_kernel_timeouts`` (``timeout``
         is then the SO_RCVTIMEO already set).
         """
         machine = self.dul
         try:
-            if machine.between_messages and not self.tracing:
-                if kernel_timeouts:
-                    data = _read_blocking(self.sock)
-                else:
-                    data = _receive(self.sock, timeout, quickack=False)
-                status = dimse.echo_rsp_status(data, self.context_id, message_id)
-                if status is not None:
-                    data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
-                    self.last_command = data[_PDV_DATA_AT:]
-                    return status
-                machine.receive_data(data)
-            event = self._next_event(timeout)
+            event = None
+            if not self.tracing and not machine.buffered:
+                event = machine.next_event()
+                if event is None:
+                    if kernel_timeouts:
+                        machine.receive_data(_read_blocking(self.sock))
+                    else:
+                        machine.receive_data(_receive(self.sock, timeout, quickack=False))
+                    event = machine.next_event()
+            if event is None:
+                event = self._next_event(timeout)
         except _Timeout:
             if _seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout() from None
@@ -832,7 +821,7 @@ class _Session:
                 machine.next_event()
                 self._trace()
             raise _PeerAborted(msg.peer_aborted()) from None
-        if isinstance(event, MessageReceived):
+        if isinstance(event, MessageReceived):  # EchoAnswered too
             if self.tracing:
                 from echoscu.trace import command_received
 
@@ -842,6 +831,9 @@ class _Session:
                 self._command_pdvs = None
             else:
                 data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            if event.__class__ is EchoAnswered and event.message_id_responded == message_id:
+                self.last_command = event.command
+                return event.status
             try:
                 command = dimse.decode_command(event.command)
             except dimse.DIMSEError:
@@ -860,7 +852,7 @@ class _Session:
             raise _PeerAborted(msg.peer_aborted())
         if isinstance(event, ReleaseRequested):
             raise _PeerReleased()
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             raise msg.dimse_receive_failed(
                 msg.dimse_read_pdv_failed(), _protocol_condition(event, machine.max_receive_pdu))
         raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
@@ -888,7 +880,7 @@ class _Session:
         self.close()
         if isinstance(event, ReleaseConfirmed):
             return EXIT_OK
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             cond = _protocol_condition(event, self.dul.max_receive_pdu)
         else:
             cond = msg.peer_aborted()
@@ -949,7 +941,7 @@ class _PeerReleased(Exception):
     """During the echo the peer sent A-RELEASE-RQ (exit 70)."""
 
 
-def _protocol_condition(event: ProtocolError, our_max_pdu: int = 0) -> msg.Condition:
+def _protocol_condition(event: ProtocolViolation, our_max_pdu: int = 0) -> msg.Condition:
     """DCMTK's condition for a PDU that is unknown, out of place, ill-formed, or whose
     length claim was refused from its header (``our_max_pdu``: what we announced)."""
     error = event.error

@@ -449,6 +449,24 @@ def _encode_associate(pdu: AssociateRQ | AssociateAC, encode_context) -> bytes:
     return _pdu(pdu.pdu_type, b"".join(parts))
 
 
+#: message control header bits of a PDV (PS3.8 E.2)
+PDV_COMMAND = 0x01
+PDV_LAST = 0x02
+
+
+def encode_pdv(context_id: int, control: int, data: bytes) -> bytes:
+    """A whole P-DATA-TF PDU carrying one PDV: ``control`` is PDV_COMMAND and/or
+    PDV_LAST (0 for a data set fragment that is not the last)."""
+    pdv_length = len(data) + 2
+    return (
+        b"\x04\x00"
+        + (pdv_length + 4).to_bytes(4, "big")
+        + pdv_length.to_bytes(4, "big")
+        + bytes((context_id, control))
+        + data
+    )
+
+
 def encode_pdvs(pdvs: list[PDV]) -> bytes:
     """A whole P-DATA-TF PDU carrying ``pdvs`` (the hot path: no per-call objects)."""
     parts = []
