@@ -38,12 +38,17 @@ RQ_PDU_LENGTH = len(_RQ_PDU)
 RSP_PDU_LENGTH = len(_RSP_PDU)
 #: where the command set starts in such a PDU
 COMMAND_AT = 12
+# after the context ID: the control byte and the command set up to the message ID
+_RQ_PDU_MIDDLE = _CONTROL + _RQ_HEAD
+_RSP_PDU_MIDDLE = _CONTROL + _RSP_HEAD
+_PDU_ID_AT = COMMAND_AT + MESSAGE_ID_AT
+_PDU_ID_END = _PDU_ID_AT + 2
 
 
 def rq_pdu(context_id: int, message_id: int) -> bytes:
     """The whole P-DATA-TF PDU of a standard C-ECHO-RQ."""
     return (
-        _RQ_PDU_HEAD + bytes((context_id,)) + _CONTROL + _RQ_HEAD
+        _RQ_PDU_HEAD + bytes((context_id,)) + _RQ_PDU_MIDDLE
         + message_id.to_bytes(2, "little") + _RQ_TAIL
     )
 
@@ -51,7 +56,7 @@ def rq_pdu(context_id: int, message_id: int) -> bytes:
 def rsp_pdu(context_id: int, message_id_responded: int, status: int = 0) -> bytes:
     """The whole P-DATA-TF PDU of a standard (Verification) C-ECHO-RSP."""
     return (
-        _RSP_PDU_HEAD + bytes((context_id,)) + _CONTROL + _RSP_HEAD
+        _RSP_PDU_HEAD + bytes((context_id,)) + _RSP_PDU_MIDDLE
         + message_id_responded.to_bytes(2, "little") + _RSP_MIDDLE
         + status.to_bytes(2, "little")
     )
@@ -79,15 +84,26 @@ def read_rsp(command: bytes) -> tuple[int, int] | None:
     return command[MESSAGE_ID_AT] | command[MESSAGE_ID_AT + 1] << 8, command[-2] | command[-1] << 8
 
 
-def is_rq_pdu(data: bytes) -> bool:
-    """Whether ``data`` is exactly one PDU framed as a standard C-ECHO-RQ (header and
-    length: the command set is for ``read_rq``)."""
-    return len(data) == RQ_PDU_LENGTH and data[11] == _LAST_COMMAND and data.startswith(
-        _RQ_PDU_HEAD)
+def read_rq_pdu(data: bytes) -> tuple[int, int] | None:
+    """(context ID, message ID) if ``data`` is exactly one standard C-ECHO-RQ PDU."""
+    if (
+        len(data) != RQ_PDU_LENGTH
+        or not data.startswith(_RQ_PDU_HEAD)
+        or data[11:_PDU_ID_AT] != _RQ_PDU_MIDDLE
+        or data[_PDU_ID_END:] != _RQ_TAIL
+    ):
+        return None
+    return data[10], data[_PDU_ID_AT] | data[_PDU_ID_AT + 1] << 8
 
 
-def is_rsp_pdu(data: bytes) -> bool:
-    """Whether ``data`` is exactly one PDU framed as a standard C-ECHO-RSP (header and
-    length: the command set is for ``read_rsp``)."""
-    return len(data) == RSP_PDU_LENGTH and data[11] == _LAST_COMMAND and data.startswith(
-        _RSP_PDU_HEAD)
+def read_rsp_pdu(data: bytes) -> tuple[int, int, int] | None:
+    """(context ID, message ID responded to, status) if ``data`` is exactly one
+    standard C-ECHO-RSP PDU."""
+    if (
+        len(data) != RSP_PDU_LENGTH
+        or not data.startswith(_RSP_PDU_HEAD)
+        or data[11:_PDU_ID_AT] != _RSP_PDU_MIDDLE
+        or data[_PDU_ID_END:-2] != _RSP_MIDDLE
+    ):
+        return None
+    return data[10], data[_PDU_ID_AT] | data[_PDU_ID_AT + 1] << 8, data[-2] | data[-1] << 8

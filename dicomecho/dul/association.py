@@ -287,7 +287,8 @@ class _Association:
             raise StateError(f"cannot {fsm.DOING[event]} in state {self._state}{detail}")
         if self.trace is not None:
             self._note(event, raw)
-        self._enter(next_state)
+        if next_state is not self._state:
+            self._enter(next_state)
 
     def _note(self, event: object, raw: bytes | None = None) -> None:
         self.trace.append(Transition(
@@ -336,6 +337,8 @@ class _Association:
             if event.__class__ is ProtocolViolation:
                 self._enter(fsm.STA13)  # only now: the messages before it could be answered
             return event
+        if not self._eof and not self._reader.buffered:
+            return None  # the usual answer between reads: nothing to frame
         while self._state not in fsm.DEAF_STATES:
             try:
                 item = self._reader.next()
@@ -538,11 +541,11 @@ class Requestor(_Association):
         return EchoAnswered(context_id, command, *answer)
 
     def _echo_pdu(self, data: bytes) -> Event | None:
-        if not _echo.is_rsp_pdu(data):
+        answer = _echo.read_rsp_pdu(data)
+        if answer is None:
             return None
-        command = data[_echo.COMMAND_AT:]
-        answer = _echo.read_rsp(command)
-        return None if answer is None else EchoAnswered(data[10], command, *answer)
+        context_id, message_id, status = answer
+        return EchoAnswered(context_id, data[_echo.COMMAND_AT:], message_id, status)
 
     def _on_associate_ac(self, raw: bytes) -> Event:
         ac = wire.decode(raw)
@@ -615,11 +618,10 @@ class Acceptor(_Association):
         return EchoRequested(context_id, command, message_id)
 
     def _echo_pdu(self, data: bytes) -> Event | None:
-        if not _echo.is_rq_pdu(data):
+        request = _echo.read_rq_pdu(data)
+        if request is None:
             return None
-        command = data[_echo.COMMAND_AT:]
-        message_id = _echo.read_rq(command)
-        return None if message_id is None else EchoRequested(data[10], command, message_id)
+        return EchoRequested(request[0], data[_echo.COMMAND_AT:], request[1])
 
     def _on_associate_rq(self, raw: bytes) -> Event:
         rq = wire.decode(raw)
