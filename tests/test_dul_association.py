@@ -523,3 +523,22 @@ def test_trace_records_closes_timers_and_refused_headers() -> None:
     traced.receive_data(b"")
     events(traced)
     assert _steps(traced) == [("Sta6", 15, "AA-1", None), ("Sta13", 17, "AR-5", None)]
+
+
+# --- the package's public face ------------------------------------------------------------
+
+
+def test_every_public_name_resolves_and_the_package_costs_nothing() -> None:
+    import subprocess
+    import sys
+
+    import dicomecho.dul as dul
+
+    for name in dul.__all__:
+        assert getattr(dul, name) is not None, name
+    assert dul.ProtocolViolation is ProtocolViolation and dul.Requestor is Requestor
+    code = ("import sys, dicomecho.dul.uids; "
+            "print('dicomecho.dul.association' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -100,7 +100,13 @@ _AT_PAIRS = Struct("<HH")
 
 
 class DIMSEError(Exception):
-    """Malformed command set (its own class, not a PDUError: the PDUs were fine)."""
+    """Malformed command set.
+
+    Not a PDUError: the PDUs and the PDV sequence that carried the command were fine
+    (PS3.8); its content (PS3.7) is not, and the machines never decode it. Each
+    driver answers it its own way (echoscp aborts, echoscu reports DCMTK's error).
+    Compare ``fragment.FragmentError``, which is a PDUError.
+    """
 
 
 def _element(tag: int, value: bytes) -> bytes:

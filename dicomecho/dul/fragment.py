@@ -26,7 +26,13 @@ class MaxPDUTooSmallError(ValueError):
 
 
 class FragmentError(PDUError):
-    """PDV fragments that do not form a message (order, context change, size)."""
+    """PDV fragments that do not form a message (order, context change, size).
+
+    A PDUError, unlike ``dimse.DIMSEError``: how PDVs follow each other (the message
+    control header, one context per message) is upper-layer protocol (PS3.8 E.2), so
+    a breach is a fault of the P-DATA-TF PDUs that carried them; the machine reports
+    it as ``ProtocolViolation`` and aborts, like any malformed PDU.
+    """
 
 
 def _pdvs(context_id: int, control: int, payload: bytes, chunk: int) -> list[bytes]:
