@@ -81,7 +81,6 @@ _has_quickack = hasattr(socket, "TCP_QUICKACK")
 _KERNEL_TIMEOUTS = os.name == "posix" and hasattr(socket, "SO_RCVTIMEO")
 
 
-
 def _receive(sock, timeout: float | None, quickack: bool = True) -> bytes:
     """One read of up to 64 KiB within ``timeout`` seconds; b"" once the peer closed or
     reset the connection, ``_Timeout`` if nothing came.

@@ -259,3 +259,22 @@ def test_one_pdv_command_fast_path_matches_the_general_path(context_id, body, co
             assert got == expected
             if got:
                 assert not fast.buffered and fast._assembler.idle
+
+
+def test_send_echo_is_a_send_in_the_table() -> None:
+    """Allowed where a P-DATA request is (Sta6, Sta8), refused elsewhere."""
+    from dicomecho.dul.association import StateError
+
+    rq = AssociateRQ("ANY-SCP", "ECHOSCU", [PresentationContextRQ(1, VERIFICATION, [IMPLICIT])],
+                     UserInformation(16384, "1.2.3", "US"))
+    machine = Requestor(rq, 16384)
+    machine.start()
+    with pytest.raises(StateError, match="cannot send a message in state Sta5"):
+        machine.send_echo(1, 1)
+    machine = _associated()
+    machine.release()
+    with pytest.raises(StateError, match="in state Sta7"):
+        machine.send_echo(1, 1)
+    acceptor = Acceptor(16384)
+    with pytest.raises(StateError, match="in state Sta2"):
+        acceptor.send_echo_response(1, 1, 0)
