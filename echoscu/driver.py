@@ -19,8 +19,9 @@ from dicomecho.dul.association import (
     AssociationAccepted,
     AssociationRejected,
     ConnectionClosed,
+    EchoAnswered,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -74,11 +75,6 @@ _DEFAULT_SEND_PDV = 4084
 app = get_logger(APP_LOGGER)
 net = get_logger(NET_LOGGER)
 data_log = get_logger(DATA_LOGGER)
-
-
-#: where a one-PDV P-DATA-TF PDU's data starts: PDU header 6, PDV length 4, context 1,
-#: message control header 1
-_PDV_DATA_AT = 12
 
 
 class Exit(Exception):
@@ -467,7 +463,7 @@ class _Session:
         if isinstance(event, AssociationRejected):
             rj = event.rj
             self._rejected(rj.result, rj.source, rj.reason)
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             observer.unexpected_answer(event.pdu_type, False)
             error = event.error
             if isinstance(error, PDULengthError) and error.pdu_type == A_ASSOCIATE_AC:
@@ -523,12 +519,7 @@ class _Session:
         interval = opts.interval
         verbose = app.enabled(INFO)
         context_id = self.context_id
-        # the request fits one PDU (all but absurdly small peer max PDUs): patch its
-        # message ID into a template instead of encoding and fragmenting it each time
-        peer_max = self.dul.max_send_pdu
         tracing = self.tracing
-        # (with -ll trace every PDU goes through dul, which records the transitions)
-        whole_pdu = (not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH) and not tracing
         send = self.transport.send
         kernel_timeouts = self.transport.bound_by_kernel(self.dimse_timeout, self.socket_timeout)
         message_id = 0
@@ -549,12 +540,10 @@ class _Session:
                 return self._echo_failed(failure)
             try:
                 sent_at = perf_counter()
-                if whole_pdu:
-                    request = dimse.echo_rq_pdu(context_id, message_id)
-                elif tracing:
+                if tracing:
                     request = self._traced_request(context_id, message_id)
                 else:
-                    request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
+                    request = self.dul.send_echo(context_id, message_id)
                 send(request, "sendPDataTCP")
                 if tracing:
                     net.trace("DIMSE receiveCommand")
@@ -577,7 +566,7 @@ class _Session:
         command = dimse.echo_rq(message_id)
         for line in command_to_send(context_id, command):
             net.trace(line)
-        request = self.dul.send_message(context_id, command)
+        request = self.dul.send_echo(context_id, message_id)
         self._trace()
         return request
 
@@ -601,28 +590,28 @@ class _Session:
                         kernel_timeouts: bool = False) -> int:
         """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure.
 
-        The common answer, one standard C-ECHO-RSP PDU read whole between messages, is
-        recognised by its bytes; anything else goes through ``dul`` and a full decode.
-        That first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
+        The common answer, one standard C-ECHO-RSP PDU, comes from ``dul`` as
+        ``EchoAnswered`` (recognised by its bytes); anything else is decoded in full.
+        The first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
         with Nagle on waits for our ACK) continues in ``_next_event``, which sets it.
         ``kernel_timeouts``: the socket is ``bound_by_kernel`` (``timeout`` is then the
         SO_RCVTIMEO already set).
         """
         machine = self.dul
+        event = None
         data = b""
-        if machine.between_messages and not self.tracing:
-            if kernel_timeouts:
-                data = self.transport.read_bounded()
-            else:
-                data = self.transport.read(timeout, quickack=False)
-            if data is not None:
-                status = dimse.echo_rsp_status(data, self.context_id, message_id)
-                if status is not None:
-                    data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
-                    self.last_command = data[_PDV_DATA_AT:]
-                    return status
-                machine.receive_data(data)
-        event = self._next_event(timeout) if data is not None else None
+        if not self.tracing and not machine.buffered:
+            event = machine.next_event()
+            if event is None:
+                if kernel_timeouts:
+                    data = self.transport.read_bounded()
+                else:
+                    data = self.transport.read(timeout, quickack=False)
+                if data is not None:
+                    machine.receive_data(data)
+                    event = machine.next_event()
+        if event is None and data is not None:
+            event = self._next_event(timeout)
         if event is None:  # the wait ran out
             if _seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout()
@@ -639,6 +628,9 @@ class _Session:
                 self._command_pdvs = None
             else:
                 data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            if event.__class__ is EchoAnswered and event.message_id_responded == message_id:
+                self.last_command = event.command
+                return event.status
             try:
                 command = dimse.decode_command(event.command)
             except dimse.DIMSEError:
@@ -659,7 +651,7 @@ class _Session:
             raise msg.peer_aborted()
         if isinstance(event, ReleaseRequested):
             raise msg.peer_requested_release()
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             raise msg.dimse_receive_failed(
                 msg.dimse_read_pdv_failed(), _protocol_condition(event, machine.max_receive_pdu))
         raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
@@ -681,7 +673,7 @@ class _Session:
         if isinstance(event, ReleaseConfirmed):
             self.close()
             return EXIT_OK
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             return self._release_failed(_protocol_condition(event, self.dul.max_receive_pdu))
         return self._release_failed(msg.peer_aborted())
 
@@ -712,7 +704,7 @@ class _Session:
         return code
 
 
-def _protocol_condition(event: ProtocolError, our_max_pdu: int = 0) -> msg.Condition:
+def _protocol_condition(event: ProtocolViolation, our_max_pdu: int = 0) -> msg.Condition:
     """DCMTK's condition for a PDU that is unknown, out of place, ill-formed, or whose
     length claim was refused from its header (``our_max_pdu``: what we announced)."""
     error = event.error
