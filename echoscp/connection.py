@@ -107,7 +107,7 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ transport events
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Accepted: TCP_NODELAY as DESIGN D2 says, then start TLS or the ARTIM timer."""
+        """Accepted: TCP_NODELAY as docs/design.md D2 says, then start TLS or the ARTIM timer."""
         self.transport = transport
         peer, port = _peer_address(transport)
         self.record = records.AssociationRecord(peer, port)

@@ -2,7 +2,7 @@
 
 A blocking driver: connect (and TLS handshake), associate, C-ECHO ``--repeat`` times,
 release or abort. Every wait is bounded by the DCMTK timeout that governs it, and
-every failure is reported with DCMTK's message and exit code (spec sections 3-5).
+every failure is reported with DCMTK's message and exit code (docs/dcmtk-behaviour.md sections 3-5).
 The socket and its tactics are ``echoscu.transport``'s; what happened goes, as data,
 to an ``echoscu.observer.Observer`` (the null one unless a feature asks for a report).
 """
@@ -53,8 +53,7 @@ from echoscu import transport
 from echoscu.dumps import association_dump, command_dump, pdu_hex_dump
 from echoscu.observer import NULL_OBSERVER
 
-#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.log import Logger
     from echoscu.observer import Observer
@@ -207,7 +206,8 @@ def _log_letter(observer: Observer, logger: Logger, letter: str, text: str) -> N
 
 
 def _offline_check(opts: EchoOptions) -> int:
-    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (spec section 7)."""
+    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (docs/dcmtk-behaviour.md
+    section 7)."""
     from certs.offline import is_root_cert, verify_cert
 
     tls_log = get_logger(TLS_LOGGER)
@@ -245,7 +245,8 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
 
 
 def max_send_pdv(peer_max_pdu: int | None) -> int:
-    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings (spec 5.7)."""
+    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings
+    (docs/dcmtk-behaviour.md 5.7)."""
     size = peer_max_pdu or 0
     if size == 0 or size > _MAX_PDU_CAP:
         size = _MAX_PDU_CAP

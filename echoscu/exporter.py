@@ -35,7 +35,7 @@ from echoscu.options import EchoOptions
 from echoscu.peerfile import parse_peer_line, read_peers
 from echoscu.report import FAILURE_CLASSES, PHASES
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import Extensions
     from echoscu.peerfile import PeerLine

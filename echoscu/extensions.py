@@ -25,7 +25,7 @@ from echoscu.cmdline import (
 from echoscu.helptext import LOG_BLOCK, MAX_JOBS
 from echoscu.options import Extensions
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
     from echoscu.report import RunReport

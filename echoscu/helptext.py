@@ -11,7 +11,7 @@ from echoscu.cmdline import Deferred, Group, Option, OptionTable, Param, SubGrou
 
 APP_NAME = "echoscu"
 DESCRIPTION = "DICOM verification (C-ECHO) SCU"
-#: DCMTK's rcsid line, with our name and version (DESIGN D6)
+#: DCMTK's rcsid line, with our name and version (docs/design.md D6)
 #: set by a shell asking Click for completions (see echoscu.clickcmd)
 COMPLETE_VAR = "_ECHOSCU_COMPLETE"
 VERSION_ID = f"$echoscu: echoscu v{__version__} {__date__} $"
@@ -31,8 +31,8 @@ EXTENSION_OPTIONS = frozenset((
     "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical", "--serve",
 ))
 
-#: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5); the
-#: TLS blocks are certs.tlsflags'
+#: option blocks (rightmost wins), each in DCMTK's examination order
+#: (docs/dcmtk-behaviour.md 2.5); the TLS blocks are certs.tlsflags'
 LOG_BLOCK = ("--debug", "--verbose", "--quiet")
 IP_BLOCK = ("--ipv4", "--ipv6", "--ip-auto")
 

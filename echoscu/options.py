@@ -10,7 +10,7 @@ from echoscu.helptext import DEFAULT_JOBS
 
 
 class EchoOptions:
-    """Settings after DCMTK's parsing and validation (spec sections 1 and 2).
+    """Settings after DCMTK's parsing and validation (docs/dcmtk-behaviour.md sections 1 and 2).
 
     Every field is a keyword argument of the constructor; values not given keep
     DCMTK's defaults listed here.

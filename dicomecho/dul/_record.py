@@ -1,7 +1,7 @@
 """A tiny value-object base: equality and repr derived from ``__slots__``.
 
 Used instead of ``dataclasses``, whose import pulls in ``inspect`` and costs about
-15 ms, more than a third of a whole DCMTK echo (DESIGN D3).
+15 ms, more than a third of a whole DCMTK echo (docs/design.md D3).
 """
 
 from __future__ import annotations
