@@ -116,10 +116,10 @@ TABLE = OptionTable(
                "wait s seconds between echoes"),
         SubGroup("capability probe:"),
         Option("--probe-sop", "", 1, "[c]lass: string (CLASS[:TS,...])",
-               "propose SOP class c (UID, keyword or storage,\n"
-               "qr) next to Verification, with transfer\n"
-               "syntaxes TS (default: implicit and explicit VR\n"
-               "little endian); report each context's result", repeatable=True),
+               "propose SOP class c (UID, keyword, storage or\n"
+               "qr) next to Verification with transfer syntaxes\n"
+               "TS (default: implicit/explicit VR LE) and\n"
+               "report the peer's answer", repeatable=True),
         Option("--check-find", help="after the echo, send one Study Root C-FIND\n"
                "(matching nothing) and report its status"),
         SubGroup("exit codes:"),
