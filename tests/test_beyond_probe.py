@@ -280,3 +280,47 @@ def test_find_after_failed_association_is_not_run(closed_port) -> None:
     assert document["failure"]["class"] == "refused"
     assert document["find"]["outcome"] == "not-run"
     assert document["probes"][0]["result"] is None and document["probes"][0]["result_text"] is None
+
+
+# --- the fleet check -------------------------------------------------------------------
+
+
+def test_peer_file_probe_and_find(tmp_path, storescp, query_scp) -> None:
+    import csv
+    import io
+
+    store = storescp()
+    query = query_scp(matches=2)
+    peers = tmp_path / "peers.txt"
+    peers.write_text(f"{HOST}:{store.port} probe=CTImageStorage;1.2.3.4:ExplicitVRLittleEndian\n"
+                     f"{HOST}:{query.port} find=on\n"
+                     f"{HOST}:{store.port} find=on\n")
+    table = echoscu("--peers", str(peers))
+    lines = table.stdout.splitlines()
+    assert lines[1].endswith("  probes 1/2 accepted"), lines
+    assert lines[2].endswith("  find 2 matches"), lines
+    assert "find-refused" in lines[3] and lines[3].endswith(
+        "Study Root FIND presentation context: abstract syntax not supported"), lines
+    assert table.returncode == 1
+    rows = list(csv.DictReader(io.StringIO(
+        echoscu("--peers", str(peers), "--format", "csv").stdout)))
+    assert rows[0]["probes"] == ("CTImageStorage=accepted:1.2.840.10008.1.2.1;"
+                                 "1.2.3.4=abstract syntax not supported")
+    assert rows[1]["find"] == "0x0000 2 matches" and rows[2]["find"] == "refused"
+    document = validated(echoscu("--peers", str(peers), "--format", "json").stdout)
+    assert [len(result["probes"]) for result in document["results"]] == [2, 0, 0]
+    assert document["summary"]["by_class"] == {"find-refused": 1}
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("probe=Nope", "unknown SOP class keyword 'Nope'"),
+    ("probe=CTImageStorage;", "probe=CTImageStorage;: empty SOP class"),
+    ("find=yes", "find=yes: use find=on or find=off"),
+])
+def test_bad_peer_probe_settings(tmp_path, setting: str, message: str) -> None:
+    peers = tmp_path / "peers.txt"
+    peers.write_text(f"host:104 {setting}\n")
+    result = echoscu("--peers", str(peers))
+    assert result.returncode == 1
+    assert result.stderr.endswith(f"error: peers file '{peers}' line 1: {message}\n"), \
+        result.stderr
