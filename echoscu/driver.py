@@ -590,9 +590,9 @@ class _Session:
 
         observer = self.observer
         observer.begin("find")
-        app.info(f"Sending Find Request (MsgID {message_id})")
         result = query.check(self.dul.ac, find_context_id(self.opts), message_id,
-                             self._send_message, self._next_event, self.dimse_timeout)
+                             self._send_message, self._next_event, self.dimse_timeout,
+                             app.info if app.enabled(INFO) else None)
         observer.found(result)
         if result.failure_class is None:
             app.info(f"Received Final Find Response ({query.status_text(result.status)}, "

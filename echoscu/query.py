@@ -133,9 +133,11 @@ def fresh_uid() -> str:
 def check(ac: AssociateAC, context_id: int, message_id: int,
           send: Callable[[int, bytes, bytes], None],
           next_event: Callable[[float | None], object],
-          timeout: float | None, total: float = FIND_TOTAL_LIMIT) -> FindResult:
+          timeout: float | None, info: Callable[[str], None] | None = None,
+          total: float = FIND_TOTAL_LIMIT) -> FindResult:
     """Send the C-FIND-RQ on ``context_id`` with ``send(context_id, command, dataset)`` and
-    read the responses with ``next_event(seconds)`` (None once a wait ran out)."""
+    read the responses with ``next_event(seconds)`` (None once a wait ran out); ``info``
+    logs the verbose line about sending it."""
     result = FindResult(context_id, message_id)
     context = next((ctx for ctx in ac.contexts if ctx.id == context_id), None)
     if context is None or context.result != 0:
@@ -145,6 +147,8 @@ def check(ac: AssociateAC, context_id: int, message_id: int,
     result.context_result = 0
     syntax = result.transfer_syntax = context.transfer_syntax
     implicit = syntax == IMPLICIT_LITTLE_ENDIAN
+    if info is not None:
+        info(f"Sending Find Request (MsgID {message_id})")
     started = perf_counter()
     try:
         send(context_id, dimse.find_rq(message_id, STUDY_ROOT_FIND),

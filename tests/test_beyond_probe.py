@@ -324,3 +324,21 @@ def test_bad_peer_probe_settings(tmp_path, setting: str, message: str) -> None:
     assert result.returncode == 1
     assert result.stderr.endswith(f"error: peers file '{peers}' line 1: {message}\n"), \
         result.stderr
+
+
+def test_find_unanswered_is_a_dimse_timeout(fake_scp) -> None:
+    """A peer that accepts the FIND context but never answers: -td bounds the wait, then
+    the association is aborted (the fake ignores every command but C-ECHO)."""
+    from support.fakescp import Script
+
+    fake = fake_scp(Script(context_results=(0,)))
+    result = echoscu("--json", "--exit-codes", "detailed", "-td", "1", "--check-find", HOST,
+                     str(fake.port))
+    document = validated(result.stdout)
+    assert result.returncode == FAILURE_CLASSES["dimse-timeout"][0]
+    assert document["exit_code"] == 1
+    assert (document["failure"]["class"], document["failure"]["phase"]) == \
+        ("dimse-timeout", "find")
+    assert document["find"]["outcome"] == "failed"
+    assert document["find"]["problem"] == "no C-FIND response within the timeout"
+    assert "abort" in document["timings_ms"]
