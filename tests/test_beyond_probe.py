@@ -247,6 +247,8 @@ def test_find_refused_by_calling_aet(query_scp) -> None:
     assert document["exit_code"] == 1 and document["exit_code_detailed"] == 20
     assert document["find"]["outcome"] == "refused" and document["find"]["status"] == 0xC000
     assert document["echoes"][0]["status"] == 0  # the echo itself went well
+    assert document["hint"] == (f"{HOST}:{scp.port} may not let calling AE title 'ECHOSCU' "
+                                "query: register it there or use -aet")
 
 
 def test_find_context_not_supported(scp) -> None:
@@ -255,6 +257,9 @@ def test_find_context_not_supported(scp) -> None:
     assert result.returncode == FIND_REFUSED_CODE
     assert result.stdout == ("Find: refused: Study Root FIND presentation context: "
                              "abstract syntax not supported\n")
+    document = validated(echoscu("--json", "--check-find", HOST, str(server.port)).stdout)
+    assert document["hint"] == f"{HOST}:{server.port} offers no Study Root C-FIND " \
+        "(is it a query SCP?)"
 
 
 def test_nagios_find(query_scp) -> None:
@@ -270,7 +275,9 @@ def test_nagios_find(query_scp) -> None:
     assert refused.returncode == 2
     assert refused.stdout.startswith(
         f"DICOM CRITICAL - ANY-SCP@{HOST}:{scp.port}: find-refused: C-FIND answered with "
-        "status 0xc000 (Failed: Unable to process) | rtt="), refused.stdout
+        "status 0xc000 (Failed: Unable to process); hint: 127.0.0.1:"
+        f"{scp.port} may not let calling AE title 'ECHOSCU' query: register it there or "
+        "use -aet | rtt="), refused.stdout
 
 
 def test_find_after_failed_association_is_not_run(closed_port) -> None:
@@ -300,7 +307,8 @@ def test_peer_file_probe_and_find(tmp_path, storescp, query_scp) -> None:
     assert lines[1].endswith("  probes 1/2 accepted"), lines
     assert lines[2].endswith("  find 2 matches"), lines
     assert "find-refused" in lines[3] and lines[3].endswith(
-        "Study Root FIND presentation context: abstract syntax not supported"), lines
+        "Study Root FIND presentation context: abstract syntax not supported (hint: "
+        f"{HOST}:{store.port} offers no Study Root C-FIND (is it a query SCP?))"), lines
     assert table.returncode == 1
     rows = list(csv.DictReader(io.StringIO(
         echoscu("--peers", str(peers), "--format", "csv").stdout)))
