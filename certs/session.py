@@ -15,7 +15,7 @@ from certs import der
 from certs.openssl_errors import error_numbers, packed_code, reason_text
 from certs.options import TLSOptions
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.errors import Log
 
@@ -51,7 +51,7 @@ def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = Non
 
 def tls_failure(exc: BaseException, context: ssl.SSLContext | None = None) -> tuple[int, str]:
     """DCMTK's dcmtls condition code and text for a failed TLS handshake or TLS read/write
-    (spec 6.10).
+    (docs/dcmtk-behaviour.md 6.10).
 
     SSL-library errors become ``0x800 + reason``, ``TLS error: <reason text>``;
     a reset connection is ``SSL_ERROR_SYSCALL``, a socket timeout ``SSL_ERROR_WANT_READ``.
@@ -208,7 +208,8 @@ def security_level_of(context: ssl.SSLContext) -> int:
 
 def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOptions,
                             role: str, log: Log) -> bool:
-    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (spec 6.10); False = refuse.
+    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (docs/dcmtk-behaviour.md
+    6.10); False = refuse.
 
     ``role`` is "requestor" (or "client") or "acceptor" (or "server"). Only a verified
     chain is checked (as in DCMTK, whose callback runs only when OpenSSL's verification

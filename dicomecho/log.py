@@ -15,7 +15,7 @@ import time
 
 from dicomecho.output import write_text
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from typing import TextIO
 

@@ -2,7 +2,7 @@
 
 A blocking driver: connect (and TLS handshake), associate, C-ECHO ``--repeat`` times,
 release or abort. Every wait is bounded by the DCMTK timeout that governs it, and
-every failure is reported with DCMTK's message and exit code (spec sections 3-5).
+every failure is reported with DCMTK's message and exit code (docs/dcmtk-behaviour.md sections 3-5).
 The socket and its tactics are ``echoscu.transport``'s; what happened goes, as data,
 to an ``echoscu.observer.Observer`` (the null one unless a feature asks for a report).
 """
@@ -19,8 +19,9 @@ from dicomecho.dul.association import (
     AssociationAccepted,
     AssociationRejected,
     ConnectionClosed,
+    EchoAnswered,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -52,8 +53,7 @@ from echoscu import transport
 from echoscu.dumps import association_dump, command_dump, pdu_hex_dump
 from echoscu.observer import NULL_OBSERVER
 
-#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.log import Logger
     from echoscu.observer import Observer
@@ -74,11 +74,6 @@ _DEFAULT_SEND_PDV = 4084
 app = get_logger(APP_LOGGER)
 net = get_logger(NET_LOGGER)
 data_log = get_logger(DATA_LOGGER)
-
-
-#: where a one-PDV P-DATA-TF PDU's data starts: PDU header 6, PDV length 4, context 1,
-#: message control header 1
-_PDV_DATA_AT = 12
 
 
 class Exit(Exception):
@@ -211,7 +206,8 @@ def _log_letter(observer: Observer, logger: Logger, letter: str, text: str) -> N
 
 
 def _offline_check(opts: EchoOptions) -> int:
-    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (spec section 7)."""
+    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (docs/dcmtk-behaviour.md
+    section 7)."""
     from certs.offline import is_root_cert, verify_cert
 
     tls_log = get_logger(TLS_LOGGER)
@@ -255,7 +251,8 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
 
 
 def max_send_pdv(peer_max_pdu: int | None) -> int:
-    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings (spec 5.7)."""
+    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings
+    (docs/dcmtk-behaviour.md 5.7)."""
     size = peer_max_pdu or 0
     if size == 0 or size > _MAX_PDU_CAP:
         size = _MAX_PDU_CAP
@@ -473,7 +470,7 @@ class _Session:
         if isinstance(event, AssociationRejected):
             rj = event.rj
             self._rejected(rj.result, rj.source, rj.reason)
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             observer.unexpected_answer(event.pdu_type, False)
             error = event.error
             if isinstance(error, PDULengthError) and error.pdu_type == A_ASSOCIATE_AC:
@@ -531,12 +528,7 @@ class _Session:
         interval = opts.interval
         verbose = app.enabled(INFO)
         context_id = self.context_id
-        # the request fits one PDU (all but absurdly small peer max PDUs): patch its
-        # message ID into a template instead of encoding and fragmenting it each time
-        peer_max = self.dul.max_send_pdu
         tracing = self.tracing
-        # (with -ll trace every PDU goes through dul, which records the transitions)
-        whole_pdu = (not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH) and not tracing
         send = self.transport.send
         kernel_timeouts = self.transport.bound_by_kernel(self.dimse_timeout, self.socket_timeout)
         message_id = 0
@@ -557,12 +549,10 @@ class _Session:
                 return self._echo_failed(failure)
             try:
                 sent_at = perf_counter()
-                if whole_pdu:
-                    request = dimse.echo_rq_pdu(context_id, message_id)
-                elif tracing:
+                if tracing:
                     request = self._traced_request(context_id, message_id)
                 else:
-                    request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
+                    request = self.dul.send_echo(context_id, message_id)
                 send(request, "sendPDataTCP")
                 if tracing:
                     net.trace("DIMSE receiveCommand")
@@ -624,7 +614,7 @@ class _Session:
         command = dimse.echo_rq(message_id)
         for line in command_to_send(context_id, command):
             net.trace(line)
-        request = self.dul.send_message(context_id, command)
+        request = self.dul.send_echo(context_id, message_id)
         self._trace()
         return request
 
@@ -648,28 +638,28 @@ class _Session:
                         kernel_timeouts: bool = False) -> int:
         """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure.
 
-        The common answer, one standard C-ECHO-RSP PDU read whole between messages, is
-        recognised by its bytes; anything else goes through ``dul`` and a full decode.
-        That first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
+        The common answer, one standard C-ECHO-RSP PDU, comes from ``dul`` as
+        ``EchoAnswered`` (recognised by its bytes); anything else is decoded in full.
+        The first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
         with Nagle on waits for our ACK) continues in ``_next_event``, which sets it.
         ``kernel_timeouts``: the socket is ``bound_by_kernel`` (``timeout`` is then the
         SO_RCVTIMEO already set).
         """
         machine = self.dul
+        event = None
         data = b""
-        if machine.between_messages and not self.tracing:
-            if kernel_timeouts:
-                data = self.transport.read_bounded()
-            else:
-                data = self.transport.read(timeout, quickack=False)
-            if data is not None:
-                status = dimse.echo_rsp_status(data, self.context_id, message_id)
-                if status is not None:
-                    data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
-                    self.last_command = data[_PDV_DATA_AT:]
-                    return status
-                machine.receive_data(data)
-        event = self._next_event(timeout) if data is not None else None
+        if not self.tracing and not machine.buffered:
+            event = machine.next_event()
+            if event is None:
+                if kernel_timeouts:
+                    data = self.transport.read_bounded()
+                else:
+                    data = self.transport.read(timeout, quickack=False)
+                if data is not None:
+                    machine.receive_data(data)
+                    event = machine.next_event()
+        if event is None and data is not None:
+            event = self._next_event(timeout)
         if event is None:  # the wait ran out
             if _seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout()
@@ -686,6 +676,9 @@ class _Session:
                 self._command_pdvs = None
             else:
                 data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            if event.__class__ is EchoAnswered and event.message_id_responded == message_id:
+                self.last_command = event.command
+                return event.status
             try:
                 command = dimse.decode_command(event.command)
             except dimse.DIMSEError:
@@ -706,7 +699,7 @@ class _Session:
             raise msg.peer_aborted()
         if isinstance(event, ReleaseRequested):
             raise msg.peer_requested_release()
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             raise msg.dimse_receive_failed(
                 msg.dimse_read_pdv_failed(), _protocol_condition(event, machine.max_receive_pdu))
         raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
@@ -728,7 +721,7 @@ class _Session:
         if isinstance(event, ReleaseConfirmed):
             self.close()
             return EXIT_OK
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             return self._release_failed(_protocol_condition(event, self.dul.max_receive_pdu))
         return self._release_failed(msg.peer_aborted())
 
@@ -759,7 +752,7 @@ class _Session:
         return code
 
 
-def _protocol_condition(event: ProtocolError, our_max_pdu: int = 0) -> msg.Condition:
+def _protocol_condition(event: ProtocolViolation, our_max_pdu: int = 0) -> msg.Condition:
     """DCMTK's condition for a PDU that is unknown, out of place, ill-formed, or whose
     length claim was refused from its header (``our_max_pdu``: what we announced)."""
     error = event.error

@@ -1,5 +1,5 @@
-"""The options DCMTK lacks (``--json``, ``--stats``, ``--nagios``, ``--peers``, ...) and the run
-that serves them.
+"""The options DCMTK lacks (``--json``, ``--stats``, ``--nagios``, ``--peers``, ``--serve``,
+...) and the run that serves them.
 
 Without any of them echoscu imports this module only when stderr is a terminal (for
 the hint line after a failure), so a scripted run stays on DCMTK's path; with them,
@@ -25,7 +25,7 @@ from echoscu.cmdline import (
 from echoscu.helptext import LOG_BLOCK, MAX_JOBS
 from echoscu.options import Extensions
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
     from echoscu.report import RunReport
@@ -57,6 +57,26 @@ def _choice(occurrence: Occurrence, choices: tuple[str, ...]) -> str:
     return text
 
 
+def _listen_address(occurrence: Occurrence) -> tuple[str, int]:
+    """``--serve [host:]port`` (``[v6 address]:port`` for IPv6) as (host, port); host ""
+    (every interface) for ``port`` or ``:port``, port 0 for any free port."""
+    text = occurrence.value
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        ok = bool(bracket and host and rest.startswith(":"))
+        port_text = rest[1:]
+    else:
+        host, _, port_text = text.rpartition(":")
+        ok = ":" not in host
+    if not ok or not port_text.isdigit():
+        raise CommandLineError(f"Invalid value for option {occurrence.option.long} ({text}: "
+                               "use [host:]port)")
+    if int(port_text) > 65535:
+        raise CommandLineError(
+            f"Invalid value for option {occurrence.option.long} (overflow: {port_text})")
+    return host, int(port_text)
+
+
 def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
     """Our options from the parsed line (after all of DCMTK's checks); CommandLineError if bad."""
     ext = Extensions()
@@ -78,6 +98,11 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
     if found:
         check_dependence("--format", "--peers", peers is not None)
         ext.format = _choice(found, FORMATS)
+    found = line.find("--serve")
+    if found:
+        check_dependence("--serve", "--peers", peers is not None)
+        check_conflict("--format", "--serve", line.find("--format") is not None)
+        ext.serve = _listen_address(found)
     ext.json = line.find("--json") is not None
     ext.stats = line.find("--stats") is not None
     ext.nagios = line.find("--nagios") is not None
@@ -140,6 +165,10 @@ def nagios_usage_error() -> int:
 def run(options: EchoOptions) -> int:
     """Run echoscu with our options (or just the terminal hint); return the exit code."""
     ext = options.extensions or Extensions()
+    if ext.serve is not None:
+        from echoscu import exporter
+
+        return exporter.run(options, ext)
     if ext.peers is not None:
         from echoscu import fleet
 

@@ -10,7 +10,7 @@ that keeps the facts for ``--json``, ``--stats``, ``--nagios``, ``--peers`` and 
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # see echoscu.driver: typing is not imported at run time
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.dul.pdu import AssociateAC
     from echoscu.messages import Condition

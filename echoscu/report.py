@@ -14,7 +14,7 @@ from time import perf_counter, time
 
 from echoscu.observer import Observer
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.session import SessionFacts
     from echoscu.messages import Condition
