@@ -20,6 +20,7 @@ class EchoOptions:
         "peer", "port", "calling_aet", "called_aet", "ip_family", "propose_ts", "propose_pc",
         "connect_timeout", "socket_timeout", "acse_timeout", "dimse_timeout", "max_pdu",
         "repeat", "abort", "tls", "verify_cert", "is_root_cert", "interval", "extensions",
+        "probes", "check_find",
     )
 
     def __init__(self, **settings: object) -> None:
@@ -53,6 +54,10 @@ class EchoOptions:
         self.interval: float = 0.0
         #: Extensions (below) for the options DCMTK lacks; None = none given
         self.extensions = None
+        #: --probe-sop: (SOP class UID, transfer syntax UIDs) per extra presentation context
+        self.probes: list[tuple[str, tuple[str, ...]]] = []
+        #: --check-find: one Study Root C-FIND after the echoes
+        self.check_find = False
         for name, value in settings.items():
             setattr(self, name, value)  # an unknown name raises AttributeError (slots)
 
