@@ -108,7 +108,7 @@ def _timings(report: RunReport) -> dict[str, float]:
 def _association(report: RunReport) -> dict[str, object] | None:
     if report.max_send_pdv is None:
         return None
-    from dicomecho.dul.uids import dcmtk_name
+    from echoscu.dumps import dcmtk_name
 
     uid, version_name = report.peer_implementation
     return {

@@ -7,6 +7,7 @@ command used for shell completion (``echoscu.clickcmd``), so they cannot drift a
 from __future__ import annotations
 
 from dicomecho import __date__, __version__
+from dicomecho.dul.uids import MAX_PROPOSED_TRANSFER_SYNTAXES
 from echoscu.cmdline import Deferred, Group, Option, OptionTable, Param, SubGroup
 
 APP_NAME = "echoscu"
@@ -16,8 +17,8 @@ DESCRIPTION = "DICOM verification (C-ECHO) SCU"
 COMPLETE_VAR = "_ECHOSCU_COMPLETE"
 VERSION_ID = f"$echoscu: echoscu v{__version__} {__date__} $"
 
-#: -pts upper bound: DCMTK 3.7.0's transfer syntax list has 53 entries
-MAX_PROPOSED_TS = 53
+#: -pts upper bound: the length of DCMTK 3.7.0's transfer syntax list
+MAX_PROPOSED_TS = MAX_PROPOSED_TRANSFER_SYNTAXES
 MIN_PDU = 4096
 MAX_PDU = 131072
 DEFAULT_PDU = 16384

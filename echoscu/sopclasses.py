@@ -45,7 +45,7 @@ def _load() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str, str]]
     """(keyword -> (UID, type), UID -> (keyword, name, type)) from pydicom's UID table."""
     global _tables
     if _tables is None:
-        from pydicom._uid_dict import UID_dictionary
+        from pydicom.uid import UID_dictionary  # the public module's table (2.4 to 3.x)
 
         by_keyword: dict[str, tuple[str, str]] = {}
         by_uid: dict[str, tuple[str, str, str]] = {}
