@@ -592,6 +592,15 @@ class _Session:
         tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):
             net.debug("\n".join(connection_details(tls_sock)))
+        expected = self.opts.expected_hostname()
+        if expected is not None:  # --verify-hostname: before anything of the association
+            from certs.hostname import check_peer_hostname
+
+            problem = check_peer_hostname(tls_sock, expected, tls_log)
+            if self.report is not None:
+                self.report.hostname_checked(problem)
+            if problem is not None:
+                raise msg.Condition(msg.DCMTLS, 0x0886, "TLS error: certificate verify failed")
         return tls_sock
 
     def note_failure(self, condition: msg.Condition | None, failure_class: str | None = None

@@ -98,7 +98,8 @@ class Failure:
 class TLSFacts:
     """The negotiated TLS session: version, suite, ALPN, SNI sent, the peer's chain (DER)."""
 
-    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified")
+    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified",
+                 "hostname_verified", "hostname_problem")
 
     def __init__(self, tls_sock, sni: str | None) -> None:
         import ssl  # loaded already: this is a TLS run
@@ -113,6 +114,9 @@ class TLSFacts:
         self.chain: list[bytes] = peer_chain(tls_sock)
         #: True if the peer's chain was verified against our CA settings (not -ic)
         self.verified: bool = tls_sock.context.verify_mode != ssl.CERT_NONE
+        #: --verify-hostname's verdict (None: not checked) and, if False, its fatal line
+        self.hostname_verified: bool | None = None
+        self.hostname_problem: str | None = None
 
 
 def peer_chain(tls_sock) -> list[bytes]:
@@ -144,6 +148,8 @@ class RunReport:
         self.tls_requested: bool = opts.tls is not None
         #: --request-sni as given (the name actually sent is in ``tls.sni``)
         self.sni_requested: str | None = opts.tls.sni if opts.tls is not None else None
+        #: the name --verify-hostname checks the peer certificate against (None: no check)
+        self.hostname_expected: str | None = opts.expected_hostname()
         self.repeat: int = opts.repeat
         #: wall-clock start (seconds since the epoch)
         self.started: float = time()
@@ -207,6 +213,12 @@ class RunReport:
     def tls_established(self, tls_sock, sni: str | None) -> None:
         """The TLS handshake succeeded: keep the session facts."""
         self.tls = TLSFacts(tls_sock, sni)
+
+    def hostname_checked(self, problem: str | None) -> None:
+        """--verify-hostname judged the peer certificate: None = it names the host."""
+        if self.tls is not None:
+            self.tls.hostname_verified = problem is None
+            self.tls.hostname_problem = problem
 
     def tls_failed(self, error: BaseException) -> None:
         """The TLS handshake raised ``error``: keep what OpenSSL said about it."""
