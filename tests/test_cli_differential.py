@@ -495,6 +495,12 @@ OUR_EXTENSIONS_HELP = (
     '  machine-readable result:\n'
     '          --json               print one JSON document describing the run\n'
     '                               (schema: docs/echoscu-result.schema.json)\n'
+    # DCMTK's column rule: a sub-group with a longer option name gets a wider column
+    '  server identity (TLS):\n'
+    '          --verify-hostname     check that the peer certificate names the peer\n'
+    '                                (subjectAltName DNS or IP entry)\n'
+    '          --verify-hostname-as  [n]ame: string\n'
+    '                                check that the peer certificate names n\n'
     '  round-trip statistics:\n'
     '          --stats              print round-trip statistics (with --repeat)\n'
     '          --interval           [s]econds: number (default: 0)\n'
