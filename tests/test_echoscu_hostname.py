@@ -238,6 +238,7 @@ def test_json_nagios_and_detailed_exit_codes(scp, pki, certificates):
     assert document["failure"]["class"] == "tls-verify"
     assert document["failure"]["phase"] == "tls_handshake"
     assert document["association"] is None
+    assert document["hint"].startswith("the peer's certificate does not name 'other.test'")
     assert document["failure"]["log"][0].startswith("F: TLS peer certificate does not match")
     plain = echoscu(*_client(pki), "--json", "localhost", port)
     document = validated(plain.stdout)
@@ -248,7 +249,8 @@ def test_json_nagios_and_detailed_exit_codes(scp, pki, certificates):
     assert nagios.stdout.startswith(
         f"DICOM CRITICAL - ANY-SCP@localhost:{port}: tls-verify: TLS peer certificate does "
         "not match host name 'other.test' (subject alternative names: DNS:localhost, "
-        "IP:127.0.0.1) | ")
+        "IP:127.0.0.1); hint: the peer's certificate does not name 'other.test': connect by "
+        "a name it lists, or name the expected one with --verify-hostname-as | ")
     nagios = echoscu(*_client(pki), "--verify-hostname", "--nagios", "localhost", port)
     assert nagios.returncode == 0
     assert ", certificate matches localhost, " in nagios.stdout
