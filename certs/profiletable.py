@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-#: +cs rule sets (spec 6.3, 3.7.0)
+#: +cs rule sets (docs/dcmtk-behaviour.md 6.3, 3.7.0)
 CS_RFC8996 = "rfc8996"      # NULL and SHA-1 MAC refused; RFC 9325 warnings
 CS_BCP195 = "bcp195"        # NULL refused; RSA key transport warning (RFC 7525)
 CS_FORBIDDEN = "forbidden"  # nothing may be added

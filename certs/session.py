@@ -1,8 +1,10 @@
-"""After the handshake: DCMTK's condition texts, peer-certificate checks and the -d dump.
+"""After the handshake: DCMTK's condition texts, peer-certificate checks, the -d dump and
+the session's facts.
 
 ``tls_error_condition`` turns what ``do_handshake`` raised into the ``000b:xxxx``
 condition DCMTK prints; ``check_peer_certificates`` applies DCMTK 3.7.0's RFC 9325
-checks to the verified peer chain; ``connection_details`` is the ``-d`` block.
+checks to the verified peer chain; ``connection_details`` is the ``-d`` block;
+``SessionFacts`` and ``peer_chain`` are what a report keeps of a session.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ from certs import der
 from certs.openssl_errors import error_numbers, packed_code, reason_text
 from certs.options import TLSOptions
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.errors import Log
 
 #: the condition DCMTK reports when its verification callback refuses the peer
-CERTIFICATE_REFUSED = "000b:0886 TLS error: certificate verify failed"
+CERTIFICATE_REFUSED_CODE = 0x0886
+CERTIFICATE_REFUSED = f"000b:{CERTIFICATE_REFUSED_CODE:04x} TLS error: certificate verify failed"
 
-_IO_ERROR = "000b:0017 OpenSSL I/O error (SSL_ERROR_SYSCALL)"
-_WANT_READ = "000b:000b TLS read operation did not complete (SSL_ERROR_WANT_READ)"
-_WANT_WRITE = "000b:000c TLS write operation did not complete (SSL_ERROR_WANT_WRITE)"
-_ZERO_RETURN = "000b:000e TLS connection closed by peer (SSL_ERROR_ZERO_RETURN)"
+_IO_ERROR = (0x0017, "OpenSSL I/O error (SSL_ERROR_SYSCALL)")
+_WANT_READ = (0x000B, "TLS read operation did not complete (SSL_ERROR_WANT_READ)")
+_WANT_WRITE = (0x000C, "TLS write operation did not complete (SSL_ERROR_WANT_WRITE)")
+_ZERO_RETURN = (0x000E, "TLS connection closed by peer (SSL_ERROR_ZERO_RETURN)")
 
 # ERR_lib_error_string of the libraries a handshake can fail in besides SSL
 _LIBRARY_TEXT = {
@@ -40,9 +43,17 @@ _ISSUER_NOT_FOUND = (2, 19, 20)  # unable to get issuer, self-signed in chain, n
 
 
 def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = None) -> str:
-    """DCMTK's condition text for a failed TLS handshake or TLS read/write (spec 6.10).
+    """DCMTK's condition, as printed (``000b:cccc text``), for a failed TLS handshake or
+    TLS read/write: ``tls_failure`` formatted."""
+    code, text = tls_failure(exc, context)
+    return f"000b:{code:04x} {text}"
 
-    SSL-library errors become ``000b:<0x800 + reason> TLS error: <reason text>``;
+
+def tls_failure(exc: BaseException, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+    """DCMTK's dcmtls condition code and text for a failed TLS handshake or TLS read/write
+    (docs/dcmtk-behaviour.md 6.10).
+
+    SSL-library errors become ``0x800 + reason``, ``TLS error: <reason text>``;
     a reset connection is ``SSL_ERROR_SYSCALL``, a socket timeout ``SSL_ERROR_WANT_READ``.
     When the issuer was not found and a ``+cd`` directory of ``context`` holds a file
     OpenSSL's lookup could not load, DCMTK reports that file's (older) error instead.
@@ -54,7 +65,7 @@ def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = Non
 
         code, text = lookup_failure
         library = LIBRARY_TEXT.get((code & 0x7FFFFFFF) >> 23, "unknown library")
-        return f"000b:0008 OpenSSL error {code:08x}: {library}: {text}"
+        return 0x0008, f"OpenSSL error {code:08x}: {library}: {text}"
     if isinstance(exc, ssl.SSLZeroReturnError):
         return _ZERO_RETURN
     if isinstance(exc, ssl.SSLWantWriteError):
@@ -65,8 +76,8 @@ def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = Non
     numbers = error_numbers(library, getattr(exc, "reason", None))
     if isinstance(exc, ssl.SSLError) and numbers is not None:
         if library == "SSL":
-            return f"000b:{0x800 + numbers[1]:04x} TLS error: {reason_text(exc)}"
-        return (f"000b:0008 OpenSSL error {packed_code(exc):08x}: "
+            return 0x800 + numbers[1], f"TLS error: {reason_text(exc)}"
+        return (0x0008, f"OpenSSL error {packed_code(exc):08x}: "
                 f"{_LIBRARY_TEXT.get(library, 'unknown library')}: {reason_text(exc)}")
     return _IO_ERROR
 
@@ -197,7 +208,8 @@ def security_level_of(context: ssl.SSLContext) -> int:
 
 def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOptions,
                             role: str, log: Log) -> bool:
-    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (spec 6.10); False = refuse.
+    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (docs/dcmtk-behaviour.md
+    6.10); False = refuse.
 
     ``role`` is "requestor" (or "client") or "acceptor" (or "server"). Only a verified
     chain is checked (as in DCMTK, whose callback runs only when OpenSSL's verification
@@ -309,3 +321,46 @@ def peer_certificate_subject(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> str:
         return der.name_oneline(der.Certificate(leaf).subject_der)
     except der.DerError:
         return ""
+
+
+class SessionFacts:
+    """A negotiated TLS session: version, suite, ALPN, SNI sent, the peer's chain (DER)."""
+
+    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified",
+                 "hostname_verified", "hostname_problem")
+
+    def __init__(self, ssl_sock: ssl.SSLSocket, sni: str | None) -> None:
+        name, _protocol, bits = ssl_sock.cipher()
+        self.version: str = ssl_sock.version()
+        self.cipher: str = name
+        self.cipher_bits: int = bits
+        self.alpn: str | None = ssl_sock.selected_alpn_protocol()
+        #: the server name sent (None: no SNI)
+        self.sni = sni
+        #: the certificates the peer sent, leaf first, as DER
+        self.chain: list[bytes] = peer_chain(ssl_sock)
+        #: True if the peer's chain was verified against our CA settings (not -ic)
+        self.verified: bool = ssl_sock.context.verify_mode != ssl.CERT_NONE
+        #: the verdict of certs.hostname's check (None: not checked) and, if False, its
+        #: fatal line
+        self.hostname_verified: bool | None = None
+        self.hostname_problem: str | None = None
+
+
+def peer_chain(ssl_sock: ssl.SSLSocket) -> list[bytes]:
+    """Every certificate the peer sent (leaf first, DER); the leaf alone where Python hides them.
+
+    ``get_unverified_chain`` is public from Python 3.13; before, only the SSLSocket's
+    private ``_sslobj`` has it, so that route is feature-tested (both its presence and
+    what it returns) and the public ``getpeercert`` leaf is the fallback.
+    """
+    try:
+        chain_of = getattr(ssl_sock, "get_unverified_chain", None)
+        if chain_of is None:
+            chain_of = ssl_sock._sslobj.get_unverified_chain
+            from _ssl import ENCODING_DER
+        return [cert if isinstance(cert, bytes) else cert.public_bytes(ENCODING_DER)
+                for cert in chain_of() or []]
+    except (AttributeError, ImportError):
+        leaf = ssl_sock.getpeercert(binary_form=True)
+        return [leaf] if leaf else []

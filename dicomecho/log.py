@@ -15,7 +15,7 @@ import time
 
 from dicomecho.output import write_text
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from typing import TextIO
 
@@ -315,6 +315,27 @@ def reset() -> None:
     _root.level = WARN
     _root.appenders = [ConsoleAppender(PrefixLayout())]
     refresh_thresholds()
+
+
+class NullAppender(Appender):
+    """Drops every event (log4cplus's NullAppender)."""
+
+    def __init__(self) -> None:
+        super().__init__(PrefixLayout())
+
+    def append(self, event: LogEvent) -> None:
+        """Nothing: the event goes nowhere."""
+
+
+def discard_output(level: int = ERROR) -> None:
+    """Print nothing more, while events from ``level`` up stay enabled: a caller that keeps
+    what it logs (echoscu's fleet and Nagios modes report the error lines) still does."""
+    for logger in _loggers.values():
+        logger.appenders = []
+        logger.level = NOT_SET
+        logger.additive = True
+    _root.appenders = [NullAppender()]
+    set_level(level)
 
 
 def set_level(level: int) -> None:

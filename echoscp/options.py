@@ -72,7 +72,7 @@ class ServerOptions:
     #: file for one JSON line per association; "-" = stdout (--log-json)
     log_json: str | None = None
     tls: TLSOptions | None = None
-    #: TCP_NODELAY on accepted sockets (DESIGN D2: on unless the environment says 0)
+    #: TCP_NODELAY on accepted sockets (docs/design.md D2: on unless the environment says 0)
     nodelay: bool = True
 
 

@@ -18,7 +18,7 @@ import socket
 
 from echoscu.report import RunReport
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
 
@@ -30,8 +30,9 @@ _NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF_WHILE_READING", "REC
 #: DICOM PDU types an SCP answers a ClientHello with (what it takes for a bad
 #: A-ASSOCIATE-RQ): A-ASSOCIATE-RJ, A-ABORT
 _PLAIN_ANSWER_PDU_TYPES = (0x03, 0x07)
-#: first bytes of TLS records (handshake, alert) a TLS server answers with
-_TLS_RECORD_TYPES = ("15", "16")
+#: TLS record types (alert, handshake) a TLS server answers with, where dul sees an
+#: unknown PDU type
+_TLS_RECORD_TYPES = (0x15, 0x16)
 
 
 def add_hint(report: RunReport, opts: EchoOptions) -> None:
@@ -102,10 +103,9 @@ def _silent_plain_refusal(report: RunReport) -> bool:
     if failure.phase != "associate":
         return False
     if failure.failure_class == "aborted":
-        return report.negotiation_answer == "ConnectionClosed"
-    condition = failure.condition
-    return (failure.failure_class == "protocol-error" and condition is not None
-            and condition.code == 0x0321 and condition.text.endswith(_TLS_RECORD_TYPES))
+        return report.closed_unanswered
+    return (failure.failure_class == "protocol-error"
+            and report.answer_pdu_type in _TLS_RECORD_TYPES)
 
 
 def _probe_timeout(opts: EchoOptions) -> float:
@@ -170,7 +170,7 @@ def _speaks_tls(report: RunReport, opts: EchoOptions) -> bool:
 def _fetch_chain(report: RunReport, opts: EchoOptions) -> list[bytes]:
     """The certificates the peer sends, from a handshake that verifies nothing (after our
     own handshake refused them), so that the report can show what was refused."""
-    from echoscu.report import peer_chain
+    from certs.session import peer_chain
 
     sock = _connect(report, opts)
     if sock is None:

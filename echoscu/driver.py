@@ -1,18 +1,14 @@
-"""echoscu's network driver: steps 8-14 of DCMTK's program flow over ``dul`` and a socket.
+"""echoscu's association flow: steps 8-14 of DCMTK's program flow over ``dul``.
 
 A blocking driver: connect (and TLS handshake), associate, C-ECHO ``--repeat`` times,
 release or abort. Every wait is bounded by the DCMTK timeout that governs it, and
-every failure is reported with DCMTK's message and exit code (spec sections 3-5).
+every failure is reported with DCMTK's message and exit code (docs/dcmtk-behaviour.md sections 3-5).
+The socket and its tactics are ``echoscu.transport``'s; what happened goes, as data,
+to an ``echoscu.observer.Observer`` (the null one unless a feature asks for a report).
 """
 
 from __future__ import annotations
 
-# the C module under socket.py: socket.py's enum conversions cost 7 ms of a 40 ms echo
-# (DESIGN D3); a TLS run turns the connection into a socket.socket for ssl
-import _socket as socket
-import errno
-import os
-import sys
 from time import monotonic, perf_counter, sleep
 
 from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
@@ -23,8 +19,9 @@ from dicomecho.dul.association import (
     AssociationAccepted,
     AssociationRejected,
     ConnectionClosed,
+    EchoAnswered,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -43,19 +40,24 @@ from dicomecho.log import (
     APP_LOGGER,
     DATA_LOGGER,
     DEBUG,
+    ERROR,
+    FATAL,
+    INFO,
     NET_LOGGER,
     TLS_LOGGER,
     TRACE,
     get_logger,
 )
 from echoscu import messages as msg
+from echoscu import transport
 from echoscu.dumps import association_dump, command_dump, pdu_hex_dump
+from echoscu.observer import NULL_OBSERVER
 
-#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
+    from dicomecho.log import Logger
+    from echoscu.observer import Observer
     from echoscu.options import EchoOptions
-    from echoscu.report import RunReport
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -68,123 +70,77 @@ _MAX_RESPONSE_DATASET = 1 << 20
 #: DCMTK caps the peer's max PDU at this when computing Max Send PDV
 _MAX_PDU_CAP = 131072
 _DEFAULT_SEND_PDV = 4084
-#: bytes of "<peer>:<port>" DCMTK keeps (DIC_NODENAME_LEN-sized buffer)
-_PRESENTATION_ADDRESS_MAX = 63
 
 app = get_logger(APP_LOGGER)
 net = get_logger(NET_LOGGER)
 data_log = get_logger(DATA_LOGGER)
 
-_has_quickack = hasattr(socket, "TCP_QUICKACK")
-#: kernel socket timeouts (an optional layer: Python's own timeouts are the portable path)
-_KERNEL_TIMEOUTS = os.name == "posix" and hasattr(socket, "SO_RCVTIMEO")
+
+class Exit(Exception):
+    """The run ends here with ``code``: its lines are printed, the observer was told."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
-#: where a one-PDV P-DATA-TF PDU's data starts: PDU header 6, PDV length 4, context 1,
-#: message control header 1
-_PDV_DATA_AT = 12
+def _fatal(observer: Observer, logger: Logger, text: str) -> None:
+    """Print DCMTK's ``F:`` line(s) and tell the observer, if the level lets it through."""
+    logger.fatal(text)
+    if logger.enabled(FATAL):
+        observer.printed("F", text)
 
 
-def _receive(sock, timeout: float | None, quickack: bool = True) -> bytes:
-    """One read of up to 64 KiB within ``timeout`` seconds; b"" once the peer closed or
-    reset the connection, ``_Timeout`` if nothing came.
-
-    The timeout is set only when it changes (each settimeout is a system call), and
-    TCP_QUICKACK before the read acknowledges at once, so that a peer with Nagle on
-    never waits for our delayed ACK (DESIGN D2, target T2b).
-    """
-    if sock.gettimeout() != timeout:
-        sock.settimeout(timeout)
-    if quickack and _has_quickack:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        except OSError:
-            pass
-    try:
-        return sock.recv(65536)
-    except TimeoutError:
-        raise _Timeout() from None
-    except OSError:
-        return b""
+def _error(observer: Observer, logger: Logger, text: str) -> None:
+    """Print DCMTK's ``E:`` line(s) and tell the observer, if the level lets it through."""
+    logger.error(text)
+    if logger.enabled(ERROR):
+        observer.printed("E", text)
 
 
-def _kernel_timeouts(sock, receive_timeout: float | None, send_timeout: float | None) -> bool:
-    """Bound reads and writes by SO_RCVTIMEO / SO_SNDTIMEO and make the socket blocking.
+class _ObservedLog:
+    """A logger for certs: its error and fatal lines are the observer's to know too."""
 
-    DCMTK bounds its socket this way; for us it also spares the poll() Python makes
-    before every call on a socket with a timeout: two system calls per C-ECHO. Plain
-    sockets on POSIX only (TLS, and Windows, whose SO_RCVTIMEO takes milliseconds and
-    leaves a timed-out socket unusable, keep Python's timeouts); False where the
-    options are refused. A read that times out then raises BlockingIOError (see
-    ``_read_blocking``).
-    """
-    if type(sock) is not socket.socket or not _KERNEL_TIMEOUTS:
-        return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(receive_timeout))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send_timeout))
-    except (OSError, OverflowError):
-        return False
-    sock.settimeout(None)
-    return True
+    __slots__ = ("logger", "observer")
 
+    def __init__(self, logger: Logger, observer: Observer) -> None:
+        self.logger = logger
+        self.observer = observer
 
-def _send_failure_text(error: OSError) -> str:
-    """The system's text for a failed send, as DCMTK prints it.
+    def fatal(self, text: str) -> None:
+        _fatal(self.observer, self.logger, text)
 
-    A TLS write fails with an SSLError, whose errno is an SSL_ERROR_* code rather
-    than an errno (8 would read "Exec format error"); it means the peer ended the
-    connection (e.g. a server refusing a missing client certificate), which DCMTK
-    reports as the reset its socket saw.
-    """
-    ssl = sys.modules.get("ssl")
-    if ssl is not None and isinstance(error, ssl.SSLError):
-        return os.strerror(errno.ECONNRESET)
-    return os.strerror(error.errno or 0)
+    def error(self, text: str) -> None:
+        _error(self.observer, self.logger, text)
+
+    def warn(self, text: str) -> None:
+        self.logger.warn(text)
+
+    def info(self, text: str) -> None:
+        self.logger.info(text)
+
+    def debug(self, text: str) -> None:
+        self.logger.debug(text)
 
 
-def _timeval(seconds: float | None) -> bytes:
-    """A POSIX struct timeval for SO_RCVTIMEO / SO_SNDTIMEO (None: no timeout)."""
-    from struct import pack
-
-    whole = int(seconds or 0)
-    return pack("@ll", whole, int(((seconds or 0) - whole) * 1_000_000))
-
-
-def _read_blocking(sock) -> bytes:
-    """One read on a socket bounded by ``_kernel_timeouts``; b"" once the peer closed or
-    reset the connection, ``_Timeout`` when SO_RCVTIMEO ran out."""
-    if sock.gettimeout() is not None:  # a slow path set a Python timeout since
-        sock.settimeout(None)
-    try:
-        return sock.recv(65536)
-    except BlockingIOError:
-        raise _Timeout() from None
-    except OSError:
-        return b""
-
-
-class _Timeout(Exception):
-    """A bounded wait ran out (the caller knows which DCMTK condition that is)."""
-
-
-def run(opts: EchoOptions, report: RunReport | None = None, tls_context=None) -> int:
+def run(opts: EchoOptions, observer: Observer = NULL_OBSERVER, tls_context=None) -> int:
     """Do what DCMTK's echoscu does after the command line was accepted; return the exit code.
 
-    ``report`` (only when a feature asks for one) records what happened as it happens;
-    ``tls_context`` is a client SSLContext built beforehand (the fleet check shares one).
+    ``observer`` hears what happens as it happens; ``tls_context`` is a client
+    SSLContext built beforehand (the fleet check shares one).
     """
     try:
-        code = _run(opts, report, tls_context)
+        code = _run(opts, observer, tls_context)
+    except Exit as done:
+        code = done.code
     except KeyboardInterrupt:
-        app.fatal("Interrupted by signal SIGINT")
+        _fatal(observer, app, "Interrupted by signal SIGINT")
         return EXIT_INTERRUPTED
-    if report is not None:
-        report.finish(code)
+    observer.finished(code)
     return code
 
 
-def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
+def _run(opts: EchoOptions, observer: Observer, tls_context) -> int:
     if app.enabled(DEBUG):
         from dicomecho import __date__, __version__
 
@@ -196,11 +152,7 @@ def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
         our_max_pdu -= 1
 
     if opts.tls is not None and tls_context is None:
-        tls_context = _tls_context(opts)
-        if tls_context is None:
-            if report is not None:
-                report.failed(None, "tls-config")
-            return EXIT_FAILURE
+        tls_context = _tls_context(opts, observer)
     if opts.verify_cert is not None or opts.is_root_cert is not None:
         return _offline_check(opts)
 
@@ -209,30 +161,8 @@ def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
         app.debug("Request Parameters:\n" + association_dump(rq))
     app.info("Requesting Association")
 
-    session = _Session(opts, rq, our_max_pdu, report)
-    try:
-        session.connect(tls_context)
-        accepted = session.associate()
-    except msg.Condition as cond:
-        session.note_failure(cond)
-        app.fatal(f"Association Request Failed: {cond}")
-        session.close()
-        return EXIT_FAILURE
-    except _Rejected as rejected:
-        if report is not None:
-            report.rejected(*rejected.args)
-        errors, fatal = msg.describe_rejection(*rejected.args)
-        for line in errors:  # dcmnet's complaints while it decodes the A-ASSOCIATE-RJ
-            net.error(line)
-        app.fatal("\n".join(fatal))
-        session.close()
-        return EXIT_FAILURE
-    if not accepted:
-        session.note_failure(None, "no-context")
-        app.fatal("No Acceptable Presentation Contexts")
-        session.close()
-        return EXIT_FAILURE
-
+    session = _Session(opts, rq, our_max_pdu, observer)
+    session.open(tls_context)
     code = session.echo_and_finish()
     if code != EXIT_FAILURE and opts.tls is not None and (
         opts.tls.write_seed or opts.tls.write_seed_file
@@ -243,19 +173,20 @@ def _run(opts: EchoOptions, report: RunReport | None, tls_context) -> int:
     return code
 
 
-def _tls_context(opts: EchoOptions):
-    """Build the client SSLContext, printing DCMTK's lines on failure (then None)."""
+def _tls_context(opts: EchoOptions, observer: Observer):
+    """Build the client SSLContext; on failure print DCMTK's lines and end the run."""
     from certs.context import TLSSetupError, client_context
 
     tls_log = get_logger(TLS_LOGGER)
     try:
-        return client_context(opts.tls, tls_log)
+        return client_context(opts.tls, _ObservedLog(tls_log, observer))
     except TLSSetupError as error:
         for level, text in error.messages:
             # a condition ("000b:0004 ...") is echoscu's report; the rest (OpenSSL errors,
             # profile checks) is what dcmtls logs on its way there
-            _log_letter(app if _is_condition(text) else tls_log, level, text)
-        return None
+            _log_letter(observer, app if _is_condition(text) else tls_log, level, text)
+    observer.failed(None, "tls-config")
+    raise Exit(EXIT_FAILURE)
 
 
 def _is_condition(text: str) -> bool:
@@ -265,13 +196,18 @@ def _is_condition(text: str) -> bool:
             and all(char in hexdigits for char in text[:4] + text[5:9]))
 
 
-def _log_letter(logger, letter: str, text: str) -> None:
-    {"F": logger.fatal, "E": logger.error, "W": logger.warn, "I": logger.info,
-     "D": logger.debug}[letter](text)
+def _log_letter(observer: Observer, logger: Logger, letter: str, text: str) -> None:
+    if letter == "F":
+        _fatal(observer, logger, text)
+    elif letter == "E":
+        _error(observer, logger, text)
+    else:
+        {"W": logger.warn, "I": logger.info, "D": logger.debug}[letter](text)
 
 
 def _offline_check(opts: EchoOptions) -> int:
-    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (spec section 7)."""
+    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (docs/dcmtk-behaviour.md
+    section 7)."""
     from certs.offline import is_root_cert, verify_cert
 
     tls_log = get_logger(TLS_LOGGER)
@@ -308,12 +244,9 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
     )
 
 
-class _Rejected(Exception):
-    """The peer answered with A-ASSOCIATE-RJ (args: result, source, reason)."""
-
-
 def max_send_pdv(peer_max_pdu: int | None) -> int:
-    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings (spec 5.7)."""
+    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings
+    (docs/dcmtk-behaviour.md 5.7)."""
     size = peer_max_pdu or 0
     if size == 0 or size > _MAX_PDU_CAP:
         size = _MAX_PDU_CAP
@@ -330,43 +263,6 @@ def max_send_pdv(peer_max_pdu: int | None) -> int:
     return pdv
 
 
-def _presentation_address(peer: str, port: int) -> tuple[str, int]:
-    """Host and port as DCMTK connects to them.
-
-    DCMTK keeps "<peer>:<port>" in a 64-byte buffer: a longer address is cut to 63
-    bytes and then split at its last colon again, so the port may come out shortened,
-    and an address left without a port is an illegal service parameter.
-    """
-    address = f"{peer}:{port}".encode("utf-8", "surrogateescape")
-    if len(address) <= _PRESENTATION_ADDRESS_MAX:
-        return peer, port
-    kept = address[:_PRESENTATION_ADDRESS_MAX].decode("utf-8", "surrogateescape")
-    host, colon, port_text = kept.rpartition(":")
-    if not colon or not port_text.isdigit():
-        raise msg.illegal_service_parameter(kept)
-    return host, int(port_text)
-
-
-def _resolve(host: str, port: int, family: str) -> tuple:
-    """The address to connect to, as DCMTK picks it (legacy IPv4 forms always win)."""
-    try:
-        socket.inet_aton(host)
-    except (OSError, ValueError):
-        pass
-    else:
-        if host:
-            return socket.AF_INET, (socket.inet_ntoa(socket.inet_aton(host)), port)
-    wanted = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6, "auto": socket.AF_UNSPEC}[family]
-    try:
-        infos = socket.getaddrinfo(host, port, wanted, socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise msg.unknown_host(host) from None
-    if not infos or not host:
-        raise msg.unknown_host(host)
-    info = infos[0]
-    return info[0], info[4]
-
-
 def _seconds(value: int | None) -> float | None:
     """A DCMTK timeout option as a socket timeout: None (blocking) unless positive.
 
@@ -376,95 +272,16 @@ def _seconds(value: int | None) -> float | None:
     return float(value) if value is not None and value > 0 else None
 
 
-def _environment_number(name: str, default_text: str, tracing: bool) -> int | None:
-    """An integer DCMTK reads from the environment at connect time: None if unset, or
-    unparsable (with DCMTK's warning); at trace level, DCMTK's lines about the check."""
-    from dicomecho.netenv import environment_integer
-
-    value, number = environment_integer(name)
-    if tracing:
-        from echoscu.trace import environment_lines
-
-        for line in environment_lines(name, value, default_text):
-            net.trace(line)
-    if value is not None and number is None:
-        net.warn(f"DULFSM: cannot parse environment variable {name}={value}")
-    return number
-
-
-def _buffer_length_setting(tracing: bool = False) -> int | None:
-    """TCP_BUFFER_LENGTH from the environment: the socket buffer size DCMTK sets, if any."""
-    number = _environment_number("TCP_BUFFER_LENGTH", "using the system defaults", tracing)
-    if number is not None:
-        net.debug(f"DULFSM: setting TCP buffer length to {number} bytes")
-    return number
-
-
-def _nodelay_setting(tracing: bool = False) -> bool:
-    """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
-    from dicomecho.netenv import tcp_nodelay
-
-    number = _environment_number("TCP_NODELAY", "using the default value (0)", tracing)
-    if number:
-        net.debug("DULFSM: disabling Nagle algorithm as requested at runtime "
-                  f"(TCP_NODELAY={os.environ['TCP_NODELAY']})")
-    return tcp_nodelay(number)
-
-
-def _first_answer(tls_sock) -> bytes:
-    """Send the ClientHello and return the first bytes the peer answers with, left unread
-    for the handshake that follows (at most 16; empty if it closed without a word).
-
-    For the mismatch hint: a plain DICOM SCP answers a ClientHello with an A-ASSOCIATE-RJ
-    or A-ABORT, which OpenSSL reads and drops as a bad record; what it said is kept here so
-    that nothing ever needs to be sent in clear to find out. Runs only when a report is
-    kept. On success it costs one SSL_do_handshake call that stops at the first read, two
-    setsockopt (TCP_CORK), a poll and a recv(MSG_PEEK); timeouts and resets raise what
-    the handshake would.
-    """
-    import socket as socket_module
-    import ssl
-    from time import monotonic
-
-    timeout = tls_sock.gettimeout()
-    started = monotonic()
-    # corked, the ClientHello stays in our send queue until OpenSSL has found nothing to
-    # read; else a quick peer's answer could be read (and dropped) within that one call
-    cork = getattr(socket_module, "TCP_CORK", None)
-    if cork is not None:
-        tls_sock.setsockopt(socket_module.IPPROTO_TCP, cork, 1)
-    tls_sock.settimeout(0.0)
-    try:
-        tls_sock.do_handshake()
-        return b""  # finished without waiting: nothing left to look at
-    except ssl.SSLWantReadError:
-        pass
-    finally:
-        tls_sock.settimeout(timeout)
-        if cork is not None:
-            tls_sock.setsockopt(socket_module.IPPROTO_TCP, cork, 0)
-    peek = socket_module.socket(tls_sock.family, tls_sock.type, fileno=tls_sock.fileno())
-    try:
-        peek.settimeout(timeout)
-        head = peek.recv(16, socket_module.MSG_PEEK)
-    finally:
-        peek.detach()
-    if timeout:
-        # the handshake keeps one time limit in all: what the wait for the answer left
-        tls_sock.settimeout(max(timeout - (monotonic() - started), 0.001))
-    return head
-
 
 class _Session:
-    """One association's I/O: the socket, the ``dul`` requestor, and DCMTK's timeouts."""
+    """One association: its transport, the ``dul`` requestor, DCMTK's timeouts, the observer."""
 
     def __init__(self, opts: EchoOptions, rq: AssociateRQ, our_max_pdu: int,
-                 report: RunReport | None = None) -> None:
+                 observer: Observer) -> None:
         self.opts = opts
-        #: facts for --json/--stats/--nagios/--peers; None when no feature asks
-        self.report = report
+        self.observer = observer
         self.rq = rq
-        self.sock: socket.socket | None = None
+        self.transport: transport.Transport | None = None
         #: -ll trace: dul records its transitions and the driver prints them (checked once)
         self.tracing = net.enabled(TRACE)
         self.dul = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET,
@@ -472,6 +289,9 @@ class _Session:
         #: while a command is being read (trace only): PDVs so far, None before the first
         self._command_pdvs: int | None = None
         self.context_id = 0
+        #: the peer's max PDU from the A-ASSOCIATE-AC (0: unlimited)
+        self.peer_max_pdu = 0
+        self.max_send_pdv = _DEFAULT_SEND_PDV
         #: the last C-ECHO-RSP command set, for the status detail dump
         self.last_command = b""
         self.socket_timeout = _seconds(opts.socket_timeout)
@@ -498,97 +318,84 @@ class _Session:
                 self._command_pdvs += count_pdvs(record.raw)
         records.clear()
 
-    # -- connection ---------------------------------------------------------------------
+    def _timer_expired(self) -> None:
+        """A bounded wait for the peer ran out: the state machine's timer event (trace)."""
+        if self.tracing:
+            self.dul.timer_expired()
+            self._trace()
+
+    def _transport_closed(self) -> None:
+        """The transport connection is gone: the state machine's Evt17 (trace)."""
+        if self.tracing:
+            self.dul.receive_data(b"")
+            self.dul.next_event()
+            self._trace()
+
+    # -- connection and association -------------------------------------------------------
+
+    def open(self, tls_context) -> None:
+        """Connect and associate; on any failure print DCMTK's lines and end the run."""
+        try:
+            self.connect(tls_context)
+            self.associate()
+        except msg.Condition as cond:
+            self.observer.failed(cond)
+            _fatal(self.observer, app, f"Association Request Failed: {cond}")
+            self.close()
+            raise Exit(EXIT_FAILURE) from None
 
     def connect(self, tls_context) -> None:
-        """TCP connect (``-to``), socket timeouts (``-ts``), TCP_NODELAY, TLS handshake."""
+        """TCP connect (``-to``), socket options (``-ts``, environment), TLS handshake."""
         opts = self.opts
-        report = self.report
-        if report is not None:
-            report.begin("resolve")
+        observer = self.observer
+        observer.begin("resolve")
         self._trace()
         try:
-            family, address = _resolve(
-                *_presentation_address(opts.peer, opts.port), opts.ip_family)
-            if report is not None:
-                report.resolved(family, address)
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            self.sock = sock
-            sock.settimeout(_seconds(opts.connect_timeout))
-            try:
-                sock.connect(address)
-            except TimeoutError as error:
-                if not error.errno:  # our own -to expired (DCMTK: its poll() timed out)
-                    raise msg.tcp_init_error("Operation now in progress (Timeout)") from None
-                # the kernel gave up (ETIMEDOUT): DCMTK prints strerror, "Connection timed out"
-                raise msg.tcp_init_error(os.strerror(error.errno)) from None
-            except OSError as error:
-                reason = os.strerror(error.errno) if error.errno else str(error)
-                raise msg.tcp_init_error(reason) from None
+            family, address = transport.resolve(opts.peer, opts.port, opts.ip_family)
+            observer.resolved(family, address)
+            self.transport = transport.connect(family, address, _seconds(opts.connect_timeout))
         except msg.Condition:
-            if self.tracing:  # no transport connection: Evt17 in Sta4
-                self.dul.receive_data(b"")
-                self.dul.next_event()
-                self._trace()
+            self._transport_closed()  # no transport connection: Evt17 in Sta4
             raise
         # DCMTK sets (and reports) the socket options once the connection exists
-        if opts.socket_timeout == 0:
-            net.debug("setting network send timeout to 0 (infinite)")
-            net.debug("setting network receive timeout to 0 (infinite)")
-        elif opts.socket_timeout > 0:
-            net.debug(f"setting network send timeout to {opts.socket_timeout} seconds")
-            net.debug(f"setting network receive timeout to {opts.socket_timeout} seconds")
-        buffer_length = _buffer_length_setting(self.tracing)
-        if buffer_length is not None:
-            for option in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, option, buffer_length)
-                except (OSError, OverflowError):
-                    pass
-        if _nodelay_setting(self.tracing):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.socket_timeout)
+        self.transport.configure(opts.socket_timeout, self.socket_timeout, self.tracing)
         if tls_context is not None:
-            if report is not None:
-                report.begin("tls_handshake")
-            self.sock = self._tls_handshake(tls_context, sock)
+            observer.begin("tls_handshake")
+            self._tls_handshake(tls_context)
 
-    def _tls_handshake(self, tls_context, sock):
+    def _tls_handshake(self, tls_context) -> None:
         """The TLS handshake, bounded by ``-ts`` and ``-ta``; DCMTK's condition on failure."""
         from certs.context import sni_hostname
         from certs.session import (
+            CERTIFICATE_REFUSED_CODE,
             check_peer_certificates,
             connection_details,
             explain_refusal,
-            tls_error_condition,
+            tls_failure,
         )
 
-        tls_log = get_logger(TLS_LOGGER)
+        observer = self.observer
+        tls_log = _ObservedLog(get_logger(TLS_LOGGER), observer)
         server_name = sni_hostname(self.opts.tls, tls_log)
-        import socket as socket_module
-
         limits = [t for t in (self.socket_timeout, self.acse_timeout) if t]
-        sock = socket_module.socket(sock.family, sock.type, fileno=sock.detach())
-        self.sock = sock
-        sock.settimeout(min(limits) if limits else None)
-        tls_sock = None
+        tls_sock = answer = None
         try:
-            tls_sock = tls_context.wrap_socket(sock, server_hostname=server_name,
-                                               do_handshake_on_connect=False)
-            self.sock = tls_sock
-            if self.report is not None:
-                self.report.tls_answer = _first_answer(tls_sock)
+            tls_sock = self.transport.start_tls(tls_context, server_name,
+                                                min(limits) if limits else None)
+            if observer.wants_tls_answer:
+                answer = self.transport.first_answer()
             tls_sock.do_handshake()
         except OSError as error:
             # the profile's security level refused the peer's chain: say which certificate
             explain_refusal(error, tls_sock, self.opts.tls, "client", tls_log)
-            if self.report is not None:
-                self.report.tls_failed(error)
-            raise msg.parse_condition(tls_error_condition(error, tls_context)) from None
-        if self.report is not None:
-            self.report.tls_established(tls_sock, server_name)
+            observer.tls_failed(error, answer)
+            code, text = tls_failure(error, tls_context)
+            raise msg.Condition(msg.DCMTLS, code, text, failure_class=(
+                "tls-verify" if code == CERTIFICATE_REFUSED_CODE else "tls-handshake")) from None
+        observer.tls_established(tls_sock, server_name)
         if not check_peer_certificates(tls_sock, self.opts.tls, "client", tls_log):
-            raise msg.Condition(msg.DCMTLS, 0x0886, "TLS error: certificate verify failed")
+            raise msg.Condition(msg.DCMTLS, CERTIFICATE_REFUSED_CODE,
+                                "TLS error: certificate verify failed", failure_class="tls-verify")
         tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):
             net.debug("\n".join(connection_details(tls_sock)))
@@ -597,74 +404,51 @@ class _Session:
             from certs.hostname import check_peer_hostname
 
             problem = check_peer_hostname(tls_sock, expected, tls_log)
-            if self.report is not None:
-                self.report.hostname_checked(problem)
+            observer.hostname_checked(problem)
             if problem is not None:
-                raise msg.Condition(msg.DCMTLS, 0x0886, "TLS error: certificate verify failed")
-        return tls_sock
-
-    def note_failure(self, condition: msg.Condition | None, failure_class: str | None = None
-                     ) -> None:
-        """Tell the report (if any) that the run failed here with ``condition``."""
-        if self.report is not None:
-            self.report.failed(condition, failure_class)
+                raise msg.Condition(msg.DCMTLS, CERTIFICATE_REFUSED_CODE,
+                                    "TLS error: certificate verify failed",
+                                    failure_class="tls-verify")
 
     def close(self) -> None:
         """Drop the connection without any further PDU."""
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            self.sock = None
-
-    # -- raw I/O ------------------------------------------------------------------------
-
-    def _send(self, data: bytes, routine: str) -> None:
-        try:
-            self.sock.sendall(data)
-        except (TimeoutError, BlockingIOError):  # BlockingIOError: SO_SNDTIMEO ran out
-            raise msg.tcp_io_error("Connection timed out", routine) from None
-        except OSError as error:
-            raise msg.tcp_io_error(_send_failure_text(error), routine) from None
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
 
     def _next_event(self, timeout: float | None):
-        """The next ``dul`` event, reading from the socket for at most ``timeout`` seconds.
+        """The next ``dul`` event, reading for at most ``timeout`` seconds; None if nothing
+        complete arrived in time.
 
-        ``_Timeout`` when nothing complete arrived in time; a closed or reset
-        connection arrives as ``ConnectionClosed`` from ``dul``. The timeout bounds the
-        whole wait, not each read: a peer trickling bytes cannot hold us past it.
+        A closed or reset connection arrives as ``ConnectionClosed`` from ``dul``. The
+        timeout bounds the whole wait, not each read: a peer trickling bytes cannot hold
+        us past it.
         """
         machine = self.dul
         event = machine.next_event()
-        sock = self.sock
+        read = self.transport.read
         wait = timeout
         deadline = None if timeout is None else monotonic() + timeout
         while event is None:
-            machine.receive_data(_receive(sock, wait))
+            data = read(wait)
+            if data is None:
+                return None
+            machine.receive_data(data)
             event = machine.next_event()
             if event is None and deadline is not None:
                 wait = deadline - monotonic()
                 if wait <= 0:
                     self._trace()
-                    raise _Timeout()
+                    return None
         if self.tracing:
             self._trace()
         return event
 
-    def _timer_expired(self) -> None:
-        """A bounded wait for the peer ran out: the state machine's timer event (trace)."""
-        if self.tracing:
-            self.dul.timer_expired()
-            self._trace()
-
-    # -- association ----------------------------------------------------------------------
-
-    def associate(self) -> bool:
-        """Send the A-ASSOCIATE-RQ, wait ``-ta`` for the answer; True if a context was accepted."""
-        report = self.report
-        if report is not None:
-            report.begin("associate")
+    def associate(self) -> None:
+        """Send the A-ASSOCIATE-RQ and wait ``-ta`` for the answer; a rejection or no
+        accepted context ends the run, any other failure raises DCMTK's condition."""
+        observer = self.observer
+        observer.begin("associate")
         request = self.dul.start()
         self._trace()
         titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
@@ -672,74 +456,83 @@ class _Session:
             if not value:
                 # DCMTK finds this after the TCP connection was opened, before it says it
                 # constructs the A-ASSOCIATE-RQ
-                cond = msg.illegal_service_parameter(what)
-                net.error(cond.text)
+                cond = msg.illegal_service_parameter(what, "local-error")
+                _error(observer, net, cond.text)
                 raise cond
         net.debug("Constructing Associate RQ PDU")
-        self._send(request, "sendAssociationRQTCP")
+        self.transport.send(request, "sendAssociationRQTCP")
         if self.tracing:
             net.trace("setting timeout for first PDU to be read to "
                       f"{self.opts.acse_timeout} seconds")
-        try:
-            event = self._next_event(self.acse_timeout)
-        except _Timeout:
+        event = self._next_event(self.acse_timeout)
+        if event is None:
             self._timer_expired()
-            raise msg.read_timeout() from None
+            raise msg.read_timeout("associate-timeout")
         if isinstance(event, AssociationAccepted):
-            if net.enabled(DEBUG):
-                net.debug(pdu_hex_dump(event.raw))
-                net.debug("Parsing an A-ASSOCIATE PDU")
-                if self.tracing:
-                    from echoscu.trace import associate_ac_lines
-
-                    for line in associate_ac_lines(event.raw):
-                        net.trace(line)
-            ac = event.ac
-            self.max_send_pdv = max_send_pdv(ac.user_info.max_pdu)
-            if app.enabled(DEBUG):
-                app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
-            proposed = {ctx.id for ctx in self.rq.contexts}
-            accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
-            if accepted:
-                self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
-            if report is not None:
-                report.accepted(ac, self.max_send_pdv, self.context_id or None)
-            if not accepted:
-                return False
-            self.peer_max_pdu = ac.user_info.max_pdu or 0
-            app.info(f"Association Accepted (Max Send PDV: {self.max_send_pdv})")
-            return True
+            self._accepted(event)
+            return
         if isinstance(event, AssociationRejected):
             rj = event.rj
-            raise _Rejected(rj.result, rj.source, rj.reason)
-        if report is not None:
-            report.answered_by(event)
-        if isinstance(event, ProtocolError):
+            self._rejected(rj.result, rj.source, rj.reason)
+        if isinstance(event, ProtocolViolation):
+            observer.unexpected_answer(event.pdu_type, False)
             error = event.error
             if isinstance(error, PDULengthError) and error.pdu_type == A_ASSOCIATE_AC:
-                net.error(f"A-ASSOCIATE PDU too large: {error.length} bytes, refusing.")
+                _error(observer, net, f"A-ASSOCIATE PDU too large: {error.length} bytes, refusing.")
             raise _protocol_condition(event) from None
         # A-ABORT, release request or a closed connection before any answer
+        observer.unexpected_answer(None, isinstance(event, ConnectionClosed))
         raise msg.peer_aborted()
+
+    def _accepted(self, event: AssociationAccepted) -> None:
+        """The A-ASSOCIATE-AC: the negotiated values; no accepted context ends the run."""
+        if net.enabled(DEBUG):
+            net.debug(pdu_hex_dump(event.raw))
+            net.debug("Parsing an A-ASSOCIATE PDU")
+            if self.tracing:
+                from echoscu.trace import associate_ac_lines
+
+                for line in associate_ac_lines(event.raw):
+                    net.trace(line)
+        ac = event.ac
+        self.max_send_pdv = max_send_pdv(ac.user_info.max_pdu)
+        if app.enabled(DEBUG):
+            app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
+        proposed = {ctx.id for ctx in self.rq.contexts}
+        accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
+        if accepted:
+            self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
+        self.observer.accepted(ac, self.max_send_pdv, self.context_id or None)
+        if not accepted:
+            self.observer.failed(None, "no-context")
+            _fatal(self.observer, app, "No Acceptable Presentation Contexts")
+            self.close()
+            raise Exit(EXIT_FAILURE)
+        self.peer_max_pdu = ac.user_info.max_pdu or 0
+        app.info(f"Association Accepted (Max Send PDV: {self.max_send_pdv})")
+
+    def _rejected(self, result: int, source: int, reason: int) -> None:
+        """The A-ASSOCIATE-RJ: DCMTK's lines about it, and the end of the run."""
+        self.observer.rejected(result, source, reason)
+        errors, fatal = msg.describe_rejection(result, source, reason)
+        for line in errors:  # dcmnet's complaints while it decodes the A-ASSOCIATE-RJ
+            _error(self.observer, net, line)
+        _fatal(self.observer, app, "\n".join(fatal))
+        self.close()
+        raise Exit(EXIT_FAILURE)
 
     # -- echo, release, abort -----------------------------------------------------------
 
     def echo_and_finish(self) -> int:
         """``--repeat`` C-ECHOs, then release (or ``--abort``); the exit code of the run."""
-        from dicomecho.log import INFO
-
         opts = self.opts
-        report = self.report
+        observer = self.observer
         interval = opts.interval
         verbose = app.enabled(INFO)
         context_id = self.context_id
-        # the request fits one PDU (all but absurdly small peer max PDUs): patch its
-        # message ID into a template instead of encoding and fragmenting it each time
-        peer_max = self.dul.max_send_pdu
         tracing = self.tracing
-        # (with -ll trace every PDU goes through dul, which records the transitions)
-        whole_pdu = (not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH) and not tracing
-        kernel_timeouts = _kernel_timeouts(self.sock, self.dimse_timeout, self.socket_timeout)
+        send = self.transport.send
+        kernel_timeouts = self.transport.bound_by_kernel(self.dimse_timeout, self.socket_timeout)
         message_id = 0
         for _ in range(opts.repeat):
             if interval and message_id:
@@ -757,33 +550,19 @@ class _Session:
                 failure = msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu))
                 return self._echo_failed(failure)
             try:
-                sent_at = perf_counter() if report is not None else 0.0
-                if whole_pdu:
-                    request = dimse.echo_rq_pdu(context_id, message_id)
-                elif tracing:
+                sent_at = perf_counter()
+                if tracing:
                     request = self._traced_request(context_id, message_id)
                 else:
-                    request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
-                self._send(request, "sendPDataTCP")
+                    request = self.dul.send_echo(context_id, message_id)
+                send(request, "sendPDataTCP")
                 if tracing:
                     net.trace("DIMSE receiveCommand")
                     self._command_pdvs = 0
                 status = self._await_response(message_id, self.dimse_timeout, kernel_timeouts)
-            except _PeerAborted as aborted:
-                self.note_failure(aborted.condition, "aborted")
-                app.error(f"Echo Failed: {aborted.condition}")
-                app.info("Peer Aborted Association")
-                self.close()
-                return EXIT_OK
-            except _PeerReleased:
-                self.note_failure(msg.peer_requested_release(), "released")
-                app.error(f"Echo Failed: {msg.peer_requested_release()}")
-                app.fatal("Protocol Error: Peer requested release (Aborting)")
-                return self._abort(EXIT_ASSOCIATION_ABORTED)
             except msg.Condition as failure:
                 return self._echo_failed(failure)
-            if report is not None:
-                report.echo(message_id, sent_at, status)
+            observer.echo(message_id, sent_at, status)
             if verbose:
                 app.info(f"Received Echo Response ({msg.status_text(status)})")
             _dump_status_detail(self.last_command)
@@ -798,49 +577,58 @@ class _Session:
         command = dimse.echo_rq(message_id)
         for line in command_to_send(context_id, command):
             net.trace(line)
-        request = self.dul.send_message(context_id, command)
+        request = self.dul.send_echo(context_id, message_id)
         self._trace()
         return request
 
     def _echo_failed(self, failure: msg.Condition) -> int:
-        self.note_failure(failure)
-        app.error(f"Echo Failed: {failure}")
-        app.error(f"Echo SCU Failed: {failure}")
+        """A C-ECHO failed: DCMTK's lines for how, then abort (or, if the peer already
+        aborted, just close); the exit code."""
+        observer = self.observer
+        observer.failed(failure)
+        _error(observer, app, f"Echo Failed: {failure}")
+        if failure.failure_class == "aborted":  # exit 0, as DCMTK's echoscu
+            app.info("Peer Aborted Association")
+            self.close()
+            return EXIT_OK
+        if failure.failure_class == "released":
+            _fatal(observer, app, "Protocol Error: Peer requested release (Aborting)")
+        else:
+            _error(observer, app, f"Echo SCU Failed: {failure}")
         return self._abort(EXIT_ASSOCIATION_ABORTED)
 
     def _await_response(self, message_id: int, timeout: float | None,
                         kernel_timeouts: bool = False) -> int:
         """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure.
 
-        The common answer, one standard C-ECHO-RSP PDU read whole between messages, is
-        recognised by its bytes; anything else goes through ``dul`` and a full decode.
-        That first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
+        The common answer, one standard C-ECHO-RSP PDU, comes from ``dul`` as
+        ``EchoAnswered`` (recognised by its bytes); anything else is decoded in full.
+        The first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
         with Nagle on waits for our ACK) continues in ``_next_event``, which sets it.
-        ``kernel_timeouts``: the socket is bounded by ``_kernel_timeouts`` (``timeout``
-        is then the SO_RCVTIMEO already set).
+        ``kernel_timeouts``: the socket is ``bound_by_kernel`` (``timeout`` is then the
+        SO_RCVTIMEO already set).
         """
         machine = self.dul
-        try:
-            if machine.between_messages and not self.tracing:
+        event = None
+        data = b""
+        if not self.tracing and not machine.buffered:
+            event = machine.next_event()
+            if event is None:
                 if kernel_timeouts:
-                    data = _read_blocking(self.sock)
+                    data = self.transport.read_bounded()
                 else:
-                    data = _receive(self.sock, timeout, quickack=False)
-                status = dimse.echo_rsp_status(data, self.context_id, message_id)
-                if status is not None:
-                    data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
-                    self.last_command = data[_PDV_DATA_AT:]
-                    return status
-                machine.receive_data(data)
+                    data = self.transport.read(timeout, quickack=False)
+                if data is not None:
+                    machine.receive_data(data)
+                    event = machine.next_event()
+        if event is None and data is not None:
             event = self._next_event(timeout)
-        except _Timeout:
+        if event is None:  # the wait ran out
             if _seconds(self.opts.dimse_timeout):
-                raise msg.dimse_timeout() from None
-            if self.tracing:  # the socket timed out: DCMTK closes the transport (Evt17)
-                machine.receive_data(b"")
-                machine.next_event()
-                self._trace()
-            raise _PeerAborted(msg.peer_aborted()) from None
+                raise msg.dimse_timeout()
+            # the socket timed out: DCMTK closes the transport (Evt17), as if aborted
+            self._transport_closed()
+            raise msg.peer_aborted()
         if isinstance(event, MessageReceived):
             if self.tracing:
                 from echoscu.trace import command_received
@@ -851,13 +639,18 @@ class _Session:
                 self._command_pdvs = None
             else:
                 data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            if event.__class__ is EchoAnswered and event.message_id_responded == message_id:
+                self.last_command = event.command
+                return event.status
             try:
                 command = dimse.decode_command(event.command)
             except dimse.DIMSEError:
-                raise msg.net(0x020B, "DIMSE Failed to parse received message") from None
+                raise msg.net(0x020B, "DIMSE Failed to parse received message",
+                              failure_class="bad-response") from None
             command_field = command.get(dimse.COMMAND_FIELD)
             if command_field is None:
-                raise msg.net(0x020B, "DIMSE_parseCmdObject: Missing CommandField")
+                raise msg.net(0x020B, "DIMSE_parseCmdObject: Missing CommandField",
+                              failure_class="bad-response")
             if command_field != dimse.C_ECHO_RSP:
                 raise msg.unexpected_command_field(command_field or 0)
             responded = command.get(dimse.MESSAGE_ID_RESPONDED)
@@ -866,113 +659,78 @@ class _Session:
             self.last_command = event.command
             return command.get(dimse.STATUS, 0)
         if isinstance(event, (Aborted, ConnectionClosed)):
-            raise _PeerAborted(msg.peer_aborted())
+            raise msg.peer_aborted()
         if isinstance(event, ReleaseRequested):
-            raise _PeerReleased()
-        if isinstance(event, ProtocolError):
+            raise msg.peer_requested_release()
+        if isinstance(event, ProtocolViolation):
             raise msg.dimse_receive_failed(
                 msg.dimse_read_pdv_failed(), _protocol_condition(event, machine.max_receive_pdu))
         raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
 
     def _release(self) -> int:
+        """A-RELEASE-RQ, then wait ``-ta`` for the A-RELEASE-RP; the exit code."""
         app.info("Releasing Association")
-        if self.report is not None:
-            self.report.begin("release")
+        self.observer.begin("release")
         try:
             request = self.dul.release()
             self._trace()
-            self._send(request, "sendReleaseRQTCP")
+            self.transport.send(request, "sendReleaseRQTCP")
             event = self._next_event(self.acse_timeout)
-        except _Timeout:
-            self._timer_expired()
-            self.note_failure(msg.read_timeout())
-            app.fatal(f"Association Release Failed: {msg.read_timeout()}")
-            self.close()
-            return EXIT_FAILURE
+            if event is None:
+                self._timer_expired()
+                raise msg.read_timeout("release-failed")
         except msg.Condition as cond:
-            self.note_failure(cond)
-            app.fatal(f"Association Release Failed: {cond}")
-            self.close()
-            return EXIT_FAILURE
-        self.close()
+            return self._release_failed(cond)
         if isinstance(event, ReleaseConfirmed):
+            self.close()
             return EXIT_OK
-        if isinstance(event, ProtocolError):
-            cond = _protocol_condition(event, self.dul.max_receive_pdu)
-        else:
-            cond = msg.peer_aborted()
-        self.note_failure(cond)
-        app.fatal(f"Association Release Failed: {cond}")
+        if isinstance(event, ProtocolViolation):
+            return self._release_failed(_protocol_condition(event, self.dul.max_receive_pdu))
+        return self._release_failed(msg.peer_aborted())
+
+    def _release_failed(self, cond: msg.Condition) -> int:
+        self.observer.failed(cond, "release-failed")
+        _fatal(self.observer, app, f"Association Release Failed: {cond}")
+        self.close()
         return EXIT_FAILURE
 
     def _abort(self, code: int) -> int:
         """Send A-ABORT, then wait up to ``-ta`` for the peer to close, as DCMTK does."""
         app.info("Aborting Association")
-        if self.report is not None:
-            self.report.begin("abort")
+        self.observer.begin("abort")
         try:
             request = self.dul.abort()
             self._trace()
-            self._send(request, "sendAbortTCP")
+            self.transport.send(request, "sendAbortTCP")
         except msg.Condition as cond:
-            self.note_failure(cond)
-            app.fatal(f"Association Abort Failed: {cond}")
+            self.observer.failed(cond, "local-error")
+            _fatal(self.observer, app, f"Association Abort Failed: {cond}")
             self.close()
             return EXIT_FAILURE
-        closed = False
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-            self.sock.settimeout(self.acse_timeout)
-            end = None if self.acse_timeout is None else monotonic() + self.acse_timeout
-            while self.sock.recv(65536):  # a peer that keeps sending is cut off at -ta
-                if end is not None:
-                    if monotonic() >= end:
-                        break
-                    self.sock.settimeout(end - monotonic())
-            else:
-                closed = True
-        except TimeoutError:
-            pass
-        except OSError:
-            closed = True
-        if self.tracing:
-            if closed:  # Evt17 in Sta13
-                self.dul.receive_data(b"")
-                self.dul.next_event()
-                self._trace()
-            else:
-                self._timer_expired()
+        if self.transport.drain(self.acse_timeout):
+            self._transport_closed()  # Evt17 in Sta13
+        else:
+            self._timer_expired()
         self.close()
         return code
 
 
-class _PeerAborted(Exception):
-    """During the echo the peer aborted, closed, or the socket timed out (exit 0)."""
-
-    def __init__(self, condition: msg.Condition) -> None:
-        super().__init__(str(condition))
-        self.condition = condition
-
-
-class _PeerReleased(Exception):
-    """During the echo the peer sent A-RELEASE-RQ (exit 70)."""
-
-
-def _protocol_condition(event: ProtocolError, our_max_pdu: int = 0) -> msg.Condition:
+def _protocol_condition(event: ProtocolViolation, our_max_pdu: int = 0) -> msg.Condition:
     """DCMTK's condition for a PDU that is unknown, out of place, ill-formed, or whose
     length claim was refused from its header (``our_max_pdu``: what we announced)."""
     error = event.error
     if isinstance(error, PDULengthError):
         if error.pdu_type == A_ASSOCIATE_AC:
-            return msg.net(0x0437, "A-ASSOCIATE PDU too large")
+            return msg.net(0x0437, "A-ASSOCIATE PDU too large", failure_class="protocol-error")
         if error.pdu_type == P_DATA_TF:
             return msg.net(
-                0x0308, f"DUL Illegal PDU Length {error.length}.  Max expected {our_max_pdu}")
+                0x0308, f"DUL Illegal PDU Length {error.length}.  Max expected {our_max_pdu}",
+                failure_class="protocol-error")
     if event.pdu_type is not None and event.pdu_type not in PDU_NAMES:
         return msg.unrecognized_pdu(event.pdu_type)
     if event.abort_reason == ABORT_REASON_UNEXPECTED_PDU:
-        return msg.net(0x031F, "Received unexpected PDU")
-    return msg.net(0x0307, "DUL Illegal or ill-formed PDU")
+        return msg.net(0x031F, "Received unexpected PDU", failure_class="protocol-error")
+    return msg.net(0x0307, "DUL Illegal or ill-formed PDU", failure_class="protocol-error")
 
 
 _STANDARD_RSP_TAGS = frozenset((

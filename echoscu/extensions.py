@@ -1,9 +1,9 @@
-"""The options DCMTK lacks (``--json``, ``--stats``, ``--nagios``, ``--peers``, ...) and the run
-that serves them.
+"""The options DCMTK lacks (``--json``, ``--stats``, ``--nagios``, ``--peers``, ``--serve``,
+...) and the run that serves them.
 
 Without any of them echoscu imports this module only when stderr is a terminal (for
 the hint line after a failure), so a scripted run stays on DCMTK's path; with them,
-the driver fills a ``RunReport`` and the renderers here and in
+the driver reports to a ``RunReport`` and the renderers here and in
 ``echoscu.document``, ``echoscu.nagios`` and ``echoscu.fleet`` turn it into output.
 The DCMTK lines on stderr stay as they are (fleet and Nagios modes silence them).
 """
@@ -25,7 +25,7 @@ from echoscu.cmdline import (
 from echoscu.helptext import LOG_BLOCK, MAX_JOBS
 from echoscu.options import Extensions
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
     from echoscu.report import RunReport
@@ -57,6 +57,26 @@ def _choice(occurrence: Occurrence, choices: tuple[str, ...]) -> str:
     return text
 
 
+def _listen_address(occurrence: Occurrence) -> tuple[str, int]:
+    """``--serve [host:]port`` (``[v6 address]:port`` for IPv6) as (host, port); host ""
+    (every interface) for ``port`` or ``:port``, port 0 for any free port."""
+    text = occurrence.value
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        ok = bool(bracket and host and rest.startswith(":"))
+        port_text = rest[1:]
+    else:
+        host, _, port_text = text.rpartition(":")
+        ok = ":" not in host
+    if not ok or not port_text.isdigit():
+        raise CommandLineError(f"Invalid value for option {occurrence.option.long} ({text}: "
+                               "use [host:]port)")
+    if int(port_text) > 65535:
+        raise CommandLineError(
+            f"Invalid value for option {occurrence.option.long} (overflow: {port_text})")
+    return host, int(port_text)
+
+
 def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
     """Our options from the parsed line (after all of DCMTK's checks); CommandLineError if bad."""
     ext = Extensions()
@@ -77,6 +97,11 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
     if found:
         check_dependence("--format", "--peers", peers is not None)
         ext.format = _choice(found, FORMATS)
+    found = line.find("--serve")
+    if found:
+        check_dependence("--serve", "--peers", peers is not None)
+        check_conflict("--format", "--serve", line.find("--format") is not None)
+        ext.serve = _listen_address(found)
     ext.json = line.find("--json") is not None
     ext.stats = line.find("--stats") is not None
     ext.nagios = line.find("--nagios") is not None
@@ -142,6 +167,10 @@ def nagios_usage_error() -> int:
 def run(options: EchoOptions) -> int:
     """Run echoscu with our options (or just the terminal hint); return the exit code."""
     ext = options.extensions or Extensions()
+    if ext.serve is not None:
+        from echoscu import exporter
+
+        return exporter.run(options, ext)
     if ext.peers is not None:
         from echoscu import fleet
 
@@ -150,14 +179,12 @@ def run(options: EchoOptions) -> int:
 
     if options.verify_cert is not None or options.is_root_cert is not None:
         return driver.run(options)
-    from echoscu.logcapture import capture_lines, silence_console
     from echoscu.report import RunReport
 
     if ext.nagios and not ext.log_given:
-        silence_console()
+        log.discard_output()
     report = RunReport(options)
-    with capture_lines(report.log):
-        code = driver.run(options, report)
+    code = driver.run(options, report)
     terminal = stderr_is_terminal()
     if report.failure is not None and (terminal or ext.json or ext.nagios):
         from echoscu.diagnose import add_hint

@@ -11,8 +11,8 @@ in seconds. ``#`` starts a comment. The command line's options are every peer's 
 The driver is blocking, so peers run in a thread pool (``--jobs``). Every peer gets
 its own options, report and socket; TLS contexts are built once per distinct TLS
 set-up, in the main thread (a password prompt cannot come from a worker), and then
-shared read-only. The DCMTK log lines are silenced; each peer's error lines are
-captured per thread into its report.
+shared read-only. The DCMTK log lines are silenced; the driver hands each peer's error
+and fatal lines to that peer's report, with the rest of what happened.
 """
 
 from __future__ import annotations
@@ -121,23 +121,21 @@ def _check(opts: EchoOptions, context: object) -> RunReport:
     """One peer's run in a worker thread: its report, hint included."""
     from echoscu import driver
     from echoscu.diagnose import add_hint
-    from echoscu.logcapture import capture_lines
 
     report = RunReport(opts)
-    with capture_lines(report.log):
-        if isinstance(context, list):
-            report.log.extend(context)
-            report.failed(None, "tls-config")
-            report.finish(1)
-        else:
-            try:
-                driver.run(opts, report, context)
-            except Exception as error:  # noqa: BLE001 - one peer's bug must not end the others
-                report.log.append(f"F: internal error: {error!r}")
-                report.failed(None, "local-error")
-                report.finish(1)
-        if report.failure is not None:
-            add_hint(report, opts)
+    if isinstance(context, list):
+        report.log.extend(context)
+        report.failed(None, "tls-config")
+        report.finished(1)
+    else:
+        try:
+            driver.run(opts, report, context)
+        except Exception as error:  # noqa: BLE001 - one peer's bug must not end the others
+            report.printed("F", f"internal error: {error!r}")
+            report.failed(None, "local-error")
+            report.finished(1)
+    if report.failure is not None:
+        add_hint(report, opts)
     return report
 
 
@@ -158,9 +156,9 @@ def run(options: EchoOptions, ext: Extensions) -> int:
     """Check every peer of ``ext.peers``; print the results; 0 only if all succeeded."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from dicomecho.log import discard_output
     from dicomecho.output import print_text
     from echoscu import fleetout
-    from echoscu.logcapture import silence_console
 
     try:
         peers = read_peers(ext.peers)
@@ -169,7 +167,7 @@ def run(options: EchoOptions, ext: Extensions) -> int:
 
         sys.stderr.write(error_block(str(error)))
         return 1
-    silence_console()
+    discard_output()
     started, origin = time(), perf_counter()
     all_opts = [peer_options(options, peer) for peer in peers]
     contexts = _build_contexts(all_opts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from echoscu.report import RunReport
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.peerfile import PeerLine
 

@@ -11,7 +11,7 @@ from echoscu.cmdline import Deferred, Group, Option, OptionTable, Param, SubGrou
 
 APP_NAME = "echoscu"
 DESCRIPTION = "DICOM verification (C-ECHO) SCU"
-#: DCMTK's rcsid line, with our name and version (DESIGN D6)
+#: DCMTK's rcsid line, with our name and version (docs/design.md D6)
 #: set by a shell asking Click for completions (see echoscu.clickcmd)
 COMPLETE_VAR = "_ECHOSCU_COMPLETE"
 VERSION_ID = f"$echoscu: echoscu v{__version__} {__date__} $"
@@ -28,12 +28,12 @@ MAX_JOBS = 1024
 #: our options (not in DCMTK); any of them hands the run to echoscu.extensions
 EXTENSION_OPTIONS = frozenset((
     "--json", "--stats", "--interval", "--exit-codes", "--peers", "--jobs", "--format",
-    "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical",
+    "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical", "--serve",
     "--verify-hostname", "--verify-hostname-as",
 ))
 
-#: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5); the
-#: TLS blocks are certs.tlsflags'
+#: option blocks (rightmost wins), each in DCMTK's examination order
+#: (docs/dcmtk-behaviour.md 2.5); the TLS blocks are certs.tlsflags'
 LOG_BLOCK = ("--debug", "--verbose", "--quiet")
 IP_BLOCK = ("--ipv4", "--ipv6", "--ip-auto")
 
@@ -132,6 +132,10 @@ TABLE = OptionTable(
                "check up to n peers at once"),
         Option("--format", "", 1, "[f]ormat: string constant (default: table)",
                "(table, json, csv, junit, openmetrics)\nresult format of --peers"),
+        SubGroup("Prometheus probe (with --peers):"),
+        Option("--serve", "", 1, "[a]ddress: [host:]port",
+               "answer GET /probe?target=[AET@]host:port for\n"
+               "the listed peers over HTTP on a (OpenMetrics)"),
         SubGroup("monitoring plugin (Nagios, Icinga):"),
         Option("--nagios", help="print one status line with perfdata, exit 0..3"),
         Option("--warning", "", 1, "[m]illiseconds: number",

@@ -1,7 +1,7 @@
 """DCMTK's message catalogue: condition codes, reject and context texts, status strings.
 
 One home for every text echoscu prints about the network, so both the driver and the
-debug dumps say exactly what DCMTK says (spec sections 4.3, 4.4 and 5.10).
+debug dumps say exactly what DCMTK says (docs/dcmtk-behaviour.md sections 4.3, 4.4 and 5.10).
 """
 
 from __future__ import annotations
@@ -14,14 +14,20 @@ class Condition(Exception):
     """A DCMTK condition: module, code and text, printed as ``mmmm:cccc text``.
 
     ``details`` are further conditions DCMTK prints on the lines below (nested causes).
+    ``failure_class`` is what the failure means for a run's report (a key of
+    ``echoscu.report.FAILURE_CLASSES``), set where the failure is recognised: the
+    code and text are DCMTK's and say less (one code covers a refused and a timed-out
+    connect), so nothing ever reads the class back out of them.
     """
 
-    def __init__(self, module: int, code: int, text: str, details: tuple[Condition, ...] = ()):
+    def __init__(self, module: int, code: int, text: str, details: tuple[Condition, ...] = (),
+                 failure_class: str | None = None):
         super().__init__(text)
         self.module = module
         self.code = code
         self.text = text
         self.details = details
+        self.failure_class = failure_class
 
     def __str__(self) -> str:
         lines = [f"{self.module:04x}:{self.code:04x} {self.text}"]
@@ -29,58 +35,54 @@ class Condition(Exception):
         return "\n".join(lines)
 
 
-def parse_condition(text: str) -> Condition:
-    """A condition from its printed form ``mmmm:cccc text`` (as certs reports them)."""
-    head, _, rest = text.partition(" ")
-    module, _, code = head.partition(":")
-    return Condition(int(module, 16), int(code, 16), rest)
-
-
-def net(code: int, text: str, *details: Condition) -> Condition:
+def net(code: int, text: str, *details: Condition, failure_class: str | None = None
+        ) -> Condition:
     """A dcmnet (module 0006) condition."""
-    return Condition(DCMNET, code, text, details)
+    return Condition(DCMNET, code, text, details, failure_class)
 
 
 # -- dcmnet conditions echoscu can report -------------------------------------------------
 
-def illegal_service_parameter(what: str) -> Condition:
-    return net(0x030C, f"Illegal service parameter: {what}")
+def illegal_service_parameter(what: str, failure_class: str) -> Condition:
+    return net(0x030C, f"Illegal service parameter: {what}", failure_class=failure_class)
 
 
 def peer_aborted() -> Condition:
-    return net(0x0317, "Peer aborted Association (or never connected)")
+    return net(0x0317, "Peer aborted Association (or never connected)", failure_class="aborted")
 
 
 def peer_requested_release() -> Condition:
-    return net(0x0319, "DUL Peer Requested Release")
+    return net(0x0319, "DUL Peer Requested Release", failure_class="released")
 
 
-def read_timeout() -> Condition:
-    return net(0x031A, "DUL network read timeout")
+def read_timeout(failure_class: str) -> Condition:
+    return net(0x031A, "DUL network read timeout", failure_class=failure_class)
 
 
-def tcp_init_error(reason: str) -> Condition:
-    return net(0x031C, f"TCP Initialization Error: {reason}")
+def tcp_init_error(reason: str, failure_class: str = "network-error") -> Condition:
+    return net(0x031C, f"TCP Initialization Error: {reason}", failure_class=failure_class)
 
 
 def tcp_io_error(reason: str, routine: str) -> Condition:
-    return net(0x031D, f"TCP I/O Error ({reason}) occurred in routine: {routine}")
+    return net(0x031D, f"TCP I/O Error ({reason}) occurred in routine: {routine}",
+               failure_class="network-error")
 
 
 def unknown_host(host: str) -> Condition:
-    return net(0x0320, f"Attempt to connect to unknown host: {host}")
+    return net(0x0320, f"Attempt to connect to unknown host: {host}", failure_class="dns")
 
 
 def unrecognized_pdu(pdu_type: int) -> Condition:
-    return net(0x0321, f"Unrecognized PDU type: {pdu_type:02x}")
+    return net(0x0321, f"Unrecognized PDU type: {pdu_type:02x}", failure_class="protocol-error")
 
 
 def dimse_timeout() -> Condition:
-    return net(0x0207, "DIMSE No data available (timeout in non-blocking mode)")
+    return net(0x0207, "DIMSE No data available (timeout in non-blocking mode)",
+               failure_class="dimse-timeout")
 
 
 def dimse_receive_failed(*details: Condition) -> Condition:
-    return net(0x020D, "DIMSE Failed to receive message", *details)
+    return net(0x020D, "DIMSE Failed to receive message", *details, failure_class="protocol-error")
 
 
 def dimse_read_pdv_failed() -> Condition:
@@ -88,15 +90,17 @@ def dimse_read_pdv_failed() -> Condition:
 
 
 def dimse_send_failed(*details: Condition) -> Condition:
-    return net(0x020E, "DIMSE Failed to send message", *details)
+    return net(0x020E, "DIMSE Failed to send message", *details, failure_class="protocol-error")
 
 
 def unexpected_message_id(got: int, expected: int) -> Condition:
-    return net(0x0211, f"DIMSE: Unexpected Response MsgId: {got} (expected: {expected})")
+    return net(0x0211, f"DIMSE: Unexpected Response MsgId: {got} (expected: {expected})",
+               failure_class="bad-response")
 
 
 def unexpected_command_field(command_field: int) -> Condition:
-    return net(0x0211, f"DIMSE: Unexpected Response Command Field: 0x{command_field:x}")
+    return net(0x0211, f"DIMSE: Unexpected Response Command Field: 0x{command_field:x}",
+               failure_class="bad-response")
 
 
 def illegal_peer_max_pdu(max_pdu: int) -> Condition:

@@ -10,7 +10,7 @@ from echoscu.helptext import DEFAULT_JOBS
 
 
 class EchoOptions:
-    """Settings after DCMTK's parsing and validation (spec sections 1 and 2).
+    """Settings after DCMTK's parsing and validation (docs/dcmtk-behaviour.md sections 1 and 2).
 
     Every field is a keyword argument of the constructor; values not given keep
     DCMTK's defaults listed here.
@@ -76,7 +76,7 @@ class Extensions:
     """Validated settings of our own options (defaults: none of them given)."""
 
     __slots__ = ("json", "stats", "exit_codes", "peers", "jobs", "format", "nagios", "warning",
-                 "critical", "cert_warning", "cert_critical", "log_given")
+                 "critical", "cert_warning", "cert_critical", "log_given", "serve")
 
     def __init__(self) -> None:
         self.json = False
@@ -96,3 +96,6 @@ class Extensions:
         self.cert_critical: int | None = None
         #: True if -q/-v/-d/-ll/-lc was given (Nagios mode then keeps the log lines)
         self.log_given = False
+        #: --serve [ADDR:]PORT as (host, port): the Prometheus probe endpoint; host ""
+        #: listens on every IPv4 interface, port 0 on a free port
+        self.serve: tuple[str, int] | None = None

@@ -1,9 +1,10 @@
-"""What happened in one echoscu run: facts the driver records at its decision points.
+"""What happened in one echoscu run: the observer that keeps the driver's facts.
 
-The driver fills a ``RunReport`` only when a feature asks for one (``--json``, ``--stats``,
-``--nagios``, ``--peers``, the terminal hint). Every renderer reads the same object, and
-the failure class of a run is decided here, once, from the phase it failed in and the
-DCMTK condition the driver raised.
+The driver tells a ``RunReport`` (an ``echoscu.observer.Observer``) what happens when a
+feature asks for one (``--json``, ``--stats``, ``--nagios``, ``--peers``, the terminal
+hint). Every renderer reads the same object. A run's failure class is decided where
+the failure is recognised and arrives on the DCMTK condition (``Condition.failure_class``)
+or with the event; the report keeps it with the phase it happened in.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 from socket import AF_INET6
 from time import perf_counter, time
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+from echoscu.observer import Observer
+
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
+    from certs.session import SessionFacts
     from echoscu.messages import Condition
     from echoscu.options import EchoOptions
 
@@ -41,39 +45,6 @@ FAILURE_CLASSES = {
 #: phases in the order a run goes through them (keys of ``RunReport.timings``)
 PHASES = ("resolve", "connect", "tls_handshake", "associate", "echo", "release", "abort")
 
-_ASSOCIATE_CLASSES = {0x031A: "associate-timeout", 0x0317: "aborted", 0x030C: "local-error",
-                      0x0321: "protocol-error", 0x031F: "protocol-error",
-                      0x0307: "protocol-error", 0x031D: "network-error"}
-_ECHO_CLASSES = {0x0207: "dimse-timeout", 0x0211: "bad-response", 0x020B: "bad-response",
-                 0x0317: "aborted", 0x0319: "released", 0x031D: "network-error"}
-_TLS_VERIFY_CODE = 0x0886
-
-
-def classify(phase: str, condition: Condition | None) -> str:
-    """The failure class of a DCMTK condition raised in ``phase`` (the one mapping)."""
-    code = condition.code if condition is not None else 0
-    if phase == "resolve":
-        return "dns"
-    if phase == "connect":
-        if code == 0x0320:
-            return "dns"
-        text = condition.text if condition is not None else ""
-        if "Connection refused" in text:
-            return "refused"
-        if "(Timeout)" in text or "Connection timed out" in text:  # -to, or the kernel's
-            return "connect-timeout"
-        return "network-error"
-    if phase == "tls_handshake":
-        return "tls-verify" if code == _TLS_VERIFY_CODE else "tls-handshake"
-    if phase == "associate":
-        return _ASSOCIATE_CLASSES.get(code, "protocol-error")
-    if phase == "echo":
-        return _ECHO_CLASSES.get(code, "protocol-error")
-    if phase == "release":
-        return "release-failed"
-    return "local-error"
-
-
 def detailed_exit_code(failure_class: str | None) -> int:
     """The ``--exit-codes detailed`` code of a failure class (None = success, 0)."""
     if failure_class is None:
@@ -95,50 +66,10 @@ class Failure:
         self.reject = reject
 
 
-class TLSFacts:
-    """The negotiated TLS session: version, suite, ALPN, SNI sent, the peer's chain (DER)."""
-
-    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified",
-                 "hostname_verified", "hostname_problem")
-
-    def __init__(self, tls_sock, sni: str | None) -> None:
-        import ssl  # loaded already: this is a TLS run
-
-        name, _protocol, bits = tls_sock.cipher()
-        self.version: str = tls_sock.version()
-        self.cipher: str = name
-        self.cipher_bits: int = bits
-        self.alpn: str | None = tls_sock.selected_alpn_protocol()
-        self.sni = sni
-        #: the certificates the peer sent, leaf first, as DER
-        self.chain: list[bytes] = peer_chain(tls_sock)
-        #: True if the peer's chain was verified against our CA settings (not -ic)
-        self.verified: bool = tls_sock.context.verify_mode != ssl.CERT_NONE
-        #: --verify-hostname's verdict (None: not checked) and, if False, its fatal line
-        self.hostname_verified: bool | None = None
-        self.hostname_problem: str | None = None
-
-
-def peer_chain(tls_sock) -> list[bytes]:
-    """Every certificate the peer sent (leaf first, DER); the leaf alone where Python hides them.
-
-    ``get_unverified_chain`` is public from Python 3.13; before, only the private
-    ``_sslobj`` has it, so that route is feature-tested and the leaf is the fallback.
-    """
-    try:
-        chain_of = getattr(tls_sock, "get_unverified_chain", None)
-        if chain_of is None:
-            chain_of = tls_sock._sslobj.get_unverified_chain
-            from _ssl import ENCODING_DER
-        return [cert if isinstance(cert, bytes) else cert.public_bytes(ENCODING_DER)
-                for cert in chain_of() or []]
-    except (AttributeError, ImportError):
-        leaf = tls_sock.getpeercert(binary_form=True)
-        return [leaf] if leaf else []
-
-
-class RunReport:
+class RunReport(Observer):
     """Facts about one run of the driver, recorded as they happen (times from perf_counter)."""
+
+    wants_tls_answer = True
 
     def __init__(self, opts: EchoOptions) -> None:
         self.host: str = opts.peer
@@ -170,7 +101,7 @@ class RunReport:
         self.contexts: list[tuple[int, int, str | None]] = []
         self.context_id: int | None = None
         self.peer_implementation: tuple[str | None, str | None] = (None, None)
-        self.tls: TLSFacts | None = None
+        self.tls: SessionFacts | None = None
         #: OpenSSL's verify message and reason of a failed handshake
         self.tls_error: dict[str, object] | None = None
         #: the first bytes the peer answered our ClientHello with (kept unread by the
@@ -178,15 +109,18 @@ class RunReport:
         self.tls_answer: bytes | None = None
         #: after a failed verification: the chain the peer sends, from an unverified handshake
         self.unverified_chain: list[bytes] = []
-        #: what answered the A-ASSOCIATE-RQ if not AC/RJ ("Aborted", "ConnectionClosed", ...)
-        self.negotiation_answer: str | None = None
+        #: the A-ASSOCIATE-RQ was answered by the connection closing, without any PDU
+        self.closed_unanswered = False
+        #: the type of the unexpected or unknown PDU that answered the A-ASSOCIATE-RQ
+        self.answer_pdu_type: int | None = None
         self.failure: Failure | None = None
-        #: the error and fatal lines DCMTK's echoscu printed ("F: ..."), when captured
+        #: the error and fatal lines DCMTK's echoscu printed ("F: ..."), as the driver
+        #: printed them
         self.log: list[str] = []
         self.hint: str | None = None
         self.exit_code: int | None = None
 
-    # -- hooks the driver calls ---------------------------------------------------------
+    # -- what the driver reports (the Observer interface) --------------------------------
 
     def begin(self, phase: str) -> None:
         """A phase starts (and the one before it, if any, ends now)."""
@@ -194,11 +128,6 @@ class RunReport:
         self._close(now)
         self._phase = phase
         self._phase_start = now
-
-    def end(self) -> None:
-        """The current phase ended successfully."""
-        self._close(perf_counter())
-        self._phase = None
 
     def _close(self, now: float) -> None:
         if self._phase is not None:
@@ -212,7 +141,9 @@ class RunReport:
 
     def tls_established(self, tls_sock, sni: str | None) -> None:
         """The TLS handshake succeeded: keep the session facts."""
-        self.tls = TLSFacts(tls_sock, sni)
+        from certs.session import SessionFacts
+
+        self.tls = SessionFacts(tls_sock, sni)
 
     def hostname_checked(self, problem: str | None) -> None:
         """--verify-hostname judged the peer certificate: None = it names the host."""
@@ -220,8 +151,10 @@ class RunReport:
             self.tls.hostname_verified = problem is None
             self.tls.hostname_problem = problem
 
-    def tls_failed(self, error: BaseException) -> None:
-        """The TLS handshake raised ``error``: keep what OpenSSL said about it."""
+    def tls_failed(self, error: BaseException, answer: bytes | None) -> None:
+        """The TLS handshake raised ``error``: keep what OpenSSL said about it, and what
+        the peer answered our ClientHello with."""
+        self.tls_answer = answer
         self.tls_error = {
             "reason": getattr(error, "reason", None),
             "library": getattr(error, "library", None),
@@ -241,9 +174,10 @@ class RunReport:
         if context_id is not None:
             self.begin("echo")
 
-    def answered_by(self, event: object) -> None:
+    def unexpected_answer(self, pdu_type: int | None, closed: bool) -> None:
         """Something other than AC/RJ answered the A-ASSOCIATE-RQ."""
-        self.negotiation_answer = type(event).__name__
+        self.answer_pdu_type = pdu_type
+        self.closed_unanswered = closed
 
     def rejected(self, result: int, source: int, reason: int) -> None:
         """The peer sent A-ASSOCIATE-RJ."""
@@ -251,10 +185,13 @@ class RunReport:
 
     def failed(self, condition: Condition | None, failure_class: str | None = None) -> None:
         """The run failed with DCMTK's ``condition`` in the current phase (first failure wins)."""
-        phase = self._phase or "setup"
         if failure_class is None:
-            failure_class = classify(phase, condition)
-        self._fail(Failure(failure_class, phase, condition))
+            failure_class = condition.failure_class if condition is not None else None
+        self._fail(Failure(failure_class or "local-error", self._phase or "setup", condition))
+
+    def printed(self, letter: str, text: str) -> None:
+        """An error or fatal line the driver printed: kept as printed, one entry a line."""
+        self.log.extend(f"{letter}: {line}" for line in text.split("\n"))
 
     def _fail(self, failure: Failure) -> None:
         self._close(perf_counter())
@@ -266,7 +203,7 @@ class RunReport:
         """A C-ECHO sent at ``sent_at`` (perf_counter) was answered with ``status``."""
         self.echoes.append((message_id, perf_counter() - sent_at, status))
 
-    def finish(self, exit_code: int) -> None:
+    def finished(self, exit_code: int) -> None:
         """The driver returned ``exit_code``: close the books (bad status is a failure too)."""
         self._close(perf_counter())
         self._phase = None

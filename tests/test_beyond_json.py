@@ -9,6 +9,7 @@ our options add to stdout only.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from support.beyond import (  # noqa: F401 - fixtures
 )
 from support.fakescp import Script, unknown_pdu
 
-from echoscu.messages import net, tcp_init_error
-from echoscu.report import FAILURE_CLASSES, PHASES, classify
+from echoscu import messages
+from echoscu.report import FAILURE_CLASSES, PHASES
+from echoscu.transport import connect_failure
 
 pytestmark = [pytest.mark.timeout(90)]
 
@@ -210,15 +212,18 @@ def test_schema_knows_every_failure_class_and_phase() -> None:
     assert not set(codes) & {0, 1, 22, 70, 130}
 
 
-@pytest.mark.parametrize(("phase", "condition", "expected"), [
-    ("connect", tcp_init_error("Operation now in progress (Timeout)"), "connect-timeout"),
-    ("connect", tcp_init_error("Network is unreachable"), "network-error"),
-    ("associate", net(0x031D, "TCP I/O Error"), "network-error"),
-    ("echo", net(0x020E, "DIMSE Failed to send message"), "protocol-error"),
+@pytest.mark.parametrize(("condition", "expected"), [
+    (connect_failure(TimeoutError()), "connect-timeout"),
+    (connect_failure(TimeoutError(errno.ETIMEDOUT, "timed out")), "connect-timeout"),
+    (connect_failure(OSError(errno.ENETUNREACH, "unreachable")), "network-error"),
+    (connect_failure(ConnectionRefusedError(errno.ECONNREFUSED, "refused")), "refused"),
+    (messages.tcp_io_error("Broken pipe", "sendAssociationRQTCP"), "network-error"),
+    (messages.dimse_send_failed(messages.illegal_peer_max_pdu(12)), "protocol-error"),
 ])
-def test_classes_without_a_local_peer(phase, condition, expected) -> None:
-    """Failures a loopback peer cannot produce reliably, from DCMTK's condition alone."""
-    assert classify(phase, condition) == expected
+def test_classes_without_a_local_peer(condition, expected) -> None:
+    """Failures a loopback peer cannot produce reliably: the class their condition carries."""
+    assert condition.failure_class == expected
+    assert str(condition).startswith("0006:")
 
 
 def test_option_errors_are_dcmtk_error_blocks() -> None:

@@ -191,12 +191,9 @@ def test_plain_run_imports_no_heavy_modules(storescp):
     (docs/design.md D3)."""
     peer = storescp()
     code = (
-        "import sys, runpy\n"
-        f"sys.argv = ['echoscu', '127.0.0.1', '{peer.port}']\n"
-        "try:\n"
-        "    runpy.run_module('echoscu', run_name='__main__')\n"
-        "except SystemExit as stop:\n"
-        "    assert stop.code == 0, stop.code\n"
+        "import sys\n"
+        "from echoscu.cli import main\n"  # main returns; the console entry would os._exit
+        f"assert main(['127.0.0.1', '{peer.port}'], prog='echoscu') == 0\n"
         "heavy = {'ssl', 'cryptography', 'pydicom', 'pynetdicom', 'click', 'logging'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )

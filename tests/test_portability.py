@@ -213,7 +213,7 @@ def test_openssl_facts_without_ssls_private_module(monkeypatch):
 def test_peer_chain_falls_back_to_the_leaf():
     """Before 3.13 the peer's chain comes from ssl's private _sslobj; where neither that
     nor 3.13's public get_unverified_chain exists, the leaf alone is reported."""
-    from echoscu.report import peer_chain
+    from certs.session import peer_chain
 
     class WithoutChainAccess:
         def getpeercert(self, binary_form: bool = False) -> bytes:

@@ -4,7 +4,6 @@ names (for ``-d`` dumps), and the transfer syntaxes pynetdicom's echoscp accepts
 from __future__ import annotations
 
 VERIFICATION = "1.2.840.10008.1.1"
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
@@ -71,7 +70,7 @@ DCMTK_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
     ("1.2.840.10008.1.2.4.112", "JPEGXL"),
 )
 
-#: the largest -pts value DCMTK 3.7.0 accepts
+#: the largest -pts value DCMTK 3.7.0 accepts (echoscu's help text should use it)
 MAX_PROPOSED_TRANSFER_SYNTAXES = len(DCMTK_TRANSFER_SYNTAXES)
 
 #: the transfer syntaxes pynetdicom 3.0.4's echoscp accepts, in its preference order

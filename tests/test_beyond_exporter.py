@@ -1,0 +1,497 @@
+"""--serve: the Prometheus probe endpoint, scraped over real sockets.
+
+Each test starts ``python -m echoscu --serve 127.0.0.1:0 --peers FILE`` as a subprocess,
+reads the bound port from its ``I: serving probes on`` line, scrapes it with urllib
+while the targets succeed (our echoscp, DCMTK's storescp), refuse the connection,
+reject the association, never answer, or speak TLS, and ends it with SIGTERM. Every
+OpenMetrics answer goes through a strict parser of the text format.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.beyond import OUR_ENV, echoscu
+
+pytestmark = [pytest.mark.timeout(120)]
+
+HOST = "127.0.0.1"
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+HTTP_TIMEOUT = 30.0
+
+
+# -- a strict OpenMetrics text parser ---------------------------------------------------
+
+_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_LABEL = r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"'
+_SAMPLE = re.compile(rf"({_NAME})(?:\{{((?:{_LABEL})(?:,{_LABEL})*)?\}})? (\S+)")
+_SUFFIXES = {"gauge": ("",), "counter": ("_total", "_created"), "info": ("_info",),
+             "unknown": ("",)}
+
+
+def parse_openmetrics(text: str) -> dict[str, dict]:
+    """Families by name: {"type", "help", "unit", "samples": {(name, labels): value}}.
+
+    Fails the test on anything the OpenMetrics 1.0 text format does not allow here:
+    a missing or early ``# EOF``, metadata after samples or repeated, a family split in
+    two, a sample whose name does not fit its family's type, bad label syntax or escapes,
+    duplicate label names or series, an unparsable value.
+    """
+    assert text.endswith("# EOF\n"), text[-200:]
+    lines = text[:-1].split("\n")
+    assert lines.pop() == "# EOF"
+    families: dict[str, dict] = {}
+    current: str | None = None
+    for line in lines:
+        assert line and line == line.strip(), f"blank or padded line: {line!r}"
+        if line.startswith("#"):
+            match = re.fullmatch(rf"# (TYPE|HELP|UNIT) ({_NAME}) ?(.*)", line)
+            assert match, f"bad metadata line: {line!r}"
+            kind, name, value = match.groups()
+            if kind == "TYPE":
+                assert name not in families, f"family {name} declared twice"
+                assert value in _SUFFIXES, f"type {value}"
+                families[name] = {"type": value, "help": None, "unit": None, "samples": {}}
+                current = name
+                continue
+            assert name == current, f"{kind} for {name} outside its family"
+            family = families[name]
+            assert not family["samples"], f"{kind} after samples of {name}"
+            key = kind.lower()
+            assert family[key] is None, f"{kind} twice for {name}"
+            if kind == "UNIT":
+                assert name.endswith("_" + value), f"unit {value} not a suffix of {name}"
+            assert "\\" not in value.replace("\\\\", "").replace("\\n", ""), line
+            family[key] = value
+            continue
+        match = _SAMPLE.fullmatch(line)
+        assert match, f"bad sample line: {line!r}"
+        name, label_text, value_text = match.group(1), match.group(2), match.groups()[-1]
+        assert current is not None and any(
+            name == current + suffix for suffix in _SUFFIXES[families[current]["type"]]), \
+            f"sample {name} outside its family ({current})"
+        labels = tuple(re.findall(_LABEL, label_text or ""))
+        names = [label for label, _ in labels]
+        assert len(names) == len(set(names)), f"repeated label: {line!r}"
+        value = float(value_text)  # accepts NaN and +Inf/-Inf as the format does
+        assert value_text.lower() not in ("inf", "-inf", "+inf") or value_text[-3:] == "Inf"
+        series = (name, labels)
+        samples = families[current]["samples"]
+        assert series not in samples, f"series twice: {line!r}"
+        if families[current]["type"] == "counter":
+            assert value >= 0 and not math.isnan(value), line
+        if families[current]["type"] == "info":
+            assert value == 1, line
+        samples[series] = value
+    _cross_check(text)
+    return families
+
+
+def _cross_check(text: str) -> None:
+    """Also parse with the Prometheus Python client's OpenMetrics parser, where installed."""
+    try:
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    except ImportError:
+        return
+    list(text_string_to_metric_families(text))
+
+
+def value(families: dict[str, dict], name: str, **labels: str) -> float | None:
+    """The value of the one sample of family ``name`` carrying ``labels`` (None if absent)."""
+    family = families.get(name)
+    if family is None:
+        return None
+    found = [sample_value for (_, sample_labels), sample_value in family["samples"].items()
+             if set(labels.items()) <= set(sample_labels)]
+    assert len(found) <= 1, (name, labels, found)
+    return found[0] if found else None
+
+
+def labels_of(families: dict[str, dict], name: str) -> list[dict[str, str]]:
+    """The label sets of family ``name``'s samples."""
+    return [dict(sample_labels) for (_, sample_labels) in families.get(name, {"samples": {}})
+            ["samples"]]
+
+
+def test_parser_rejects_malformed_text() -> None:
+    good = "# TYPE a gauge\n# HELP a x\na 1\n# EOF\n"
+    assert value(parse_openmetrics(good), "a") == 1
+    for bad in ("# TYPE a gauge\na 1\n",                      # no # EOF
+                "# TYPE a gauge\na 1\n# EOF\n\n",             # text after # EOF
+                "a 1\n# EOF\n",                               # sample without family
+                "# TYPE a gauge\na_total 1\n# EOF\n",         # suffix the type does not allow
+                "# TYPE a counter\na 1\n# EOF\n",             # counter sample without _total
+                '# TYPE a gauge\na{b="1",b="2"} 1\n# EOF\n',  # repeated label
+                '# TYPE a gauge\na{b="\\x"} 1\n# EOF\n',      # bad escape
+                "# TYPE a gauge\na 1\n# HELP a x\n# EOF\n",   # metadata after samples
+                "# TYPE a_seconds gauge\n# UNIT a_seconds bytes\n# EOF\n"):
+        with pytest.raises(AssertionError):
+            parse_openmetrics(bad)
+
+
+# -- the exporter as a subprocess -------------------------------------------------------
+
+
+class Exporter:
+    """``echoscu -v --serve 127.0.0.1:0 --peers FILE`` running; ``stop()`` always ends it."""
+
+    def __init__(self, workdir: Path, peers: Path, *extra: str) -> None:
+        self.err_path = workdir / f"exporter-{time.monotonic_ns()}.err"
+        self._err = open(self.err_path, "w+b")  # noqa: SIM115 - closed by stop()
+        env = {**os.environ, **OUR_ENV}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "echoscu", "-v", "--serve", f"{HOST}:0", "--peers",
+             str(peers), *extra],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err, env=env)
+        self.returncode: int | None = None
+        self.port = self._bound_port()
+
+    def _bound_port(self) -> int:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            found = re.search(rf"^I: serving probes on http://{re.escape(HOST)}:(\d+)/",
+                              self.stderr, re.MULTILINE)
+            if found:
+                return int(found.group(1))
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"the exporter did not start:\n{self.stderr}")
+
+    @property
+    def stderr(self) -> str:
+        return self.err_path.read_bytes().decode("utf-8", "backslashreplace")
+
+    def get(self, path: str, headers: dict[str, str] | None = None,
+            timeout: float = HTTP_TIMEOUT) -> tuple[int, str, str]:
+        """(status, content type, body) of GET ``path``."""
+        request = urllib.request.Request(f"http://{HOST}:{self.port}{path}",
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.status, answer.headers["Content-Type"], answer.read().decode()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.headers["Content-Type"], error.read().decode()
+
+    def probe(self, target: str, **headers: str) -> dict[str, dict]:
+        """Probe ``target`` (200 expected) and return the parsed families."""
+        from urllib.parse import quote
+
+        status, content_type, body = self.get(f"/probe?target={quote(target)}",
+                                              headers or None)
+        assert status == 200, (target, status, body)
+        assert content_type == OPENMETRICS
+        return parse_openmetrics(body)
+
+    def metrics(self) -> dict[str, dict]:
+        status, content_type, body = self.get("/metrics")
+        assert status == 200 and content_type == OPENMETRICS, body
+        return parse_openmetrics(body)
+
+    def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
+        """Send ``signum``; (exit code, seconds until the process ended)."""
+        sent = time.monotonic()
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        elapsed = time.monotonic() - sent
+        return self.stop(), elapsed
+
+    def stop(self) -> int:
+        """End the process (SIGTERM, then SIGKILL) and return its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        self._err.close()
+        self.returncode = self.process.returncode
+        return self.returncode
+
+
+@pytest.fixture
+def exporter(tmp_path: Path) -> Iterator:
+    """Factory: ``exporter(peer_lines, *extra_args) -> Exporter``; all stopped at teardown."""
+    started: list[Exporter] = []
+
+    def start(lines: list[str], *extra: str) -> Exporter:
+        peers = tmp_path / f"peers{len(started)}.txt"
+        peers.write_text("\n".join(lines) + "\n")
+        running = Exporter(tmp_path, peers, *extra)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A 127.0.0.1 port that accepts TCP connections (the kernel's backlog) and never
+    answers: an association request there waits for -ta."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind((HOST, 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+# -- probes -----------------------------------------------------------------------------
+
+
+def test_probe_outcomes_and_target_matching(exporter, scp, closed_port, silent_port) -> None:
+    plain = scp().port
+    picky = scp("-aet", "RIGHT", "--require-called-aet").port
+    running = exporter([
+        "# targets the exporter may probe",
+        f"{HOST}:{plain}",
+        f"RIGHT@{HOST}:{picky}",
+        f"WRONG@{HOST}:{picky}",
+        f"{HOST}:{closed_port}",
+        f"SILENT@{HOST}:{silent_port}  ta=1 td=1",
+        f"LATE@{HOST}:{silent_port}",
+        f"MIXED@LocalHost:{plain}  aet=PROBER",
+    ])
+    before = running.metrics()
+    assert value(before, "dicom_echo_exporter_probes", result="success") == 0
+    assert value(before, "dicom_echo_exporter_targets") == 7
+
+    ok = running.probe(f"{HOST}:{plain}")
+    assert value(ok, "dicom_echo_success") == 1 and value(ok, "dicom_echo_up") == 1
+    assert "dicom_echo_failure" not in ok
+    phases = {labels["phase"] for labels in labels_of(ok, "dicom_echo_phase_duration_seconds")}
+    assert {"connect", "associate", "echo", "release"} <= phases
+    assert 0 < value(ok, "dicom_echo_rtt_seconds") < value(ok, "dicom_echo_duration_seconds")
+    assert value(ok, "dicom_echo_status") == 0
+    assert labels_of(ok, "dicom_echo_probe") == [
+        {"peers_file_line": "2", "called_aet": "ANY-SCP", "calling_aet": "ECHOSCU",
+         "tls": "off"}]
+    assert ok["dicom_echo_duration_seconds"]["unit"] == "seconds"
+    assert "dicom_echo_tls" not in ok and "dicom_echo_cert_expiry_seconds" not in ok
+
+    assert value(running.probe(f"RIGHT@{HOST}:{picky}"), "dicom_echo_success") == 1
+    rejected = running.probe(f"WRONG@{HOST}:{picky}")
+    assert value(rejected, "dicom_echo_success") == 0
+    assert labels_of(rejected, "dicom_echo_failure") == [{"class": "rejected",
+                                                          "phase": "associate"}]
+    refused = running.probe(f"{HOST}:{closed_port}")
+    assert labels_of(refused, "dicom_echo_failure")[0]["class"] == "refused"
+    assert "dicom_echo_rtt_seconds" not in refused
+
+    started = time.monotonic()
+    silent = running.probe(f"SILENT@{HOST}:{silent_port}")
+    assert time.monotonic() - started < 10
+    assert labels_of(silent, "dicom_echo_failure")[0]["class"] == "associate-timeout"
+    # no ta= on the line (30 s): Prometheus' scrape timeout header bounds the probe
+    started = time.monotonic()
+    late = running.probe(f"LATE@{HOST}:{silent_port}",
+                         **{"X-Prometheus-Scrape-Timeout-Seconds": "2"})
+    assert time.monotonic() - started < 10
+    assert labels_of(late, "dicom_echo_failure")[0]["class"] == "associate-timeout"
+
+    # the host as written, in any case; the line's own calling AE title
+    mixed = running.probe(f"MIXED@localhost:{plain}")
+    assert value(mixed, "dicom_echo_success") == 1
+    assert labels_of(mixed, "dicom_echo_probe")[0]["calling_aet"] == "PROBER"
+
+    # not in the file, or ambiguous: 403 and no connection
+    for target in (f"{HOST}:1", f"OTHER@{HOST}:{plain}", f"{HOST}:{picky}",
+                   f"127.0.0.2:{plain}", f"RIGHT@{HOST}:{plain}"):
+        status, content_type, body = running.get(f"/probe?target={target}")
+        assert status == 403, (target, body)
+        assert content_type.startswith("text/plain")
+    # missing or malformed: 400; another path: 404
+    for path in ("/probe", "/probe?target=", f"/probe?target={HOST}",
+                 f"/probe?target={HOST}:{plain}&target={HOST}:{plain}",
+                 "/probe?target=a%20b:104", f"/probe?target=@{HOST}:{plain}",
+                 f"/probe?target={HOST}:99999"):
+        assert running.get(path)[0] == 400, path
+    for path in ("/", "/probes", "/metrics/x", "/probe/x?target=a:1"):
+        assert running.get(path)[0] == 404, path
+
+    after = running.metrics()
+    assert value(after, "dicom_echo_exporter_probes", result="success") == 3
+    assert value(after, "dicom_echo_exporter_probes", result="failure") == 4
+    assert value(after, "dicom_echo_exporter_probe_failures", **{"class": "refused"}) == 1
+    assert value(after, "dicom_echo_exporter_probe_failures",
+                 **{"class": "associate-timeout"}) == 2
+    assert value(after, "dicom_echo_exporter_requests", code="403") == 5
+    assert value(after, "dicom_echo_exporter_requests", code="400") == 7
+    assert value(after, "dicom_echo_exporter_requests", code="404") == 4
+    assert value(after, "dicom_echo_exporter_probes_in_flight") == 0
+    assert value(after, "dicom_echo_exporter_probe_seconds") > 1
+
+    code, elapsed = running.terminate()
+    assert code == 0 and elapsed < 5, running.stderr
+    probe_lines = [line for line in running.stderr.splitlines() if line.startswith("I: probe ")]
+    assert len([line for line in probe_lines if "refused (" not in line]) == 7, probe_lines
+    assert f"I: probe WRONG@{HOST}:{picky} (line 4): failed: rejected in " in running.stderr
+    assert "Traceback" not in running.stderr
+
+
+@pytest.mark.dcmtk
+def test_probe_of_dcmtk_storescp(exporter, storescp) -> None:
+    peer = storescp()
+    running = exporter([f"STORESCP@{HOST}:{peer.port}"])
+    result = running.probe(f"{HOST}:{peer.port}")
+    assert value(result, "dicom_echo_success") == 1
+    assert value(result, "dicom_echo_status") == 0
+    assert running.terminate()[0] == 0
+
+
+def _not_after(pem_path: Path) -> float:
+    from echoscu.certfacts import not_after
+
+    return not_after(ssl.PEM_cert_to_DER_cert(Path(pem_path).read_text()))
+
+
+def test_tls_probe_reports_version_and_certificate_expiry(exporter, scp, pki) -> None:
+    port = scp("+tls", pki.server.key, pki.server.cert, "-ic").port
+    identity = f"key={pki.client.key} cert={pki.client.cert}"
+    running = exporter([f"TLS@localhost:{port}  {identity}  ca={pki.ca.cert}",
+                        f"UNTRUSTED@localhost:{port}  {identity}"])
+    result = running.probe(f"TLS@localhost:{port}")
+    assert value(result, "dicom_echo_success") == 1, result
+    (tls,) = labels_of(result, "dicom_echo_tls")
+    assert tls["version"].startswith("TLSv1.") and tls["cipher"]
+    assert value(result, "dicom_echo_phase_duration_seconds", phase="tls_handshake") > 0
+    assert labels_of(result, "dicom_echo_probe")[0]["tls"] == "on"
+    expiry = value(result, "dicom_echo_cert_expiry_timestamp_seconds")
+    earliest = min(_not_after(pki.server.cert), _not_after(pki.ca.cert))
+    assert expiry == int(earliest)
+    left = value(result, "dicom_echo_cert_expiry_seconds")
+    assert abs(left - (earliest - time.time())) < 120
+    assert 300 * 86400 < left < 367 * 86400  # the test PKI is valid for a year
+
+    untrusted = running.probe(f"UNTRUSTED@localhost:{port}")
+    assert labels_of(untrusted, "dicom_echo_failure")[0]["class"] == "tls-verify"
+    assert "dicom_echo_tls" not in untrusted
+    # the chain the peer sends is read without verification: its expiry is still reported
+    assert value(untrusted, "dicom_echo_cert_expiry_timestamp_seconds") == int(earliest)
+    assert running.terminate()[0] == 0
+
+
+def test_saturation_and_sigterm_with_a_probe_under_way(exporter, silent_port) -> None:
+    running = exporter([f"SILENT@{HOST}:{silent_port}  ta=3", f"OTHER@{HOST}:{silent_port}"],
+                       "--jobs", "1")
+    answers: list[tuple[int, str, str]] = []
+    first = threading.Thread(target=lambda: answers.append(
+        running.get(f"/probe?target=SILENT@{HOST}:{silent_port}")))
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        while value(running.metrics(), "dicom_echo_exporter_probes_in_flight") != 1:
+            assert time.monotonic() < deadline, "the first probe never started"
+            time.sleep(0.05)
+        status, _, body = running.get(f"/probe?target=OTHER@{HOST}:{silent_port}")
+        assert status == 503, body
+        assert value(running.metrics(), "dicom_echo_exporter_requests", code="503") == 1
+        # SIGTERM now: no new connection is accepted, the probe under way still answers
+        code, elapsed = running.terminate()
+    finally:
+        first.join(HTTP_TIMEOUT)
+    assert code == 0 and elapsed < 10, running.stderr
+    assert len(answers) == 1
+    status, content_type, body = answers[0]
+    assert status == 200 and content_type == OPENMETRICS
+    assert labels_of(parse_openmetrics(body), "dicom_echo_failure")[0]["class"] == \
+        "associate-timeout"
+    with pytest.raises(OSError):
+        socket.create_connection((HOST, running.port), timeout=2).close()
+
+
+def test_sigint_ends_it_cleanly_too(exporter, scp) -> None:
+    running = exporter([f"{HOST}:{scp().port}"])
+    code, elapsed = running.terminate(signal.SIGINT)
+    assert code == 0 and elapsed < 5, running.stderr
+    assert "Traceback" not in running.stderr
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["--serve", "9104", "pacs", "104"], "--serve only allowed with --peers"),
+    (["--serve", "abc"], "Invalid value for option --serve (abc: use [host:]port)"),
+    (["--serve", "::1:80"], "Invalid value for option --serve (::1:80: use [host:]port)"),
+    (["--serve", "[::1]"], "Invalid value for option --serve ([::1]: use [host:]port)"),
+    (["--serve", "host:"], "Invalid value for option --serve (host:: use [host:]port)"),
+    (["--serve", "70000"], "Invalid value for option --serve (overflow: 70000)"),
+    (["--serve", "9104", "--format", "json"], "--format not allowed with --serve"),
+])
+def test_command_line_errors(args: list[str], error: str, tmp_path: Path) -> None:
+    peers = tmp_path / "peers.txt"
+    peers.write_text("pacs:104\n")
+    if "pacs" not in args:
+        args = [*args, "--peers", str(peers)]
+    result = echoscu(*args, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"error: {error}", result.stderr
+    assert result.stdout == ""
+
+
+def test_port_in_use_is_a_fatal_error(tmp_path: Path) -> None:
+    peers = tmp_path / "peers.txt"
+    peers.write_text("pacs:104\n")
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        result = echoscu("--serve", f"{HOST}:{taken.getsockname()[1]}", "--peers", str(peers),
+                         timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"F: cannot listen on {HOST}:"), result.stderr
+
+
+def test_plain_echo_does_not_load_the_exporter(closed_port) -> None:
+    """--serve is loaded lazily: a plain echo's start-up does not pay for http.server."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "echoscu", HOST,
+                             str(closed_port)], env={**os.environ, **OUR_ENV},
+                            capture_output=True, text=True, timeout=60)
+    names = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line}
+    assert "echoscu.driver" in names, result.stderr[-2000:]
+    assert not names & {"echoscu.exporter", "http.server", "echoscu.extensions"}
+
+
+def test_readme_scrape_config_and_rules_pass_promtool(tmp_path: Path) -> None:
+    """The README's Prometheus snippets are valid for promtool (skipped without it)."""
+    import shutil
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus)")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+    def snippet(first_line: str) -> str:
+        start = readme.index(first_line)
+        return readme[start:readme.index("```", start)]
+
+    (tmp_path / "dicom-echo.rules.yml").write_text(snippet("# dicom-echo.rules.yml"))
+    (tmp_path / "prometheus.yml").write_text(
+        "rule_files: [dicom-echo.rules.yml]\n" + snippet("# prometheus.yml"))
+    for args in (["check", "config", "prometheus.yml"], ["check", "rules", "dicom-echo.rules.yml"]):
+        result = subprocess.run([promtool, *args], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
