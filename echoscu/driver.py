@@ -233,6 +233,12 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
         PresentationContextRQ(2 * index + 1, uids.VERIFICATION, list(syntaxes))
         for index in range(opts.propose_pc)
     ]
+    if opts.probes or opts.check_find:
+        # --probe-sop / --check-find: their own contexts after Verification's
+        from echoscu.probe import extra_contexts
+
+        contexts += [PresentationContextRQ(context_id, abstract, list(syntaxes))
+                     for context_id, abstract, syntaxes in extra_contexts(opts)]
     user_info = UserInformation(
         max_pdu=our_max_pdu,
         implementation_class_uid=IMPLEMENTATION_CLASS_UID,
@@ -498,10 +504,12 @@ class _Session:
         self.max_send_pdv = max_send_pdv(ac.user_info.max_pdu)
         if app.enabled(DEBUG):
             app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
-        proposed = {ctx.id for ctx in self.rq.contexts}
-        accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
+        # the echo uses one of the -ppc Verification contexts (--probe-sop and --check-find
+        # add others after them)
+        echo_ids = [ctx.id for ctx in self.rq.contexts[: self.opts.propose_pc]]
+        accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in echo_ids]
         if accepted:
-            self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
+            self.context_id = min(accepted, key=echo_ids.index)
         self.observer.accepted(ac, self.max_send_pdv, self.context_id or None)
         if not accepted:
             self.observer.failed(None, "no-context")
@@ -566,9 +574,48 @@ class _Session:
             if verbose:
                 app.info(f"Received Echo Response ({msg.status_text(status)})")
             _dump_status_detail(self.last_command)
+        if opts.check_find:
+            ended = self._check_find((message_id + 1) & 0xFFFF or 1)
+            if ended is not None:
+                return ended
         if opts.abort:
             return self._abort(EXIT_OK)
         return self._release()
+
+    def _check_find(self, message_id: int) -> int | None:
+        """``--check-find``: one C-FIND after the echoes (``echoscu.query``). None if it was
+        answered; else its failure is reported, the association ended, the exit code."""
+        from echoscu import query
+        from echoscu.probe import find_context_id
+
+        observer = self.observer
+        observer.begin("find")
+        result = query.check(self.dul.ac, find_context_id(self.opts), message_id,
+                             self._send_message, self._next_event, self.dimse_timeout,
+                             app.info if app.enabled(INFO) else None)
+        observer.found(result)
+        if result.failure_class is None:
+            app.info(f"Received Final Find Response ({query.status_text(result.status)}, "
+                     f"{result.matches} matches)")
+            return None
+        observer.failed(result.condition, result.failure_class)
+        _error(observer, app, f"Find Failed: {result.problem}")
+        if result.association == "closed":
+            self.close()
+            return EXIT_FAILURE
+        if result.association == "broken" or self.opts.abort:
+            return self._abort(EXIT_FAILURE)
+        self._release()
+        return EXIT_FAILURE
+
+    def _send_message(self, context_id: int, command: bytes, dataset: bytes) -> None:
+        """Send one DIMSE message with a data set (a Condition if it cannot be sent)."""
+        try:
+            request = self.dul.send_message(context_id, command, dataset)
+        except MaxPDUTooSmallError:
+            raise msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu)) from None
+        self._trace()
+        self.transport.send(request, "sendPDataTCP")
 
     def _traced_request(self, context_id: int, message_id: int) -> bytes:
         """The C-ECHO-RQ PDUs, with DCMTK's trace of the command and the P-DATA request."""

@@ -84,6 +84,7 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
     for name in ("--json", "--stats", "--nagios", "--peers"):
         check_conflict(name, "--verify-cert or --is-root-cert",
                        offline is not None and line.find(name) is not None)
+    _probe_options(line, options, offline is not None)
     peers = line.find("--peers")
     if peers:
         ext.peers = peers.value
@@ -156,6 +157,31 @@ def _verify_hostname(line: ParsedLine, options: EchoOptions, offline: bool, flee
         options.verify_hostname_as = named.value
 
 
+def _probe_options(line: ParsedLine, options: EchoOptions, offline: bool) -> None:
+    """``--probe-sop`` (keywords looked up in pydicom's table) and ``--check-find``."""
+    probes = line.find_all("--probe-sop")
+    options.check_find = line.find("--check-find") is not None
+    for name in ("--probe-sop", "--check-find"):
+        check_conflict(name, "--verify-cert or --is-root-cert",
+                       offline and line.find(name) is not None)
+    if probes:
+        from echoscu.sopclasses import parse_probe
+
+        parsed = []
+        for occurrence in reversed(probes):  # command-line order
+            try:
+                parsed.extend(parse_probe(occurrence.value))
+            except ValueError as problem:
+                raise CommandLineError(str(problem)) from None
+        options.probes = parsed
+    from echoscu.probe import MAX_CONTEXTS, context_count
+
+    count = context_count(options)
+    if count > MAX_CONTEXTS:
+        raise CommandLineError(f"too many presentation contexts ({count}, at most "
+                               f"{MAX_CONTEXTS}): fewer --propose-pc or --probe-sop")
+
+
 def nagios_usage_error() -> int:
     """``--nagios`` with a bad command line: UNKNOWN (DCMTK's error block is on stderr)."""
     print_text("DICOM UNKNOWN - invalid command line (see the error on stderr)\n")
@@ -207,10 +233,15 @@ def _render(report: RunReport, ext: Extensions, code: int) -> int:
         from echoscu.document import dump, result_document
 
         print_text(dump(result_document(report)) + "\n")
-    elif ext.stats:
-        from echoscu.document import stats_text
+    else:
+        if report.probe_plan or report.check_find:
+            from echoscu.document import probe_text
 
-        print_text(stats_text(report))
+            print_text(probe_text(report))
+        if ext.stats:
+            from echoscu.document import stats_text
+
+            print_text(stats_text(report))
     return exit_code(report, code, ext.exit_codes)
 
 

@@ -63,6 +63,44 @@ def detail(report: RunReport, with_class: bool = True) -> str:
     return failure_text(report, with_class)
 
 
+def probe_find_summary(report: RunReport) -> str:
+    """``probes 12/13 accepted, find 0 matches`` for probe=/find= (empty without them)."""
+    parts = []
+    if report.probe_plan and report.negotiated:
+        accepted = sum(1 for probe in report.probes if probe[3] == 0)
+        parts.append(f"probes {accepted}/{len(report.probe_plan)} accepted")
+    found = report.find
+    if found is not None and found.failure_class is None:
+        parts.append(f"find {found.matches} match{'es' if found.matches != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _probes_cell(report: RunReport) -> str:
+    """The CSV ``probes`` cell: ``keyword=result`` (``=accepted:TS UID``) joined by ``;``."""
+    if not report.probe_plan or not report.negotiated:
+        return ""
+    from echoscu.probe import result_text
+    from echoscu.sopclasses import keyword
+
+    cells = []
+    for _, abstract, _, result, syntax in report.probes:
+        cell = f"{keyword(abstract)}={result_text(result)}"
+        if result == 0 and syntax:
+            cell += f":{syntax}"
+        cells.append(cell)
+    return ";".join(cells)
+
+
+def _find_cell(report: RunReport) -> str:
+    """The CSV ``find`` cell: ``0x0000 2 matches``, ``refused`` or ``failed`` (empty without)."""
+    found = report.find
+    if found is None:
+        return ""
+    if found.failure_class is None:
+        return f"0x{found.status:04x} {found.matches} matches"
+    return "refused" if found.failure_class == "find-refused" else "failed"
+
+
 def _tls_text(report: RunReport) -> str:
     if not report.tls_requested:
         return "-"
@@ -89,7 +127,7 @@ def table(run: FleetRun) -> str:
     rows = []
     for report in run.reports:
         days = _cert_days(report)
-        text = detail(report, with_class=False)
+        text = detail(report, with_class=False) or probe_find_summary(report)
         if report.hint:
             text += f" (hint: {report.hint})"
         rows.append((report.label, report.calling_aet, _tls_text(report),
@@ -150,7 +188,7 @@ def json_text(run: FleetRun) -> str:
 CSV_COLUMNS = ("line", "peer", "host", "port", "called_aet", "calling_aet", "tls", "outcome",
                "failure_class", "exit_code_detailed", "total_ms", "connect_ms",
                "tls_handshake_ms", "associate_ms", "rtt_ms", "statuses", "tls_version",
-               "cert_days_left", "detail", "hint")
+               "cert_days_left", "detail", "hint", "probes", "find")
 #: the column added when a peer's certificate was to be checked (--verify-hostname)
 CSV_HOSTNAME_COLUMN = "hostname_verified"
 
@@ -179,6 +217,7 @@ def csv_text(run: FleetRun) -> str:
             " ".join(f"0x{status:04x}" for _, _, status in report.echoes),
             report.tls.version if report.tls is not None else "",
             "" if days is None else days, detail(report), report.hint or "",
+            _probes_cell(report), _find_cell(report),
             *([{None: "", True: "yes", False: "no"}[_hostname_verified(report)]]
               if hostnames else []),
         ])

@@ -30,6 +30,7 @@ EXTENSION_OPTIONS = frozenset((
     "--json", "--stats", "--interval", "--exit-codes", "--peers", "--jobs", "--format",
     "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical", "--serve",
     "--verify-hostname", "--verify-hostname-as",
+    "--probe-sop", "--check-find",
 ))
 
 #: option blocks (rightmost wins), each in DCMTK's examination order
@@ -119,6 +120,14 @@ TABLE = OptionTable(
         Option("--stats", help="print round-trip statistics (with --repeat)"),
         Option("--interval", "", 1, "[s]econds: number (default: 0)",
                "wait s seconds between echoes"),
+        SubGroup("capability probe:"),
+        Option("--probe-sop", "", 1, "[c]lass: string (CLASS[:TS,...])",
+               "propose SOP class c (UID, keyword, storage or\n"
+               "qr) next to Verification with transfer syntaxes\n"
+               "TS (default: implicit/explicit VR LE) and\n"
+               "report the peer's answer", repeatable=True),
+        Option("--check-find", help="after the echo, send one Study Root C-FIND\n"
+               "(matching nothing) and report its status"),
         SubGroup("exit codes:"),
         Option("--exit-codes", "", 1, "[m]ode: string constant (dcmtk, detailed)",
                "dcmtk: DCMTK's codes (default)\n"

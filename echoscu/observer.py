@@ -14,6 +14,7 @@ TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.dul.pdu import AssociateAC
     from echoscu.messages import Condition
+    from echoscu.query import FindResult
 
 
 class Observer:
@@ -54,6 +55,9 @@ class Observer:
 
     def echo(self, message_id: int, sent_at: float, status: int) -> None:
         """A C-ECHO sent at ``sent_at`` (perf_counter) was answered with ``status``."""
+
+    def found(self, result: FindResult) -> None:
+        """``--check-find``'s C-FIND is over: what it found (``echoscu.query.FindResult``)."""
 
     def failed(self, condition: Condition | None, failure_class: str | None = None) -> None:
         """The run failed: DCMTK's ``condition`` (None where DCMTK has none), classed by

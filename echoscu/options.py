@@ -21,6 +21,7 @@ class EchoOptions:
         "connect_timeout", "socket_timeout", "acse_timeout", "dimse_timeout", "max_pdu",
         "repeat", "abort", "tls", "verify_cert", "is_root_cert", "interval", "extensions",
         "verify_hostname", "verify_hostname_as",
+        "probes", "check_find",
     )
 
     def __init__(self, **settings: object) -> None:
@@ -58,6 +59,10 @@ class EchoOptions:
         #: certificate's subjectAltName against NAME, else the peer parameter
         self.verify_hostname: bool = False
         self.verify_hostname_as: str | None = None
+        #: --probe-sop: (SOP class UID, transfer syntax UIDs) per extra presentation context
+        self.probes: list[tuple[str, tuple[str, ...]]] = []
+        #: --check-find: one Study Root C-FIND after the echoes
+        self.check_find = False
         for name, value in settings.items():
             setattr(self, name, value)  # an unknown name raises AttributeError (slots)
 

@@ -12,7 +12,7 @@ from echoscu.cmdline import CommandLineError
 #: the largest --peers file we read (about a million peers)
 PEERS_FILE_LIMIT = 64 << 20
 _SETTINGS = ("aet", "tls", "key", "cert", "ca", "sni", "verify-hostname", "hostname", "to",
-             "ts", "ta", "td")
+             "ts", "ta", "td", "probe", "find")
 #: the peer settings that are timeouts, and the option field each sets
 TIMEOUT_SETTINGS = {"to": "connect_timeout", "ts": "socket_timeout", "ta": "acse_timeout",
                     "td": "dimse_timeout"}
@@ -123,3 +123,21 @@ def _check_settings(settings: dict[str, str]) -> None:
         value = settings.get(name)
         if value is not None and not value.isdigit():
             raise ValueError(f"{name}={value}: seconds as a whole number")
+    find = settings.get("find")
+    if find not in (None, "on", "off"):
+        raise ValueError(f"find={find}: use find=on or find=off")
+    if "probe" in settings:
+        peer_probes(settings["probe"])
+
+
+def peer_probes(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """``probe=CLASS[:TS,...];CLASS...`` as ``EchoOptions.probes`` (ValueError if malformed;
+    pydicom's keyword table is loaded only here)."""
+    from echoscu.sopclasses import parse_probe
+
+    probes = []
+    for item in text.split(";"):
+        if not item:
+            raise ValueError(f"probe={text}: empty SOP class")
+        probes.extend(parse_probe(item))
+    return probes

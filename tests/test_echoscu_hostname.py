@@ -378,7 +378,7 @@ def test_fleet_settings_and_outputs(scp, pki, certificates, tmp_path):
     peers.write_text(f"localhost:{server.port}\nlocalhost:{wild.port} verify-hostname=off\n")
     csv = echoscu(*_client(pki), "--verify-hostname", "--peers", str(peers), "--format", "csv")
     lines = csv.stdout.splitlines()
-    assert lines[0].endswith(",hint,hostname_verified")
+    assert lines[0].endswith(",hint,probes,find,hostname_verified")
     assert lines[1].endswith(",yes") and lines[2].endswith(",")
     assert csv.returncode == 0
 

@@ -269,3 +269,22 @@ def command_has_dataset(command: bytes) -> bool:
 def command_vr(tag: int) -> str | None:
     """The VR of a command-group element (for dumps), or None for an unknown tag."""
     return _VR.get(tag)
+
+
+# --------------------------------------------------------------------------- C-FIND
+
+C_FIND_RQ = 0x0020
+C_FIND_RSP = 0x8020
+#: CommandDataSetType of a message that carries a data set (any value but NO_DATA_SET)
+DATA_SET_PRESENT = 0x0000
+
+
+def find_rq(message_id: int, affected_sop_class: str, priority: int = 0) -> bytes:
+    """A C-FIND-RQ command set (priority 0 = medium); the identifier data set follows it."""
+    return _command_set(
+        _uid(AFFECTED_SOP_CLASS_UID, affected_sop_class),
+        _us(COMMAND_FIELD, C_FIND_RQ),
+        _us(MESSAGE_ID, message_id),
+        _us(PRIORITY, priority),
+        _us(COMMAND_DATA_SET_TYPE, DATA_SET_PRESENT),
+    )
