@@ -326,7 +326,8 @@ def peer_certificate_subject(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> str:
 class SessionFacts:
     """A negotiated TLS session: version, suite, ALPN, SNI sent, the peer's chain (DER)."""
 
-    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified")
+    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified",
+                 "hostname_verified", "hostname_problem")
 
     def __init__(self, ssl_sock: ssl.SSLSocket, sni: str | None) -> None:
         name, _protocol, bits = ssl_sock.cipher()
@@ -340,6 +341,10 @@ class SessionFacts:
         self.chain: list[bytes] = peer_chain(ssl_sock)
         #: True if the peer's chain was verified against our CA settings (not -ic)
         self.verified: bool = ssl_sock.context.verify_mode != ssl.CERT_NONE
+        #: the verdict of certs.hostname's check (None: not checked) and, if False, its
+        #: fatal line
+        self.hostname_verified: bool | None = None
+        self.hostname_problem: str | None = None
 
 
 def peer_chain(ssl_sock: ssl.SSLSocket) -> list[bytes]:

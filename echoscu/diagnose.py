@@ -43,6 +43,11 @@ def add_hint(report: RunReport, opts: EchoOptions) -> None:
     where = _where(report)
     if failure.failure_class == "rejected":
         report.hint = _rejection_hint(report)
+    elif report.tls is not None and report.tls.hostname_verified is False:
+        # --verify-hostname refused a chain we hold already: no second handshake needed
+        report.hint = (f"the peer's certificate does not name '{report.hostname_expected}': "
+                       "connect by a name it lists, or name the expected one with "
+                       "--verify-hostname-as")
     elif failure.failure_class == "find-refused":
         report.hint = _find_hint(report)
     elif failure.failure_class == "tls-verify":

@@ -135,11 +135,14 @@ def _tls(report: RunReport) -> dict[str, object] | None:
     if facts is None:
         return {"established": False, "version": None, "cipher": None, "cipher_bits": None,
                 "alpn": None, "sni": report.sni_requested, "verified": None,
+                "hostname": report.hostname_expected, "hostname_verified": None,
                 "peer_chain": describe_chain(report.unverified_chain, report.host),
                 "error": report.tls_error}
     return {"established": True, "version": facts.version, "cipher": facts.cipher,
             "cipher_bits": facts.cipher_bits, "alpn": facts.alpn, "sni": facts.sni,
-            "verified": facts.verified, "peer_chain": describe_chain(facts.chain, report.host),
+            "verified": facts.verified, "hostname": report.hostname_expected,
+            "hostname_verified": facts.hostname_verified,
+            "peer_chain": describe_chain(facts.chain, report.host),
             "error": None}
 
 

@@ -405,6 +405,16 @@ class _Session:
         tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):
             net.debug("\n".join(connection_details(tls_sock)))
+        expected = self.opts.expected_hostname()
+        if expected is not None:  # --verify-hostname: before anything of the association
+            from certs.hostname import check_peer_hostname
+
+            problem = check_peer_hostname(tls_sock, expected, tls_log)
+            observer.hostname_checked(problem)
+            if problem is not None:
+                raise msg.Condition(msg.DCMTLS, CERTIFICATE_REFUSED_CODE,
+                                    "TLS error: certificate verify failed",
+                                    failure_class="tls-verify")
 
     def close(self) -> None:
         """Drop the connection without any further PDU."""

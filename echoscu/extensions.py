@@ -119,6 +119,7 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
         if found:
             check_dependence(name, "--nagios", ext.nagios)
             setattr(ext, field, unsigned_value(found, 0))
+    _verify_hostname(line, options, offline is not None, peers is not None)
     found = line.find("--interval")
     if found:
         options.interval = _number(found)
@@ -127,6 +128,33 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
         ext.exit_codes = _choice(found, EXIT_CODE_MODES)
     ext.log_given = any(line.find(name) for name in (*LOG_BLOCK, "--log-level", "--log-config"))
     return ext
+
+
+def _verify_hostname(line: ParsedLine, options: EchoOptions, offline: bool, fleet: bool) -> None:
+    """``--verify-hostname`` / ``--verify-hostname-as NAME`` (the latter implies the former).
+
+    They need a verified TLS peer: DCMTK's dependence and conflict messages otherwise.
+    A fleet check applies them to its TLS peers (a line may switch TLS on).
+    """
+    plain = line.find("--verify-hostname")
+    named = line.find("--verify-hostname-as")
+    for found in (plain, named):
+        if found is None:
+            continue
+        name = found.option.long
+        check_conflict(name, "--verify-cert or --is-root-cert", offline)
+        check_dependence(name, "--enable-tls or --anonymous-tls",
+                         fleet or options.tls is not None)
+        check_conflict(name, "--ignore-peer-cert",
+                       options.tls is not None and options.tls.peer_cert == "ignore")
+        options.verify_hostname = True
+    if named is not None:
+        from certs.hostname import usable_reference
+
+        if not usable_reference(named.value):
+            raise CommandLineError(
+                f"Invalid value for option --verify-hostname-as ({named.value})")
+        options.verify_hostname_as = named.value
 
 
 def _probe_options(line: ParsedLine, options: EchoOptions, offline: bool) -> None:

@@ -4,10 +4,11 @@ JUnit, OpenMetrics).
 One peer a line: ``[AET@]host:port`` (``[v6 address]:port`` for IPv6), then optional
 ``setting=value`` words: ``aet`` (calling AE title), ``tls`` (on/off), ``key`` and
 ``cert`` (client identity, implies TLS), ``ca`` (CA file or directory to trust),
-``sni``, the timeouts ``to``/``ts``/``ta``/``td`` in seconds, ``probe``
-(``CLASS[:TS,...];CLASS...`` as ``--probe-sop``) and ``find`` (on/off, as
-``--check-find``). ``#`` starts a comment. The command line's options are every peer's
-defaults.
+``sni``, ``verify-hostname`` (on/off) and ``hostname`` (the name the peer certificate
+must carry, implies verify-hostname=on), the timeouts ``to``/``ts``/``ta``/``td`` in
+seconds, ``probe`` (``CLASS[:TS,...];CLASS...`` as ``--probe-sop``) and ``find``
+(on/off, as ``--check-find``). ``#`` starts a comment. The command line's options are
+every peer's defaults.
 
 The driver is blocking, so peers run in a thread pool (``--jobs``). Every peer gets
 its own options, report and socket; TLS contexts are built once per distinct TLS
@@ -55,6 +56,10 @@ def peer_options(base: EchoOptions, peer: PeerLine) -> EchoOptions:
         if name in settings:
             setattr(opts, field, int(settings[name]))
     opts.tls = _peer_tls(base.tls, settings)
+    if "verify-hostname" in settings:
+        opts.verify_hostname = settings["verify-hostname"] == "on"
+    if "hostname" in settings:
+        opts.verify_hostname, opts.verify_hostname_as = True, settings["hostname"]
     if "probe" in settings:
         from echoscu.peerfile import peer_probes
 

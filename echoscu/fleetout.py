@@ -104,7 +104,17 @@ def _find_cell(report: RunReport) -> str:
 def _tls_text(report: RunReport) -> str:
     if not report.tls_requested:
         return "-"
-    return report.tls.version if report.tls is not None else "failed"
+    if report.tls is None:
+        return "failed"
+    return report.tls.version + _HOSTNAME_TEXT[report.tls.hostname_verified]
+
+
+#: the --verify-hostname verdict after the TLS version in the table's TLS column
+_HOSTNAME_TEXT = {None: "", True: " (hostname ok)", False: " (hostname mismatch)"}
+
+
+def _hostname_verified(report: RunReport) -> bool | None:
+    return report.tls.hostname_verified if report.tls is not None else None
 
 
 def _ms_text(value: float | None) -> str:
@@ -179,6 +189,8 @@ CSV_COLUMNS = ("line", "peer", "host", "port", "called_aet", "calling_aet", "tls
                "failure_class", "exit_code_detailed", "total_ms", "connect_ms",
                "tls_handshake_ms", "associate_ms", "rtt_ms", "statuses", "tls_version",
                "cert_days_left", "detail", "hint", "probes", "find")
+#: the column added when a peer's certificate was to be checked (--verify-hostname)
+CSV_HOSTNAME_COLUMN = "hostname_verified"
 
 
 def csv_text(run: FleetRun) -> str:
@@ -188,7 +200,8 @@ def csv_text(run: FleetRun) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    hostnames = any(report.hostname_expected is not None for report in run.reports)
+    writer.writerow(CSV_COLUMNS + ((CSV_HOSTNAME_COLUMN,) if hostnames else ()))
     for peer, report in zip(run.peers, run.reports, strict=True):
         timings = report.timings
         days = _cert_days(report)
@@ -205,6 +218,8 @@ def csv_text(run: FleetRun) -> str:
             report.tls.version if report.tls is not None else "",
             "" if days is None else days, detail(report), report.hint or "",
             _probes_cell(report), _find_cell(report),
+            *([{None: "", True: "yes", False: "no"}[_hostname_verified(report)]]
+              if hostnames else []),
         ])
     return out.getvalue()
 
@@ -250,6 +265,8 @@ def openmetrics(run: FleetRun) -> str:
         "dicom_echo_cert_expiry_timestamp_seconds": (
             "notAfter of the peer's first certificate to expire", "seconds"),
         "dicom_echo_failure": ("1 for the failure class of a failed check", None),
+        "dicom_echo_tls_hostname_verified": (
+            "1 if the peer certificate names the host (--verify-hostname), 0 if not", None),
     }
     samples: dict[str, list[str]] = {name: [] for name in families}
     seen = set()
@@ -280,9 +297,15 @@ def openmetrics(run: FleetRun) -> str:
             if earliest is not None:
                 samples["dicom_echo_cert_expiry_timestamp_seconds"].append(
                     f"dicom_echo_cert_expiry_timestamp_seconds{{{labels}}} {earliest[0]:.0f}")
+        verdict = _hostname_verified(report)
+        if verdict is not None:
+            samples["dicom_echo_tls_hostname_verified"].append(
+                f"dicom_echo_tls_hostname_verified{{{labels}}} {int(verdict)}")
         if not report.ok:
             samples["dicom_echo_failure"].append(
                 f'dicom_echo_failure{{{labels},class="{report.failure_class or "local-error"}"}} 1')
+    if not samples["dicom_echo_tls_hostname_verified"]:
+        del families["dicom_echo_tls_hostname_verified"]  # no peer was checked
     lines = []
     for name, (help_text, unit) in families.items():
         lines.append(f"# TYPE {name} gauge")

@@ -30,6 +30,7 @@ MAX_JOBS = 1024
 EXTENSION_OPTIONS = frozenset((
     "--json", "--stats", "--interval", "--exit-codes", "--peers", "--jobs", "--format",
     "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical", "--serve",
+    "--verify-hostname", "--verify-hostname-as",
     "--probe-sop", "--check-find",
 ))
 
@@ -111,6 +112,11 @@ TABLE = OptionTable(
         SubGroup("machine-readable result:"),
         Option("--json", help="print one JSON document describing the run\n"
                "(schema: docs/echoscu-result.schema.json)"),
+        SubGroup("server identity (TLS):"),
+        Option("--verify-hostname", help="check that the peer certificate names the peer\n"
+               "(subjectAltName DNS or IP entry)"),
+        Option("--verify-hostname-as", "", 1, "[n]ame: string",
+               "check that the peer certificate names n"),
         SubGroup("round-trip statistics:"),
         Option("--stats", help="print round-trip statistics (with --repeat)"),
         Option("--interval", "", 1, "[s]econds: number (default: 0)",

@@ -41,6 +41,8 @@ def status(report: RunReport, ext: Extensions) -> tuple[str, int]:
         text = f"{report.label}: echo {_number(rtt_ms)} ms"
         if report.tls is not None:
             text += f", {report.tls.version}"
+            if report.tls.hostname_verified:
+                text += f", certificate matches {report.hostname_expected}"
         if cert is not None:
             text += f", certificate expires in {cert} days" if cert >= 0 else \
                 f", certificate expired {-cert} days ago"
@@ -84,6 +86,8 @@ def failure_text(report: RunReport, with_class: bool = True) -> str:
     elif failure.failure_class == "bad-status":
         statuses = sorted({f"0x{status:04x}" for _, _, status in report.echoes if status})
         detail = f"C-ECHO answered with status {', '.join(statuses)}"
+    elif report.tls is not None and report.tls.hostname_problem is not None:
+        detail = report.tls.hostname_problem  # --verify-hostname refused the certificate
     elif failure.condition is not None:
         detail = str(failure.condition).splitlines()[0]
     else:

@@ -35,6 +35,10 @@ class Observer:
     def tls_established(self, tls_sock, sni: str | None) -> None:
         """The TLS handshake succeeded on ``tls_sock``, having sent ``sni`` (or no name)."""
 
+    def hostname_checked(self, problem: str | None) -> None:
+        """``--verify-hostname`` judged the peer certificate after the handshake: None if
+        it names the host, else the fatal line printed about it."""
+
     def tls_failed(self, error: BaseException, answer: bytes | None) -> None:
         """The TLS handshake raised ``error``; ``answer``: the first bytes the peer sent
         back to our ClientHello (only if ``wants_tls_answer``; None if not looked at)."""

@@ -83,6 +83,8 @@ class RunReport(Observer):
         self.tls_requested: bool = opts.tls is not None
         #: --request-sni as given (the name actually sent is in ``tls.sni``)
         self.sni_requested: str | None = opts.tls.sni if opts.tls is not None else None
+        #: the name --verify-hostname checks the peer certificate against (None: no check)
+        self.hostname_expected: str | None = opts.expected_hostname()
         self.repeat: int = opts.repeat
         #: wall-clock start (seconds since the epoch)
         self.started: float = time()
@@ -155,6 +157,12 @@ class RunReport(Observer):
         from certs.session import SessionFacts
 
         self.tls = SessionFacts(tls_sock, sni)
+
+    def hostname_checked(self, problem: str | None) -> None:
+        """--verify-hostname judged the peer certificate: None = it names the host."""
+        if self.tls is not None:
+            self.tls.hostname_verified = problem is None
+            self.tls.hostname_problem = problem
 
     def tls_failed(self, error: BaseException, answer: bytes | None) -> None:
         """The TLS handshake raised ``error``: keep what OpenSSL said about it, and what
