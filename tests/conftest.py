@@ -17,6 +17,7 @@ from support.peers import (
     start_pynetdicom_scp,
     start_storescp,
 )
+from support.queryscp import QuerySCP
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,6 +69,21 @@ def pynetdicom_scp() -> Iterator[Callable[..., PynetdicomSCP]]:
 
     def start(**settings: Any) -> PynetdicomSCP:
         scp = start_pynetdicom_scp(**settings)
+        started.append(scp)
+        return scp
+
+    yield start
+    for scp in started:
+        scp.stop()
+
+
+@pytest.fixture
+def query_scp() -> Iterator[Callable[..., QuerySCP]]:
+    """Factory: ``query_scp(matches=0, allowed_calling=None, find=True) -> QuerySCP``."""
+    started: list[QuerySCP] = []
+
+    def start(**settings: Any) -> QuerySCP:
+        scp = QuerySCP(**settings)
         started.append(scp)
         return scp
 
