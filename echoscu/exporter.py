@@ -248,6 +248,19 @@ def probe_text(target: Target, report: RunReport, now: float | None = None) -> s
                "seconds until the peer's first certificate expires (negative once it has)",
                "seconds")
     out.family("dicom_echo_failure", "info", "why the check failed: failure class and phase")
+    if report.probe_plan:
+        out.family("dicom_echo_probe_context_accepted", "gauge",
+                   "1 if the peer accepted the probe= presentation context of this SOP class "
+                   "(result: the A-ASSOCIATE-AC's answer)")
+    if report.check_find:
+        out.family("dicom_echo_find_success", "gauge",
+                   "1 if the find=on C-FIND was answered with a final Success or Warning status")
+        out.family("dicom_echo_find_matches", "gauge",
+                   "pending C-FIND responses that carried a match")
+        out.family("dicom_echo_find_duration_seconds", "gauge",
+                   "C-FIND round trip: request to final response", "seconds")
+        out.family("dicom_echo_find_status", "gauge",
+                   "DIMSE status of the final C-FIND response (0 is Success)")
 
     out.sample("dicom_echo_success", int(report.ok))
     out.sample("dicom_echo_up", int(report.ok))
@@ -273,12 +286,46 @@ def probe_text(target: Target, report: RunReport, now: float | None = None) -> s
         out.sample("dicom_echo_cert_expiry_timestamp_seconds", int(earliest[0]))
         out.sample("dicom_echo_cert_expiry_seconds",
                    round(earliest[0] - (time.time() if now is None else now), 3))
+    _probe_samples(out, report)
+    _find_samples(out, report)
     if not report.ok:
         failure = report.failure
         out.sample("dicom_echo_failure", 1, {
             "class": report.failure_class or "local-error",
             "phase": failure.phase if failure is not None else "setup"}, "_info")
     return out.text()
+
+
+def _probe_samples(out: MetricText, report: RunReport) -> None:
+    """One sample per probe= context, once an A-ASSOCIATE-AC answered them."""
+    if not report.probe_plan or not report.negotiated:
+        return
+    from echoscu.probe import result_text
+    from echoscu.sopclasses import keyword
+
+    for context_id, abstract, _, result, syntax in report.probes:
+        accepted = result == 0
+        out.sample("dicom_echo_probe_context_accepted", int(accepted), {
+            "sop_class": keyword(abstract), "sop_class_uid": abstract,
+            "context_id": context_id, "result": result_text(result).replace(" ", "-"),
+            "transfer_syntax": syntax if accepted and syntax else ""})
+
+
+def _find_samples(out: MetricText, report: RunReport) -> None:
+    """find=on: whether the C-FIND was answered (0 too when the run ended before it), its
+    matches, round trip and final status."""
+    if not report.check_find:
+        return
+    found = report.find
+    out.sample("dicom_echo_find_success", int(found is not None and found.failure_class is None))
+    if found is None:
+        return
+    if found.context_result == 0:  # the C-FIND was sent
+        out.sample("dicom_echo_find_matches", found.matches)
+    if found.status is not None:
+        out.sample("dicom_echo_find_status", found.status)
+    if found.rtt is not None:
+        out.sample("dicom_echo_find_duration_seconds", found.rtt)
 
 
 # -- the exporter's own counters --------------------------------------------------------

@@ -361,6 +361,91 @@ def test_probe_of_dcmtk_storescp(exporter, storescp) -> None:
     assert running.terminate()[0] == 0
 
 
+CT = "1.2.840.10008.5.1.4.1.1.2"
+EXPLICIT = "1.2.840.10008.1.2.1"
+_PROBE_AND_FIND = {"dicom_echo_probe_context_accepted", "dicom_echo_find_success",
+                   "dicom_echo_find_matches", "dicom_echo_find_duration_seconds",
+                   "dicom_echo_find_status"}
+
+
+@pytest.mark.dcmtk
+def test_probe_and_find_results_of_the_peer_line(exporter, storescp, query_scp,
+                                                 closed_port) -> None:
+    """probe= and find= on a line: one sample per probed class, the C-FIND's answer; a
+    refused C-FIND fails the probe as find-refused, as the command line does."""
+    store = storescp().port
+    query = query_scp(matches=2, allowed_calling="VIEWER").port
+    running = exporter([
+        f"STORESCP@{HOST}:{store}  probe=CTImageStorage;1.2.3.4:ExplicitVRLittleEndian",
+        f"QUERY-SCP@{HOST}:{query}  aet=VIEWER find=on probe=CTImageStorage",
+        f"REFUSED@{HOST}:{query}  find=on",
+        f"NOFIND@{HOST}:{store}  find=on",
+        f"GONE@{HOST}:{closed_port}  find=on probe=CTImageStorage",
+        f"PLAIN@{HOST}:{store}",
+    ])
+
+    probed = running.probe(f"STORESCP@{HOST}:{store}")
+    assert value(probed, "dicom_echo_success") == 1
+    family = probed["dicom_echo_probe_context_accepted"]
+    assert family["type"] == "gauge" and family["help"]
+    assert sorted(labels_of(probed, "dicom_echo_probe_context_accepted"),
+                  key=lambda labels: labels["context_id"]) == [
+        {"sop_class": "CTImageStorage", "sop_class_uid": CT, "context_id": "3",
+         "result": "accepted", "transfer_syntax": EXPLICIT},
+        {"sop_class": "1.2.3.4", "sop_class_uid": "1.2.3.4", "context_id": "5",
+         "result": "abstract-syntax-not-supported", "transfer_syntax": ""}]
+    assert value(probed, "dicom_echo_probe_context_accepted", sop_class_uid=CT) == 1
+    assert value(probed, "dicom_echo_probe_context_accepted", sop_class_uid="1.2.3.4") == 0
+    assert not {"dicom_echo_find_success", "dicom_echo_find_status"} & probed.keys()
+
+    found = running.probe(f"QUERY-SCP@{HOST}:{query}")
+    assert value(found, "dicom_echo_success") == 1, found
+    assert value(found, "dicom_echo_find_success") == 1
+    assert value(found, "dicom_echo_find_matches") == 2
+    assert value(found, "dicom_echo_find_status") == 0
+    find_time = value(found, "dicom_echo_find_duration_seconds")
+    assert found["dicom_echo_find_duration_seconds"]["unit"] == "seconds"
+    assert 0 < find_time < value(found, "dicom_echo_duration_seconds")
+    assert value(found, "dicom_echo_phase_duration_seconds", phase="find") > 0
+    assert labels_of(found, "dicom_echo_probe_context_accepted") == [
+        {"sop_class": "CTImageStorage", "sop_class_uid": CT, "context_id": "3",
+         "result": "abstract-syntax-not-supported", "transfer_syntax": ""}]
+    assert value(found, "dicom_echo_probe_context_accepted") == 0
+
+    refused = running.probe(f"REFUSED@{HOST}:{query}")
+    assert value(refused, "dicom_echo_success") == 0 and value(refused, "dicom_echo_up") == 0
+    assert labels_of(refused, "dicom_echo_failure") == [{"class": "find-refused",
+                                                         "phase": "find"}]
+    assert value(refused, "dicom_echo_status") == 0  # the echo itself was answered
+    assert value(refused, "dicom_echo_find_success") == 0
+    assert value(refused, "dicom_echo_find_status") == 0xC000
+    assert value(refused, "dicom_echo_find_matches") == 0
+    assert value(refused, "dicom_echo_find_duration_seconds") > 0
+    assert "dicom_echo_probe_context_accepted" not in refused
+
+    no_find = running.probe(f"NOFIND@{HOST}:{store}")
+    assert labels_of(no_find, "dicom_echo_failure")[0]["class"] == "find-refused"
+    assert value(no_find, "dicom_echo_find_success") == 0
+    # the FIND context was not accepted: no C-FIND was sent, so no status, matches, time
+    assert not {"dicom_echo_find_status", "dicom_echo_find_matches",
+                "dicom_echo_find_duration_seconds"} & no_find.keys()
+
+    gone = running.probe(f"GONE@{HOST}:{closed_port}")
+    assert labels_of(gone, "dicom_echo_failure")[0]["class"] == "refused"
+    assert value(gone, "dicom_echo_find_success") == 0  # asked for, never run
+    assert "dicom_echo_probe_context_accepted" not in gone  # no A-ASSOCIATE-AC to read
+
+    plain = running.probe(f"PLAIN@{HOST}:{store}")
+    assert value(plain, "dicom_echo_success") == 1
+    assert not _PROBE_AND_FIND & plain.keys()
+
+    counters = running.metrics()
+    assert value(counters, "dicom_echo_exporter_probe_failures",
+                 **{"class": "find-refused"}) == 2
+    assert running.terminate()[0] == 0
+    assert "Traceback" not in running.stderr
+
+
 def _not_after(pem_path: Path) -> float:
     from echoscu.certfacts import not_after
 

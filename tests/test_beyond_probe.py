@@ -3,14 +3,14 @@
 DCMTK's storescp accepts the storage classes and no query model; our echoscp accepts
 only Verification (``-xi``: Implicit VR Little Endian only); a pynetdicom AE in this
 process is the query SCP (N pending matches, then Success; or a refusal for calling
-AE titles it does not know). Every run is bounded by the runner's timeout.
+AE titles it does not know; ``support.queryscp``, the ``query_scp`` fixture). Every run
+is bounded by the runner's timeout.
 """
 
 from __future__ import annotations
 
 import re
 from io import BytesIO
-from typing import Any
 
 import pytest
 from support.beyond import echoscu, validated
@@ -26,63 +26,6 @@ STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 IMPLICIT, EXPLICIT = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
 FIND_REFUSED_CODE = FAILURE_CLASSES["find-refused"][0]
 _FIND_OK = re.compile(r"Find: Success \(0x0000\), (\d+) match(es)?, [\d.]+ ms")
-
-
-# --- a pynetdicom query SCP ------------------------------------------------------------
-
-
-class QuerySCP:
-    """pynetdicom serving Verification and Study Root FIND on 127.0.0.1 (this process)."""
-
-    def __init__(self, matches: int = 0, allowed_calling: str | None = None,
-                 find: bool = True) -> None:
-        from pynetdicom import AE, evt
-        from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind, Verification
-
-        #: the identifiers the C-FIND requests carried (decoded by pynetdicom/pydicom)
-        self.queries: list[Any] = []
-        ae = AE(ae_title="QUERY-SCP")
-        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-        ae.add_supported_context(Verification)
-        if find:
-            ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
-
-        def on_find(event: Any):
-            self.queries.append(event.identifier)
-            if allowed_calling is not None and \
-                    event.assoc.requestor.ae_title.strip() != allowed_calling:
-                yield 0xC000, None  # "unable to process": this AE may not query
-                return
-            from pydicom.dataset import Dataset
-
-            for number in range(matches):
-                match = Dataset()
-                match.QueryRetrieveLevel = "STUDY"
-                match.StudyInstanceUID = f"1.2.3.{number + 1}"
-                match.StudyDate = "20260101"
-                yield 0xFF00, match
-            yield 0x0000, None
-
-        self.server = ae.start_server((HOST, 0), block=False,
-                                      evt_handlers=[(evt.EVT_C_FIND, on_find)])
-        self.port = self.server.server_address[1]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def query_scp():
-    started: list[QuerySCP] = []
-
-    def start(**settings: Any) -> QuerySCP:
-        scp = QuerySCP(**settings)
-        started.append(scp)
-        return scp
-
-    yield start
-    for scp in started:
-        scp.stop()
 
 
 # --- the codec against pydicom (the oracle) --------------------------------------------

@@ -7,72 +7,20 @@ an AE title missing in its ``DicomModalities`` with an A-ABORT unless
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 from support.beyond import echoscu, validated
-from support.peers import free_port
+from support.orthanc import ORTHANC_MISSING, orthanc_installed
 
-ORTHANC = "/usr/sbin/Orthanc"
 HOST = "127.0.0.1"
 
 pytestmark = [
     pytest.mark.timeout(90),
-    pytest.mark.skipif(not os.access(ORTHANC, os.X_OK),
-                       reason="Orthanc not installed: apt-get install orthanc"),
+    pytest.mark.skipif(not orthanc_installed(), reason=ORTHANC_MISSING),
 ]
 
 
-@pytest.fixture
-def orthanc(tmp_path: Path) -> Iterator[Callable[..., int]]:
-    """Factory: ``orthanc(always_allow_find) -> DICOM port`` of a fresh Orthanc (no HTTP)."""
-    started: list[subprocess.Popen] = []
-
-    def start(always_allow_find: bool) -> int:
-        port = free_port()
-        workdir = tmp_path / f"orthanc{len(started)}"
-        workdir.mkdir()
-        config = workdir / "orthanc.json"
-        config.write_text(json.dumps({
-            "Name": "echoscu-probe-test", "StorageDirectory": str(workdir / "db"),
-            "IndexDirectory": str(workdir / "db"), "HttpServerEnabled": False,
-            "DicomPort": port, "DicomAet": "ORTHANC", "Plugins": [],
-            "DicomAlwaysAllowFind": always_allow_find,
-        }))
-        log = (workdir / "log.txt").open("wb")
-        process = subprocess.Popen([ORTHANC, str(config)], stdout=log, stderr=log,
-                                   stdin=subprocess.DEVNULL)
-        log.close()
-        started.append(process)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"Orthanc exited: {(workdir / 'log.txt').read_text()[-2000:]}")
-            try:
-                with socket.create_connection((HOST, port), timeout=1):
-                    return port
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail("Orthanc did not listen within 20 s")
-
-    yield start
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 def test_orthanc_takes_storage_and_answers_find(orthanc) -> None:
-    port = orthanc(always_allow_find=True)
+    port = orthanc({"DicomAlwaysAllowFind": True}).dicom_port
     result = echoscu("--json", "-aec", "ORTHANC", "--probe-sop", "storage", "--probe-sop", "qr",
                      "--check-find", HOST, str(port))
     assert result.returncode == 0, result.stderr
@@ -83,7 +31,7 @@ def test_orthanc_takes_storage_and_answers_find(orthanc) -> None:
 
 
 def test_orthanc_refuses_find_from_unknown_aet(orthanc) -> None:
-    port = orthanc(always_allow_find=False)
+    port = orthanc({"DicomAlwaysAllowFind": False}).dicom_port
     result = echoscu("--exit-codes", "detailed", "-aec", "ORTHANC", "--check-find", HOST,
                      str(port))
     assert result.returncode == 20, (result.stdout, result.stderr)
