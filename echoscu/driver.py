@@ -290,7 +290,7 @@ class _Session:
         self.transport: transport.Transport | None = None
         #: -ll trace: dul records its transitions and the driver prints them (checked once)
         self.tracing = net.enabled(TRACE)
-        self.dul = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET,
+        self.requestor = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET,
                              trace=self.tracing)
         #: while a command is being read (trace only): PDVs so far, None before the first
         self._command_pdvs: int | None = None
@@ -309,7 +309,7 @@ class _Session:
 
     def _trace(self) -> None:
         """Print (and forget) the transitions ``dul`` recorded since the last call."""
-        records = self.dul.trace
+        records = self.requestor.trace
         if not records:
             return
         from echoscu.trace import count_pdvs, transition_lines
@@ -327,14 +327,14 @@ class _Session:
     def _timer_expired(self) -> None:
         """A bounded wait for the peer ran out: the state machine's timer event (trace)."""
         if self.tracing:
-            self.dul.timer_expired()
+            self.requestor.timer_expired()
             self._trace()
 
     def _transport_closed(self) -> None:
         """The transport connection is gone: the state machine's Evt17 (trace)."""
         if self.tracing:
-            self.dul.receive_data(b"")
-            self.dul.next_event()
+            self.requestor.receive_data(b"")
+            self.requestor.next_event()
             self._trace()
 
     # -- connection and association -------------------------------------------------------
@@ -430,7 +430,7 @@ class _Session:
         timeout bounds the whole wait, not each read: a peer trickling bytes cannot hold
         us past it.
         """
-        machine = self.dul
+        machine = self.requestor
         event = machine.next_event()
         read = self.transport.read
         wait = timeout
@@ -455,7 +455,7 @@ class _Session:
         accepted context ends the run, any other failure raises DCMTK's condition."""
         observer = self.observer
         observer.begin("associate")
-        request = self.dul.start()
+        request = self.requestor.start()
         self._trace()
         titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
         for value, what in titles:
@@ -562,7 +562,7 @@ class _Session:
                 if tracing:
                     request = self._traced_request(context_id, message_id)
                 else:
-                    request = self.dul.send_echo(context_id, message_id)
+                    request = self.requestor.send_echo(context_id, message_id)
                 send(request, "sendPDataTCP")
                 if tracing:
                     net.trace("DIMSE receiveCommand")
@@ -590,7 +590,7 @@ class _Session:
 
         observer = self.observer
         observer.begin("find")
-        result = query.check(self.dul.ac, find_context_id(self.opts), message_id,
+        result = query.check(self.requestor.ac, find_context_id(self.opts), message_id,
                              self._send_message, self._next_event, self.dimse_timeout,
                              app.info if app.enabled(INFO) else None)
         observer.found(result)
@@ -611,7 +611,7 @@ class _Session:
     def _send_message(self, context_id: int, command: bytes, dataset: bytes) -> None:
         """Send one DIMSE message with a data set (a Condition if it cannot be sent)."""
         try:
-            request = self.dul.send_message(context_id, command, dataset)
+            request = self.requestor.send_message(context_id, command, dataset)
         except MaxPDUTooSmallError:
             raise msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu)) from None
         self._trace()
@@ -624,7 +624,7 @@ class _Session:
         command = dimse.echo_rq(message_id)
         for line in command_to_send(context_id, command):
             net.trace(line)
-        request = self.dul.send_echo(context_id, message_id)
+        request = self.requestor.send_echo(context_id, message_id)
         self._trace()
         return request
 
@@ -655,7 +655,7 @@ class _Session:
         ``kernel_timeouts``: the socket is ``bound_by_kernel`` (``timeout`` is then the
         SO_RCVTIMEO already set).
         """
-        machine = self.dul
+        machine = self.requestor
         event = None
         data = b""
         if not self.tracing and not machine.buffered:
@@ -719,7 +719,7 @@ class _Session:
         app.info("Releasing Association")
         self.observer.begin("release")
         try:
-            request = self.dul.release()
+            request = self.requestor.release()
             self._trace()
             self.transport.send(request, "sendReleaseRQTCP")
             event = self._next_event(self.acse_timeout)
@@ -732,7 +732,7 @@ class _Session:
             self.close()
             return EXIT_OK
         if isinstance(event, ProtocolViolation):
-            return self._release_failed(_protocol_condition(event, self.dul.max_receive_pdu))
+            return self._release_failed(_protocol_condition(event, self.requestor.max_receive_pdu))
         return self._release_failed(msg.peer_aborted())
 
     def _release_failed(self, cond: msg.Condition) -> int:
@@ -746,7 +746,7 @@ class _Session:
         app.info("Aborting Association")
         self.observer.begin("abort")
         try:
-            request = self.dul.abort()
+            request = self.requestor.abort()
             self._trace()
             self.transport.send(request, "sendAbortTCP")
         except msg.Condition as cond:

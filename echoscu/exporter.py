@@ -30,9 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from dicomecho import log
 from echoscu import fleet
-from echoscu.cmdline import CommandLineError
 from echoscu.options import EchoOptions
-from echoscu.peerfile import parse_peer_line, read_peers
+from echoscu.peerfile import parse_peer_line
 from echoscu.report import FAILURE_CLASSES, PHASES
 
 TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
@@ -528,12 +527,8 @@ def _exporter_logger(level: int) -> log.Logger:
 
 def run(options: EchoOptions, ext: Extensions) -> int:
     """Serve probes of ``ext.peers`` on ``ext.serve`` until SIGTERM/SIGINT; 0 then."""
-    try:
-        peers = read_peers(ext.peers)
-    except CommandLineError as error:
-        from echoscu.helptext import error_block
-
-        sys.stderr.write(error_block(str(error)))
+    peers = fleet.load_peers(ext.peers)
+    if peers is None:
         return 1
     level = log.root_logger().threshold  # -q/-v/-d/-ll: for our own lines
     quiet_driver()

@@ -173,6 +173,17 @@ def _fd_budget(jobs: int) -> int:
     return jobs
 
 
+def load_peers(path: str) -> list[PeerLine] | None:
+    """The peers of ``path``, or None after printing DCMTK's error block about the file."""
+    try:
+        return read_peers(path)
+    except CommandLineError as error:
+        from echoscu.helptext import error_block
+
+        sys.stderr.write(error_block(str(error)))
+        return None
+
+
 def run(options: EchoOptions, ext: Extensions) -> int:
     """Check every peer of ``ext.peers``; print the results; 0 only if all succeeded."""
     from concurrent.futures import ThreadPoolExecutor
@@ -181,12 +192,8 @@ def run(options: EchoOptions, ext: Extensions) -> int:
     from dicomecho.output import print_text
     from echoscu import fleetout
 
-    try:
-        peers = read_peers(ext.peers)
-    except CommandLineError as error:
-        from echoscu.helptext import error_block
-
-        sys.stderr.write(error_block(str(error)))
+    peers = load_peers(ext.peers)
+    if peers is None:
         return 1
     discard_output()
     started, origin = time(), perf_counter()
