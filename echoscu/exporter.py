@@ -543,8 +543,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Vary", "Accept")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        # counted before the body goes out: a client that has its answer and asks
+        # /metrics next must find it counted
         self.server.exporter.counters.request(code)
+        self.wfile.write(data)
 
     def _metrics(self, families: MetricFamilies) -> None:
         """Answer 200 with ``families`` in the format the request's Accept header asks for."""
