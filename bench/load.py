@@ -13,13 +13,13 @@ import socket
 import struct
 import time
 
-from dicomecho.dul import dimse, pdu, uids
+from dicomecho.dul import echo_rq_pdu, pdu, uids
 
 #: socket timeout for every load-client operation
 IO_TIMEOUT = 10.0
 
 _RELEASE_RQ = pdu.encode(pdu.ReleaseRQ())
-_ECHO_RQ = dimse.echo_rq_pdu(1, 1)
+_ECHO_RQ = echo_rq_pdu(1, 1)
 
 
 def association_rq(calling_ae: str = "BENCHSCU", called_ae: str = "ANY-SCP") -> bytes:

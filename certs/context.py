@@ -1,6 +1,6 @@
 """The SSLContext factory: DCMTK 3.7.0's TLS set-up (dcmtls) for a TLSOptions.
 
-Steps and messages follow DCMTK's order (spec 6.1-6.9): trusted certificates,
+Steps and messages follow DCMTK's order (docs/dcmtk-behaviour.md 6.1-6.9): trusted certificates,
 directories, CRLs, private key, certificate and its checks, key/certificate match,
 profile, ``+cs``, protocol versions, ALPN, SNI, DH parameters, peer verification.
 Failures raise TLSSetupError with DCMTK's lines; warnings go to ``log`` at once.
@@ -35,7 +35,7 @@ ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
 _VERSIONS = {"TLSv1": "TLSv1", "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3"}
 
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:  # the interface matters to type checkers only
     from certs import errorqueue
     from certs.errors import Log
@@ -72,7 +72,7 @@ def sni_hostname(opts: TLSOptions, log: Log) -> str | None:
 def write_seed(opts: TLSOptions) -> bool:
     """Write 1024 fresh random bytes (mode 0600) to the ``+ws``/``+wf`` seed file, if any.
 
-    Returns False on failure; DCMTK reports nothing in that case (spec 6.9).
+    Returns False on failure; DCMTK reports nothing in that case (docs/dcmtk-behaviour.md 6.9).
     """
     target = opts.write_seed_file or (opts.seed_file if opts.write_seed else None)
     if target is None:

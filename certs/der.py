@@ -231,6 +231,28 @@ def parsed_certificate(data: bytes) -> Certificate:
     return certificate
 
 
+def extension_value(certificate_der: bytes, oid: str) -> bytes | None:
+    """The extnValue (the OCTET STRING's content) of extension ``oid`` of a DER certificate,
+    None if the certificate has no such extension (or is v1/v2, without extensions)."""
+    tag, start, end = read_tlv(certificate_der, 0)
+    parts = children(certificate_der, start, end)
+    if tag != 0x30 or not parts or parts[0][0] != 0x30:
+        raise DerError("not a certificate")
+    tbs = children(certificate_der, parts[0][1], parts[0][2])
+    # TBSCertificate: [0] version, serial, ..., spki, [1] and [2] unique IDs, [3] extensions
+    wrapper = next((field for field in tbs if field[0] == 0xA3), None)
+    if wrapper is None:
+        return None
+    _, seq_start, seq_end = read_tlv(certificate_der, wrapper[1])
+    for _, estart, eend, _ in children(certificate_der, seq_start, seq_end):
+        fields = children(certificate_der, estart, eend)
+        if not fields or fields[0][0] != 0x06 or fields[-1][0] != 0x04:
+            raise DerError("malformed extension")
+        if decode_oid(certificate_der[fields[0][1]:fields[0][2]]) == oid:
+            return certificate_der[fields[-1][1]:fields[-1][2]]
+    return None
+
+
 def load_pem_certificates(text: bytes) -> list[bytes]:
     """DER bytes of every ``CERTIFICATE`` block of a PEM file, in file order."""
     import binascii

@@ -4,7 +4,7 @@ rather than in certs.errorqueue, which only failures need)."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:  # the interface matters to type checkers only
     from typing import Protocol
 

@@ -17,7 +17,7 @@ from certs import der, profiles
 from certs.errors import ErrorQueue, TLSSetupError
 from certs.options import TLSOptions
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs import errorqueue
     from certs.errors import Log
@@ -262,7 +262,8 @@ def _load_into_context(context: ssl.SSLContext, key: object, chain: list[bytes])
 
 def _check_own_certificate(first: list[der.Certificate | None], opts: TLSOptions,
                            profile: profiles.Profile, server: bool, log: Log) -> bool:
-    """DCMTK 3.7.0's checks of the own certificate (spec 6.6); True for a DSA certificate."""
+    """DCMTK 3.7.0's checks of the own certificate (docs/dcmtk-behaviour.md 6.6); True for a
+    DSA certificate."""
     certificate = first[0] if first else None
     if certificate is None:  # OpenSSL accepted what our reader cannot follow: no checks
         return False

@@ -2,8 +2,9 @@
 
 Python's ssl has no call to verify a certificate outside a handshake, and
 cryptography's verifier knows no CRLs, so these run OpenSSL's own X509_verify_cert
-through ctypes, with the trust store built the way DCMTK builds it (spec section 7).
-ctypes and those symbols are feature-tested at run time (issue #12, DESIGN.md D8);
+through ctypes, with the trust store built the way DCMTK builds it
+(docs/dcmtk-behaviour.md section 7).
+ctypes and those symbols are feature-tested at run time (issue #12, docs/design.md D8);
 where they are missing, ``certs.offline_fallback`` does the checks with the
 ``cryptography`` package and reports the same X509_V_ERR numbers and texts.
 """
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 
 from certs.options import TLSOptions
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     import ctypes
 

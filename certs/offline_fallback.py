@@ -1,7 +1,7 @@
 """``+vc``/``+rc`` without ctypes: certificate-path checks built on ``cryptography``.
 
 Why this exists: ``certs.offline`` runs OpenSSL's own X509_verify_cert through ctypes,
-an interpreter/library internal. Issue #12 and DESIGN.md D8 allow that only behind a
+an interpreter/library internal. Issue #12 and docs/design.md D8 allow that only behind a
 run-time feature test with a public-API fallback; this module is that fallback, used
 when ctypes or the OpenSSL symbols are missing (tests/portable runs it on Linux).
 

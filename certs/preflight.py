@@ -2,7 +2,8 @@
 
 Key matches certificate, chain builds to a given CA (signatures verified), validity,
 EKU for the role, SAN for the host, key size, key type and signature hashes for a DCMTK
-profile (spec 6.2, 6.6, 6.10), and revocation by a CRL whose signature is verified.
+profile (docs/dcmtk-behaviour.md 6.2, 6.6, 6.10), and revocation by a CRL whose signature
+is verified.
 Each finding is one line: ``ok:``, ``warn:`` or ``FAIL:``; any FAIL fails the check.
 """
 

@@ -15,7 +15,7 @@ from certs.profiletable import CS_BCP195, CS_FORBIDDEN, CS_RFC8996, PROFILES, Pr
 
 
 class Ciphersuite:
-    """One row of DCMTK's TLS <= 1.2 table (spec Appendix A).
+    """One row of DCMTK's TLS <= 1.2 table (docs/dcmtk-behaviour.md Appendix A).
 
     ``openssl`` is None for rows compiled out of DCMTK with OpenSSL <= 3.3;
     ``min_protocol`` "SSLv3" or "TLSv1.2"; ``key_exchange`` "RSA" (key transport),
@@ -294,7 +294,8 @@ def _not_allowed(text: str) -> TLSSetupError:
 def check_added_ciphersuite(prof: Profile, name: str,
                             supported: frozenset[str] | None = None,
                             ) -> tuple[Ciphersuite, list[str]]:
-    """Apply DCMTK 3.7.0's ``+cs`` rules for one name under a profile (spec 6.3).
+    """Apply DCMTK 3.7.0's ``+cs`` rules for one name under a profile
+    (docs/dcmtk-behaviour.md 6.3).
 
     Returns the suite and the warnings to print; raises TLSSetupError with the F: lines.
     ``supported`` as for is_supported.

@@ -8,7 +8,7 @@ loads those rows without paying for ``certs.profiles``. The rules that use this 
 
 from __future__ import annotations
 
-#: +cs rule sets (spec 6.3, 3.7.0)
+#: +cs rule sets (docs/dcmtk-behaviour.md 6.3, 3.7.0)
 CS_RFC8996 = "rfc8996"      # NULL and SHA-1 MAC refused; RFC 9325 warnings
 CS_BCP195 = "bcp195"        # NULL refused; RSA key transport warning (RFC 7525)
 CS_FORBIDDEN = "forbidden"  # nothing may be added

@@ -14,7 +14,7 @@ import ssl
 from certs import der
 from certs.options import TLSOptions
 
-TYPE_CHECKING = False  # typing itself costs 6 ms of import
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.errors import Log
 
@@ -50,7 +50,7 @@ def tls_error_condition(exc: BaseException, context: ssl.SSLContext | None = Non
 
 def tls_failure(exc: BaseException, context: ssl.SSLContext | None = None) -> tuple[int, str]:
     """DCMTK's dcmtls condition code and text for a failed TLS handshake or TLS read/write
-    (spec 6.10).
+    (docs/dcmtk-behaviour.md 6.10).
 
     SSL-library errors become ``0x800 + reason``, ``TLS error: <reason text>``;
     a reset connection is ``SSL_ERROR_SYSCALL``, a socket timeout ``SSL_ERROR_WANT_READ``.
@@ -209,7 +209,8 @@ def security_level_of(context: ssl.SSLContext) -> int:
 
 def check_peer_certificates(ssl_sock: ssl.SSLSocket | ssl.SSLObject, opts: TLSOptions,
                             role: str, log: Log) -> bool:
-    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (spec 6.10); False = refuse.
+    """DCMTK 3.7.0's RFC 9325 checks on the verified peer chain (docs/dcmtk-behaviour.md
+    6.10); False = refuse.
 
     ``role`` is "requestor" (or "client") or "acceptor" (or "server"). Only a verified
     chain is checked (as in DCMTK, whose callback runs only when OpenSSL's verification
@@ -326,7 +327,8 @@ def peer_certificate_subject(ssl_sock: ssl.SSLSocket | ssl.SSLObject) -> str:
 class SessionFacts:
     """A negotiated TLS session: version, suite, ALPN, SNI sent, the peer's chain (DER)."""
 
-    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified")
+    __slots__ = ("version", "cipher", "cipher_bits", "alpn", "sni", "chain", "verified",
+                 "hostname_verified", "hostname_problem")
 
     def __init__(self, ssl_sock: ssl.SSLSocket, sni: str | None) -> None:
         name, _protocol, bits = ssl_sock.cipher()
@@ -340,6 +342,10 @@ class SessionFacts:
         self.chain: list[bytes] = peer_chain(ssl_sock)
         #: True if the peer's chain was verified against our CA settings (not -ic)
         self.verified: bool = ssl_sock.context.verify_mode != ssl.CERT_NONE
+        #: the verdict of certs.hostname's check (None: not checked) and, if False, its
+        #: fatal line
+        self.hostname_verified: bool | None = None
+        self.hostname_problem: str | None = None
 
 
 def peer_chain(ssl_sock: ssl.SSLSocket) -> list[bytes]:

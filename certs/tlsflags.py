@@ -18,7 +18,7 @@ from __future__ import annotations
 from certs.options import PROFILE_NAMES
 from certs.profiletable import PROFILES
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -228,7 +228,7 @@ ROWS: tuple[Flag, ...] = _grouped((
          roles=(REQUESTOR,), needs=_NOTHING, exclusive=True, completion=FILE),
 ))
 
-#: the order DCMTK 3.7.0 examines the options in (spec 6.11): blocks by name, the
+#: the order DCMTK 3.7.0 examines the options in (docs/dcmtk-behaviour.md 6.11): blocks by name, the
 #: others by long name; a block's members are examined in help order, except the
 #: profiles (PROFILE_NAMES order). Rows not listed (listings, +vc, +rc) are no settings.
 CHECK_ORDER = ("transport", "password", "format", "--dhparam", "crl", "--request-sni",

@@ -4,8 +4,9 @@ Everything here uses the standard library only (click in ``completion`` alone) a
 imports nothing else of this project, so every package may build on it. Importing the
 package does no work: echoscu's start-up time is a target (bench T1).
 
-Start-up rule followed throughout the project: ``typing`` is never imported at run
-time (it costs milliseconds of a 30 ms echo); modules write
+The start-up rule, followed throughout the project: ``typing``, ``dataclasses``,
+``enum`` and ``collections.abc`` are not imported at run time on the echo path (together
+about 15 ms, half of DCMTK's whole echo; docs/design.md D3). Modules write
 ``TYPE_CHECKING = False`` and import annotation-only names under it.
 """
 

@@ -13,7 +13,7 @@ import atexit
 import os
 import sys
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import sys
 import time
 
-from dicomecho.output import write_text
+from dicomecho.output import discard, write_text
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from typing import TextIO
 
@@ -158,16 +158,7 @@ def report_error(text: str, kind: str = "ERROR", configuring: bool = False) -> N
 def silence(stream: TextIO) -> None:
     """Point a failed stream's descriptor at /dev/null: what it still buffers and all later
     writes go nowhere, so neither later output nor Python's flush at exit can fail."""
-    import os
-
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, stream.fileno())
-        finally:
-            os.close(null)
-    except (OSError, ValueError):
-        pass
+    discard(stream)
 
 
 class ConsoleAppender(Appender):

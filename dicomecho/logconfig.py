@@ -1,4 +1,5 @@
-"""``-lc``: log4cplus property files as DCMTK reads them (spec 4.2), on top of ``dicomecho.log``.
+"""``-lc``: log4cplus property files as DCMTK reads them (docs/dcmtk-behaviour.md 4.2), on
+top of ``dicomecho.log``.
 
 Supported: root and named loggers (levels, appender lists, additivity), the Console,
 File, RollingFile, DailyRollingFile, SysLog and Null appenders with their properties,
@@ -26,7 +27,7 @@ from dicomecho import log
 from dicomecho.ending import at_exit
 from dicomecho.userfiles import read_at_most
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from types import FrameType
     from typing import BinaryIO
@@ -59,7 +60,7 @@ def complain(text: str, kind: str = "ERROR") -> None:
 
 
 def read_properties(path: str) -> dict[str, str]:
-    """Read a property file with DCMTK's checks and messages (spec 2.6)."""
+    """Read a property file with DCMTK's checks and messages (docs/dcmtk-behaviour.md 2.6)."""
     if not os.path.exists(path) or os.path.isdir(path):
         raise LogConfigError("Specified --log-config file does not exist")
     if not os.access(path, os.R_OK):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up; see dicomecho/__init__.py
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from typing import TextIO
 

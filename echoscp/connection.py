@@ -58,16 +58,6 @@ CLOSED = "closed"
 
 app = log.get_logger("echoscp")
 
-# The fast path for the usual C-ECHO-RQ command set: compare it with dul's own
-# encoding around the 2-byte message ID instead of decoding it element by element.
-_ECHO_RQ_SAMPLE = dimse.echo_rq(0xA55A)
-_ECHO_RQ_LENGTH = len(_ECHO_RQ_SAMPLE)
-_ID_AT = _ECHO_RQ_SAMPLE.index(b"\x5a\xa5")
-_ECHO_RQ_HEAD = _ECHO_RQ_SAMPLE[:_ID_AT]
-_ECHO_RQ_TAIL = _ECHO_RQ_SAMPLE[_ID_AT + 2:]
-#: a C-ECHO-RSP in one P-DATA-TF PDU (dul's template) fits a peer max PDU this large
-_ECHO_RSP_PDU_LENGTH = len(dimse.echo_rsp_pdu(1, 0))
-
 
 def _peer_address(transport: asyncio.BaseTransport) -> tuple[str, int]:
     """The peer's address and port, IPv4-mapped IPv6 addresses shown as IPv4."""
@@ -117,7 +107,7 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ transport events
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Accepted: TCP_NODELAY as DESIGN D2 says, then start TLS or the ARTIM timer."""
+        """Accepted: TCP_NODELAY as docs/design.md D2 says, then start TLS or the ARTIM timer."""
         self.transport = transport
         peer, port = _peer_address(transport)
         self.record = records.AssociationRecord(peer, port)
@@ -265,7 +255,9 @@ class Connection(asyncio.Protocol):
                 break
             produced = True
             kind = type(event)
-            if kind is dul.MessageReceived:
+            if kind is dul.EchoRequested:
+                self._on_echo(event)
+            elif kind is dul.MessageReceived:
                 self._on_message(event)
             elif kind is dul.AssociationRequested:
                 self._on_request(event.rq)
@@ -275,7 +267,7 @@ class Connection(asyncio.Protocol):
                 self._on_peer_abort(event)
             elif kind is dul.ConnectionClosed:
                 self._on_closed()
-            elif kind is dul.ProtocolError:
+            elif kind is dul.ProtocolViolation:
                 self._on_protocol_error(event)
         if self.phase == ASSOCIATED:
             if produced:
@@ -315,6 +307,14 @@ class Connection(asyncio.Protocol):
         self.last_activity = self.loop.time()
         self._rearm_for(self.last_activity + self.opts.network_timeout)
 
+    def _on_echo(self, event: dul.EchoRequested) -> None:
+        """The C-ECHO-RQ every DCMTK-based peer sends, its message ID read by dul."""
+        context_id = event.context_id
+        if context_id in self.accepted_ids:
+            self._answer_echo(context_id, event.message_id)
+        else:
+            self._on_message(event)
+
     def _on_message(self, event: dul.MessageReceived) -> None:
         context_id = event.context_id
         command = self._read_command(event.command)
@@ -336,10 +336,6 @@ class Connection(asyncio.Protocol):
 
     def _read_command(self, raw: bytes) -> tuple[object, object] | None:
         """(Command Field, Message ID) of a command set; None after aborting for a bad one."""
-        if len(raw) == _ECHO_RQ_LENGTH and raw[:_ID_AT] == _ECHO_RQ_HEAD \
-                and raw[_ID_AT + 2:] == _ECHO_RQ_TAIL:
-            # the C-ECHO-RQ every DCMTK-based peer sends: only the message ID varies
-            return dimse.C_ECHO_RQ, raw[_ID_AT] | (raw[_ID_AT + 1] << 8)
         try:
             command = dimse.decode_command(raw)
         except dimse.DIMSEError as exc:
@@ -353,15 +349,11 @@ class Connection(asyncio.Protocol):
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.echo_rq(context_id, message_id)))
         status = self.opts.status
-        peer_max = self.acceptor.max_send_pdu
-        if peer_max == 0 or peer_max >= _ECHO_RSP_PDU_LENGTH:
-            pdu = dimse.echo_rsp_pdu(context_id, message_id, status)
-        else:
-            try:
-                pdu = self.acceptor.send_message(context_id, dimse.echo_rsp(message_id, status))
-            except ValueError as exc:  # the peer's max PDU cannot carry a response
-                self._abort_for_error(str(exc))
-                return
+        try:
+            pdu = self.acceptor.send_echo_response(context_id, message_id, status)
+        except ValueError as exc:  # the peer's max PDU cannot carry a response
+            self._abort_for_error(str(exc))
+            return
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.echo_rsp(context_id, message_id, status)))
         if self.opts.delay > 0:
@@ -397,7 +389,7 @@ class Connection(asyncio.Protocol):
             self._finish(records.PEER_ABORTED, "connection closed by the peer")
         self._close()
 
-    def _on_protocol_error(self, event: dul.ProtocolError) -> None:
+    def _on_protocol_error(self, event: dul.ProtocolViolation) -> None:
         self.reportable = True
         app.error(f"Protocol error from {self.record.peer}: {event.error}")
         self._abort(records.ERROR, f"protocol error: {event.error}", None,

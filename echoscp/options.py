@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dicomecho.dul.uids import (
-    ECHOSCP_TRANSFER_SYNTAXES,
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
@@ -18,6 +17,55 @@ from dicomecho.dul.uids import (
 
 if TYPE_CHECKING:
     from certs.options import TLSOptions
+
+#: the transfer syntaxes pynetdicom 3.0.4's echoscp accepts, in its preference order
+ECHOSCP_TRANSFER_SYNTAXES: tuple[str, ...] = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.92",
+    "1.2.840.10008.1.2.4.93",
+    "1.2.840.10008.1.2.4.94",
+    "1.2.840.10008.1.2.4.95",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.100.1",
+    "1.2.840.10008.1.2.4.101",
+    "1.2.840.10008.1.2.4.101.1",
+    "1.2.840.10008.1.2.4.102",
+    "1.2.840.10008.1.2.4.102.1",
+    "1.2.840.10008.1.2.4.103",
+    "1.2.840.10008.1.2.4.103.1",
+    "1.2.840.10008.1.2.4.104",
+    "1.2.840.10008.1.2.4.104.1",
+    "1.2.840.10008.1.2.4.105",
+    "1.2.840.10008.1.2.4.105.1",
+    "1.2.840.10008.1.2.4.106",
+    "1.2.840.10008.1.2.4.106.1",
+    "1.2.840.10008.1.2.4.107",
+    "1.2.840.10008.1.2.4.108",
+    "1.2.840.10008.1.2.4.110",
+    "1.2.840.10008.1.2.4.111",
+    "1.2.840.10008.1.2.4.112",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.4.204",
+    "1.2.840.10008.1.2.4.205",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.7.1",
+    "1.2.840.10008.1.2.7.2",
+    "1.2.840.10008.1.2.7.3",
+    "1.2.840.10008.1.2.8.1",
+)
 
 DEFAULT_AE_TITLE = "ECHOSCP"
 DEFAULT_TIMEOUT = 30.0
@@ -72,7 +120,7 @@ class ServerOptions:
     #: file for one JSON line per association; "-" = stdout (--log-json)
     log_json: str | None = None
     tls: TLSOptions | None = None
-    #: TCP_NODELAY on accepted sockets (DESIGN D2: on unless the environment says 0)
+    #: TCP_NODELAY on accepted sockets (docs/design.md D2: on unless the environment says 0)
     nodelay: bool = True
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import time
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     import datetime
 

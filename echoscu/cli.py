@@ -1,9 +1,10 @@
-"""echoscu's entry point: DCMTK's command-line flow (spec section 0, steps 1-7), then the driver.
+"""echoscu's entry point: DCMTK's command-line flow (docs/dcmtk-behaviour.md section 0,
+steps 1-7), then the driver.
 
 The order of the checks is DCMTK's, because it decides which error a user sees
 when several are present: parse errors, usage, exclusive options, parameter count,
 port, logging set-up (after which ``-q`` silences command-line errors), value
-options in a fixed order, then the TLS option checks (3.7.0 order, spec 6.11).
+options in a fixed order, then the TLS option checks (3.7.0 order, docs/dcmtk-behaviour.md 6.11).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from echoscu.helptext import (
     error_block,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (5 ms)
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.options import TLSOptions
     from echoscu.options import EchoOptions
@@ -274,8 +275,8 @@ def _network_options(line: ParsedLine, options: EchoOptions) -> None:
 
 
 def _tls_options(line: ParsedLine) -> TLSOptions | None:
-    """The TLS options' checks in DCMTK 3.7.0's order (spec 2.6, 6.11, certs.tlsflags);
-    None = plain TCP. A line without TLS options does not import certs."""
+    """The TLS options' checks in DCMTK 3.7.0's order (docs/dcmtk-behaviour.md 2.6, 6.11;
+    certs.tlsflags); None = plain TCP. A line without TLS options does not import certs."""
     typed = [(occurrence.option.long, occurrence.values) for occurrence in line.occurrences
              if occurrence.option.row is not None]
     if not typed:

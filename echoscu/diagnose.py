@@ -18,7 +18,7 @@ import socket
 
 from echoscu.report import RunReport
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
 
@@ -43,6 +43,13 @@ def add_hint(report: RunReport, opts: EchoOptions) -> None:
     where = _where(report)
     if failure.failure_class == "rejected":
         report.hint = _rejection_hint(report)
+    elif report.tls is not None and report.tls.hostname_verified is False:
+        # --verify-hostname refused a chain we hold already: no second handshake needed
+        report.hint = (f"the peer's certificate does not name '{report.hostname_expected}': "
+                       "connect by a name it lists, or name the expected one with "
+                       "--verify-hostname-as")
+    elif failure.failure_class == "find-refused":
+        report.hint = _find_hint(report)
     elif failure.failure_class == "tls-verify":
         report.unverified_chain = _fetch_chain(report, opts)
         report.hint = _verify_hint(report)
@@ -72,6 +79,17 @@ def _rejection_hint(report: RunReport) -> str | None:
         return (f"the peer does not accept the calling AE title '{report.calling_aet}': "
                 "set one it knows with -aet (--aetitle)")
     return None
+
+
+def _find_hint(report: RunReport) -> str | None:
+    """--check-find refused: no query model offered, or (likely) our AE title may not query."""
+    found = report.find
+    if found is None:
+        return None
+    if found.context_result is not None and found.context_result != 0:
+        return f"{_where(report)} offers no Study Root C-FIND (is it a query SCP?)"
+    return (f"{_where(report)} may not let calling AE title '{report.calling_aet}' query: "
+            "register it there or use -aet")
 
 
 def _verify_hint(report: RunReport) -> str | None:

@@ -62,6 +62,8 @@ def result_document(report: RunReport) -> dict[str, object]:
                    for message_id, rtt, status in report.echoes],
         "rtt_stats_ms": _rounded(rtt_stats(report.rtts)),
         "tls": _tls(report),
+        "probes": _probes(report),
+        "find": _find(report),
     }
 
 
@@ -106,7 +108,7 @@ def _timings(report: RunReport) -> dict[str, float]:
 def _association(report: RunReport) -> dict[str, object] | None:
     if report.max_send_pdv is None:
         return None
-    from dicomecho.dul.uids import dcmtk_name
+    from echoscu.dumps import dcmtk_name
 
     uid, version_name = report.peer_implementation
     return {
@@ -133,12 +135,108 @@ def _tls(report: RunReport) -> dict[str, object] | None:
     if facts is None:
         return {"established": False, "version": None, "cipher": None, "cipher_bits": None,
                 "alpn": None, "sni": report.sni_requested, "verified": None,
+                "hostname": report.hostname_expected, "hostname_verified": None,
                 "peer_chain": describe_chain(report.unverified_chain, report.host),
                 "error": report.tls_error}
     return {"established": True, "version": facts.version, "cipher": facts.cipher,
             "cipher_bits": facts.cipher_bits, "alpn": facts.alpn, "sni": facts.sni,
-            "verified": facts.verified, "peer_chain": describe_chain(facts.chain, report.host),
+            "verified": facts.verified, "hostname": report.hostname_expected,
+            "hostname_verified": facts.hostname_verified,
+            "peer_chain": describe_chain(facts.chain, report.host),
             "error": None}
+
+
+def _probes(report: RunReport) -> list[dict[str, object]]:
+    """``--probe-sop``: one entry per probed context (empty without the option)."""
+    if not report.probe_plan:
+        return []
+    from echoscu.probe import result_text
+    from echoscu.sopclasses import keyword, name
+
+    entries = []
+    for context_id, abstract, proposed, result, syntax in report.probes:
+        accepted = result == 0
+        entries.append({
+            "context_id": context_id,
+            "sop_class": abstract,
+            "sop_class_keyword": keyword(abstract),
+            "proposed_transfer_syntaxes": list(proposed),
+            "result": result,
+            "result_text": result_text(result) if report.negotiated else None,
+            "accepted": accepted,
+            "transfer_syntax": syntax if accepted else None,
+            "transfer_syntax_name": name(syntax) if accepted and syntax else None,
+        })
+    return entries
+
+
+def _find(report: RunReport) -> dict[str, object] | None:
+    """``--check-find``'s C-FIND (None without the option)."""
+    if not report.check_find:
+        return None
+    from echoscu.probe import STUDY_ROOT_FIND, result_text
+
+    found = report.find
+    if found is None:
+        return {"sop_class": STUDY_ROOT_FIND, "outcome": "not-run", "context_id": None,
+                "context_result": None, "context_result_text": None, "transfer_syntax": None,
+                "message_id": None, "status": None, "status_text": None, "error_comment": None,
+                "matches": 0, "rtt_ms": None, "problem": None}
+    from echoscu.query import status_text
+
+    if found.failure_class is None:
+        outcome = "answered"
+    else:
+        outcome = "refused" if found.failure_class == "find-refused" else "failed"
+    return {
+        "sop_class": STUDY_ROOT_FIND,
+        "outcome": outcome,
+        "context_id": found.context_id,
+        "context_result": found.context_result,
+        "context_result_text": result_text(found.context_result),
+        "transfer_syntax": found.transfer_syntax,
+        "message_id": found.message_id if found.context_result == 0 else None,
+        "status": found.status,
+        "status_text": status_text(found.status) if found.status is not None else None,
+        "error_comment": found.error_comment,
+        "matches": found.matches,
+        "rtt_ms": _ms(found.rtt) if found.rtt is not None else None,
+        "problem": found.problem,
+    }
+
+
+def probe_text(report: RunReport) -> str:
+    """The text block of ``--probe-sop`` and ``--check-find`` (stdout, after the run):
+    one ``Probe:`` line per probed context, one ``Find:`` line."""
+    lines = []
+    if report.probe_plan and report.negotiated:
+        from echoscu.probe import result_text
+        from echoscu.sopclasses import keyword, name
+
+        for _, abstract, _, result, syntax in report.probes:
+            line = f"Probe: {keyword(abstract)} ({abstract}): {result_text(result)}"
+            if result == 0 and syntax:
+                line += f", {name(syntax)}"
+            lines.append(line)
+    found = report.find
+    if found is not None:
+        lines.append(f"Find: {find_summary(report)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def find_summary(report: RunReport) -> str:
+    """``--check-find``'s result in one line (empty if the C-FIND never ran)."""
+    found = report.find
+    if found is None:
+        return ""
+    if found.failure_class is None:
+        from echoscu.query import status_text
+
+        return (f"{status_text(found.status)} (0x{found.status:04x}), {found.matches} "
+                f"match{'es' if found.matches != 1 else ''}, {_ms(found.rtt):.3f} ms")
+    what = "refused" if found.failure_class == "find-refused" else \
+        f"failed ({found.failure_class})"
+    return f"{what}: {found.problem}"
 
 
 def dump(document: object) -> str:

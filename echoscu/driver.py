@@ -2,7 +2,7 @@
 
 A blocking driver: connect (and TLS handshake), associate, C-ECHO ``--repeat`` times,
 release or abort. Every wait is bounded by the DCMTK timeout that governs it, and
-every failure is reported with DCMTK's message and exit code (spec sections 3-5).
+every failure is reported with DCMTK's message and exit code (docs/dcmtk-behaviour.md sections 3-5).
 The socket and its tactics are ``echoscu.transport``'s; what happened goes, as data,
 to an ``echoscu.observer.Observer`` (the null one unless a feature asks for a report).
 """
@@ -19,8 +19,9 @@ from dicomecho.dul.association import (
     AssociationAccepted,
     AssociationRejected,
     ConnectionClosed,
+    EchoAnswered,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -51,8 +52,7 @@ from echoscu import messages as msg
 from echoscu import transport
 from echoscu.observer import NULL_OBSERVER
 
-#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.log import Logger
     from echoscu.observer import Observer
@@ -73,11 +73,6 @@ _DEFAULT_SEND_PDV = 4084
 app = get_logger(APP_LOGGER)
 net = get_logger(NET_LOGGER)
 data_log = get_logger(DATA_LOGGER)
-
-
-#: where a one-PDV P-DATA-TF PDU's data starts: PDU header 6, PDV length 4, context 1,
-#: message control header 1
-_PDV_DATA_AT = 12
 
 
 class Exit(Exception):
@@ -212,7 +207,8 @@ def _log_letter(observer: Observer, logger: Logger, letter: str, text: str) -> N
 
 
 def _offline_check(opts: EchoOptions) -> int:
-    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (spec section 7)."""
+    """``+vc`` / ``+rc``: the result line on stdout, exit 0 or 22 (docs/dcmtk-behaviour.md
+    section 7)."""
     from certs.offline import is_root_cert, verify_cert
 
     tls_log = get_logger(TLS_LOGGER)
@@ -238,6 +234,12 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
         PresentationContextRQ(2 * index + 1, uids.VERIFICATION, list(syntaxes))
         for index in range(opts.propose_pc)
     ]
+    if opts.probes or opts.check_find:
+        # --probe-sop / --check-find: their own contexts after Verification's
+        from echoscu.probe import extra_contexts
+
+        contexts += [PresentationContextRQ(context_id, abstract, list(syntaxes))
+                     for context_id, abstract, syntaxes in extra_contexts(opts)]
     user_info = UserInformation(
         max_pdu=our_max_pdu,
         implementation_class_uid=IMPLEMENTATION_CLASS_UID,
@@ -250,7 +252,8 @@ def _association_request(opts: EchoOptions, our_max_pdu: int) -> AssociateRQ:
 
 
 def max_send_pdv(peer_max_pdu: int | None) -> int:
-    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings (spec 5.7)."""
+    """DCMTK's Max Send PDV for the peer's max PDU, with its warnings
+    (docs/dcmtk-behaviour.md 5.7)."""
     size = peer_max_pdu or 0
     if size == 0 or size > _MAX_PDU_CAP:
         size = _MAX_PDU_CAP
@@ -288,7 +291,7 @@ class _Session:
         self.transport: transport.Transport | None = None
         #: -ll trace: dul records its transitions and the driver prints them (checked once)
         self.tracing = net.enabled(TRACE)
-        self.dul = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET,
+        self.requestor = Requestor(rq, our_max_pdu, max_dataset_length=_MAX_RESPONSE_DATASET,
                              trace=self.tracing)
         #: while a command is being read (trace only): PDVs so far, None before the first
         self._command_pdvs: int | None = None
@@ -307,7 +310,7 @@ class _Session:
 
     def _trace(self) -> None:
         """Print (and forget) the transitions ``dul`` recorded since the last call."""
-        records = self.dul.trace
+        records = self.requestor.trace
         if not records:
             return
         from echoscu.trace import count_pdvs, transition_lines
@@ -325,14 +328,14 @@ class _Session:
     def _timer_expired(self) -> None:
         """A bounded wait for the peer ran out: the state machine's timer event (trace)."""
         if self.tracing:
-            self.dul.timer_expired()
+            self.requestor.timer_expired()
             self._trace()
 
     def _transport_closed(self) -> None:
         """The transport connection is gone: the state machine's Evt17 (trace)."""
         if self.tracing:
-            self.dul.receive_data(b"")
-            self.dul.next_event()
+            self.requestor.receive_data(b"")
+            self.requestor.next_event()
             self._trace()
 
     # -- connection and association -------------------------------------------------------
@@ -403,6 +406,16 @@ class _Session:
         tls_sock.settimeout(self.socket_timeout)
         if app.enabled(DEBUG):
             net.debug("\n".join(connection_details(tls_sock)))
+        expected = self.opts.expected_hostname()
+        if expected is not None:  # --verify-hostname: before anything of the association
+            from certs.hostname import check_peer_hostname
+
+            problem = check_peer_hostname(tls_sock, expected, tls_log)
+            observer.hostname_checked(problem)
+            if problem is not None:
+                raise msg.Condition(msg.DCMTLS, CERTIFICATE_REFUSED_CODE,
+                                    "TLS error: certificate verify failed",
+                                    failure_class="tls-verify")
 
     def close(self) -> None:
         """Drop the connection without any further PDU."""
@@ -418,7 +431,7 @@ class _Session:
         timeout bounds the whole wait, not each read: a peer trickling bytes cannot hold
         us past it.
         """
-        machine = self.dul
+        machine = self.requestor
         event = machine.next_event()
         read = self.transport.read
         wait = timeout
@@ -443,7 +456,7 @@ class _Session:
         accepted context ends the run, any other failure raises DCMTK's condition."""
         observer = self.observer
         observer.begin("associate")
-        request = self.dul.start()
+        request = self.requestor.start()
         self._trace()
         titles = ((self.rq.calling_ae, "Calling AP Title"), (self.rq.called_ae, "Called AP Title"))
         for value, what in titles:
@@ -468,7 +481,7 @@ class _Session:
         if isinstance(event, AssociationRejected):
             rj = event.rj
             self._rejected(rj.result, rj.source, rj.reason)
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             observer.unexpected_answer(event.pdu_type, False)
             error = event.error
             if isinstance(error, PDULengthError) and error.pdu_type == A_ASSOCIATE_AC:
@@ -496,10 +509,12 @@ class _Session:
             from echoscu.dumps import association_dump
 
             app.debug("Association Parameters Negotiated:\n" + association_dump(self.rq, ac))
-        proposed = {ctx.id for ctx in self.rq.contexts}
-        accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in proposed]
+        # the echo uses one of the -ppc Verification contexts (--probe-sop and --check-find
+        # add others after them)
+        echo_ids = [ctx.id for ctx in self.rq.contexts[: self.opts.propose_pc]]
+        accepted = [ctx.id for ctx in ac.contexts if ctx.result == 0 and ctx.id in echo_ids]
         if accepted:
-            self.context_id = min(accepted, key=[c.id for c in self.rq.contexts].index)
+            self.context_id = min(accepted, key=echo_ids.index)
         self.observer.accepted(ac, self.max_send_pdv, self.context_id or None)
         if not accepted:
             self.observer.failed(None, "no-context")
@@ -528,12 +543,7 @@ class _Session:
         interval = opts.interval
         verbose = app.enabled(INFO)
         context_id = self.context_id
-        # the request fits one PDU (all but absurdly small peer max PDUs): patch its
-        # message ID into a template instead of encoding and fragmenting it each time
-        peer_max = self.dul.max_send_pdu
         tracing = self.tracing
-        # (with -ll trace every PDU goes through dul, which records the transitions)
-        whole_pdu = (not peer_max or peer_max >= dimse.ECHO_RQ_PDU_LENGTH) and not tracing
         send = self.transport.send
         kernel_timeouts = self.transport.bound_by_kernel(self.dimse_timeout, self.socket_timeout)
         message_id = 0
@@ -554,12 +564,10 @@ class _Session:
                 return self._echo_failed(failure)
             try:
                 sent_at = perf_counter()
-                if whole_pdu:
-                    request = dimse.echo_rq_pdu(context_id, message_id)
-                elif tracing:
+                if tracing:
                     request = self._traced_request(context_id, message_id)
                 else:
-                    request = self.dul.send_message(context_id, dimse.echo_rq(message_id))
+                    request = self.requestor.send_echo(context_id, message_id)
                 send(request, "sendPDataTCP")
                 if tracing:
                     net.trace("DIMSE receiveCommand")
@@ -571,9 +579,48 @@ class _Session:
             if verbose:
                 app.info(f"Received Echo Response ({msg.status_text(status)})")
             _dump_status_detail(self.last_command)
+        if opts.check_find:
+            ended = self._check_find((message_id + 1) & 0xFFFF or 1)
+            if ended is not None:
+                return ended
         if opts.abort:
             return self._abort(EXIT_OK)
         return self._release()
+
+    def _check_find(self, message_id: int) -> int | None:
+        """``--check-find``: one C-FIND after the echoes (``echoscu.query``). None if it was
+        answered; else its failure is reported, the association ended, the exit code."""
+        from echoscu import query
+        from echoscu.probe import find_context_id
+
+        observer = self.observer
+        observer.begin("find")
+        result = query.check(self.requestor.ac, find_context_id(self.opts), message_id,
+                             self._send_message, self._next_event, self.dimse_timeout,
+                             app.info if app.enabled(INFO) else None)
+        observer.found(result)
+        if result.failure_class is None:
+            app.info(f"Received Final Find Response ({query.status_text(result.status)}, "
+                     f"{result.matches} matches)")
+            return None
+        observer.failed(result.condition, result.failure_class)
+        _error(observer, app, f"Find Failed: {result.problem}")
+        if result.association == "closed":
+            self.close()
+            return EXIT_FAILURE
+        if result.association == "broken" or self.opts.abort:
+            return self._abort(EXIT_FAILURE)
+        self._release()
+        return EXIT_FAILURE
+
+    def _send_message(self, context_id: int, command: bytes, dataset: bytes) -> None:
+        """Send one DIMSE message with a data set (a Condition if it cannot be sent)."""
+        try:
+            request = self.requestor.send_message(context_id, command, dataset)
+        except MaxPDUTooSmallError:
+            raise msg.dimse_send_failed(msg.illegal_peer_max_pdu(self.peer_max_pdu)) from None
+        self._trace()
+        self.transport.send(request, "sendPDataTCP")
 
     def _traced_request(self, context_id: int, message_id: int) -> bytes:
         """The C-ECHO-RQ PDUs, with DCMTK's trace of the command and the P-DATA request."""
@@ -582,7 +629,7 @@ class _Session:
         command = dimse.echo_rq(message_id)
         for line in command_to_send(context_id, command):
             net.trace(line)
-        request = self.dul.send_message(context_id, command)
+        request = self.requestor.send_echo(context_id, message_id)
         self._trace()
         return request
 
@@ -606,28 +653,28 @@ class _Session:
                         kernel_timeouts: bool = False) -> int:
         """Wait for the C-ECHO-RSP; return its status or raise the DCMTK failure.
 
-        The common answer, one standard C-ECHO-RSP PDU read whole between messages, is
-        recognised by its bytes; anything else goes through ``dul`` and a full decode.
-        That first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
+        The common answer, one standard C-ECHO-RSP PDU, comes from ``dul`` as
+        ``EchoAnswered`` (recognised by its bytes); anything else is decoded in full.
+        The first read sets no TCP_QUICKACK: an answer that comes in pieces (a peer
         with Nagle on waits for our ACK) continues in ``_next_event``, which sets it.
         ``kernel_timeouts``: the socket is ``bound_by_kernel`` (``timeout`` is then the
         SO_RCVTIMEO already set).
         """
-        machine = self.dul
+        machine = self.requestor
+        event = None
         data = b""
-        if machine.between_messages and not self.tracing:
-            if kernel_timeouts:
-                data = self.transport.read_bounded()
-            else:
-                data = self.transport.read(timeout, quickack=False)
-            if data is not None:
-                status = dimse.echo_rsp_status(data, self.context_id, message_id)
-                if status is not None:
-                    data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
-                    self.last_command = data[_PDV_DATA_AT:]
-                    return status
-                machine.receive_data(data)
-        event = self._next_event(timeout) if data is not None else None
+        if not self.tracing and not machine.buffered:
+            event = machine.next_event()
+            if event is None:
+                if kernel_timeouts:
+                    data = self.transport.read_bounded()
+                else:
+                    data = self.transport.read(timeout, quickack=False)
+                if data is not None:
+                    machine.receive_data(data)
+                    event = machine.next_event()
+        if event is None and data is not None:
+            event = self._next_event(timeout)
         if event is None:  # the wait ran out
             if _seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout()
@@ -644,6 +691,9 @@ class _Session:
                 self._command_pdvs = None
             else:
                 data_log.debug('DcmDataset::read() TransferSyntax="Little Endian Implicit"')
+            if event.__class__ is EchoAnswered and event.message_id_responded == message_id:
+                self.last_command = event.command
+                return event.status
             try:
                 command = dimse.decode_command(event.command)
             except dimse.DIMSEError:
@@ -664,7 +714,7 @@ class _Session:
             raise msg.peer_aborted()
         if isinstance(event, ReleaseRequested):
             raise msg.peer_requested_release()
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolViolation):
             raise msg.dimse_receive_failed(
                 msg.dimse_read_pdv_failed(), _protocol_condition(event, machine.max_receive_pdu))
         raise msg.dimse_receive_failed(msg.dimse_read_pdv_failed())
@@ -674,7 +724,7 @@ class _Session:
         app.info("Releasing Association")
         self.observer.begin("release")
         try:
-            request = self.dul.release()
+            request = self.requestor.release()
             self._trace()
             self.transport.send(request, "sendReleaseRQTCP")
             event = self._next_event(self.acse_timeout)
@@ -686,8 +736,8 @@ class _Session:
         if isinstance(event, ReleaseConfirmed):
             self.close()
             return EXIT_OK
-        if isinstance(event, ProtocolError):
-            return self._release_failed(_protocol_condition(event, self.dul.max_receive_pdu))
+        if isinstance(event, ProtocolViolation):
+            return self._release_failed(_protocol_condition(event, self.requestor.max_receive_pdu))
         return self._release_failed(msg.peer_aborted())
 
     def _release_failed(self, cond: msg.Condition) -> int:
@@ -701,7 +751,7 @@ class _Session:
         app.info("Aborting Association")
         self.observer.begin("abort")
         try:
-            request = self.dul.abort()
+            request = self.requestor.abort()
             self._trace()
             self.transport.send(request, "sendAbortTCP")
         except msg.Condition as cond:
@@ -717,7 +767,7 @@ class _Session:
         return code
 
 
-def _protocol_condition(event: ProtocolError, our_max_pdu: int = 0) -> msg.Condition:
+def _protocol_condition(event: ProtocolViolation, our_max_pdu: int = 0) -> msg.Condition:
     """DCMTK's condition for a PDU that is unknown, out of place, ill-formed, or whose
     length claim was refused from its header (``our_max_pdu``: what we announced)."""
     error = event.error

@@ -5,13 +5,38 @@ Built only when debug output is enabled (the callers check the level first).
 
 from __future__ import annotations
 
-from dicomecho.dul.uids import dcmtk_name
+from dicomecho.dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
 from echoscu.messages import CONTEXT_RESULTS, INVALID_CONTEXT_RESULT
 
-#: typing is not imported at run time: it costs 5 ms of a 30 ms echo (DESIGN D3)
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.dul.pdu import AssociateAC, AssociateRQ
+
+_DCMTK_NAMES = dict(DCMTK_TRANSFER_SYNTAXES)
+_DCMTK_NAMES[VERIFICATION] = "VerificationSOPClass"
+_DCMTK_NAMES["1.2.840.10008.1.2.4.94"] = "JPIPReferenced"
+_DCMTK_NAMES["1.2.840.10008.1.2.4.95"] = "JPIPReferencedDeflate"
+
+#: the UID root of the DICOM standard; only such UIDs are looked up in pydicom
+_STANDARD_ROOT = "1.2.840.10008."
+
+
+def dcmtk_name(uid: str) -> str | None:
+    """DCMTK's name for a UID as printed after ``=`` in dumps, or None if unknown.
+
+    Verification and the transfer syntaxes come from our table; other standard
+    UIDs fall back to pydicom's keyword, imported only when such a UID shows up.
+    """
+    name = _DCMTK_NAMES.get(uid)
+    if name is not None or not uid.startswith(_STANDARD_ROOT):
+        return name
+    try:
+        from pydicom.uid import UID_dictionary
+    except ImportError:
+        return None
+    entry = UID_dictionary.get(uid)
+    return entry[4] or None if entry else None
+
 
 def uid_text(uid: str) -> str:
     """A UID as DCMTK prints it: ``=<name>`` when it knows the name, else the UID."""

@@ -2,11 +2,14 @@
 blackbox exporter.
 
 ``GET /probe?target=[AET@]host:port`` checks one peer of the peers file once, with that
-line's settings, and answers OpenMetrics text; ``GET /metrics`` gives the exporter's own
-counters. Only the peers file's lines can be probed: a target is matched against them
-as written (host case-insensitive, the called AE title exactly; without an AE title the
-host:port must name one called AE title), anything else gets 403, so a scraper cannot
-make echoscu connect elsewhere. A missing or malformed target gets 400, another path 404,
+line's settings; ``GET /metrics`` gives the exporter's own counters. Both answer
+OpenMetrics 1.0 when the Accept header asks for it (Prometheus does), otherwise the
+classic Prometheus text format 0.0.4, written from the same families.
+
+Only the peers file's lines can be probed: a target is matched against them as written
+(host case-insensitive, the called AE title exactly; without an AE title the host:port
+must name one called AE title), anything else gets 403, so a scraper cannot make
+echoscu connect elsewhere. A missing or malformed target gets 400, another path 404,
 a probe beyond ``--jobs`` at once 503.
 
 The checks are fleet's (``echoscu.fleet``): per-line options, TLS contexts built once at
@@ -30,18 +33,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from dicomecho import log
 from echoscu import fleet
-from echoscu.cmdline import CommandLineError
 from echoscu.options import EchoOptions
-from echoscu.peerfile import parse_peer_line, read_peers
+from echoscu.peerfile import parse_peer_line
 from echoscu.report import FAILURE_CLASSES, PHASES
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import Extensions
     from echoscu.peerfile import PeerLine
     from echoscu.report import RunReport
 
-CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#: the two answers to a scrape, chosen by its Accept header (wants_openmetrics)
+OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+CLASSIC_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 #: the exporter's own logger (not under dcmtk.*: the driver's lines stay silenced)
 LOGGER = "echoscu.exporter"
@@ -169,7 +173,7 @@ def bounded(opts: EchoOptions, seconds: int | None) -> EchoOptions:
     return copy
 
 
-# -- OpenMetrics text -------------------------------------------------------------------
+# -- the metric families, written as OpenMetrics or as the classic text format -----------
 
 
 def _host_port(host: str, port: int) -> str:
@@ -193,42 +197,126 @@ def _number(value: float) -> str:
     return repr(round(value, 6))
 
 
-class MetricText:
-    """OpenMetrics families in the order added; only families with samples are written."""
+#: the sample name suffix of each family type (both formats name the samples alike)
+_SAMPLE_SUFFIX = {"gauge": "", "counter": "_total", "info": "_info"}
+
+
+class MetricFamilies:
+    """Metric families in the order declared, each with its samples: the one representation
+    both answers are written from. Only families with samples are written.
+
+    OpenMetrics 1.0 (:meth:`openmetrics`) names a family without its sample suffix, has
+    ``# UNIT`` and ``info`` families and ends with ``# EOF``. The classic text format
+    0.0.4 (:meth:`classic`) has none of these: a counter's family is named by its
+    ``_total`` sample, an info family is a gauge named ``<name>_info`` of value 1, the
+    unit stays only in the name (which ends with it).
+    """
 
     def __init__(self) -> None:
-        self._families: dict[str, tuple[str, str, str | None, list[str]]] = {}
+        #: name -> (type, HELP, unit, [(labels, value)])
+        self._families: dict[str, tuple[str, str, str | None,
+                                         list[tuple[dict[str, object], float]]]] = {}
 
     def family(self, name: str, kind: str, help_text: str, unit: str | None = None) -> None:
-        """Declare a family (``kind``: gauge, counter, info)."""
+        """Declare a family (``kind``: gauge, counter, info; ``name`` ends with ``unit``)."""
+        assert kind in _SAMPLE_SUFFIX and (unit is None or name.endswith("_" + unit)), name
         self._families[name] = (kind, help_text, unit, [])
 
-    def sample(self, name: str, value: float, labels: dict[str, object] | None = None,
-               suffix: str = "") -> None:
-        """Add a sample of family ``name`` (``suffix``: _total, _info, _sum, _count)."""
-        self._families[name][3].append(f"{name}{suffix}{_labels(labels or {})} "
-                                       f"{_number(value)}")
+    def sample(self, name: str, value: float, labels: dict[str, object] | None = None) -> None:
+        """Add a sample to family ``name`` (its type gives the sample name's suffix)."""
+        self._families[name][3].append((labels or {}, value))
 
-    def text(self) -> str:
-        """The exposition, ``# EOF`` last."""
-        lines = []
+    def _written(self):
+        """(name, type, HELP, unit, sample name, samples) of each family with samples."""
         for name, (kind, help_text, unit, samples) in self._families.items():
-            if not samples:
-                continue
+            if samples:
+                yield name, kind, help_text, unit, name + _SAMPLE_SUFFIX[kind], samples
+
+    def openmetrics(self) -> str:
+        """OpenMetrics 1.0 text, ``# EOF`` last."""
+        lines = []
+        for name, kind, help_text, unit, sample_name, samples in self._written():
             lines.append(f"# TYPE {name} {kind}")
             if unit:
                 lines.append(f"# UNIT {name} {unit}")
-            lines.append(f"# HELP {name} {help_text}")
-            lines.extend(samples)
+            lines.append(f"# HELP {name} {_label_value(help_text)}")
+            lines.extend(f"{sample_name}{_labels(labels)} {_number(value)}"
+                         for labels, value in samples)
         lines.append("# EOF")
         return "\n".join(lines) + "\n"
 
+    def classic(self) -> str:
+        """The classic Prometheus text format 0.0.4."""
+        lines = []
+        for _, kind, help_text, _, sample_name, samples in self._written():
+            help_escaped = help_text.replace("\\", "\\\\").replace("\n", "\\n")
+            lines.append(f"# HELP {sample_name} {help_escaped}")
+            lines.append(f"# TYPE {sample_name} {'gauge' if kind == 'info' else kind}")
+            lines.extend(f"{sample_name}{_labels(labels)} {_number(value)}"
+                         for labels, value in samples)
+        return "\n".join(lines) + "\n"
 
-def probe_text(target: Target, report: RunReport, now: float | None = None) -> str:
-    """The OpenMetrics answer to one probe."""
+    def render(self, openmetrics: bool) -> tuple[str, str]:
+        """(content type, text) in OpenMetrics or, if not ``openmetrics``, classic text."""
+        if openmetrics:
+            return OPENMETRICS_TYPE, self.openmetrics()
+        return CLASSIC_TYPE, self.classic()
+
+
+# -- which format the scraper asked for -------------------------------------------------
+
+
+def _media_ranges(header: str):
+    """(type/subtype lower-cased, parameters, q) of each well-formed range of an Accept
+    header; a range whose q is not a number from 0 to 1 is left out."""
+    for part in header.split(","):
+        media, *fields = (field.strip() for field in part.split(";"))
+        if media.count("/") != 1:
+            continue
+        params = {}
+        for field in fields:
+            key, equals, text = field.partition("=")
+            if equals:
+                params[key.strip().lower()] = text.strip().strip('"')
+        try:
+            quality = float(params.pop("q", "1"))
+        except ValueError:
+            continue
+        if 0 <= quality <= 1:
+            yield media.lower(), params, quality
+
+
+#: how closely a range names our OpenMetrics 1.0.0 (higher: more specific; 0.0.1 is the
+#: draft Prometheus reads with the same parser); other versions are not ours
+_OPENMETRICS_RANK = {"1.0.0": 2, None: 1, "0.0.1": 0}
+_CLASSIC_RANK = {"text/plain": 2, "text/*": 1, "*/*": 0}
+
+
+def wants_openmetrics(accept: str | None) -> bool:
+    """Whether an Accept header asks for OpenMetrics: it names application/openmetrics-text
+    with a q above 0 and at least the q it gives text/plain (from its most specific
+    range, as RFC 9110 12.5.1 says). Prometheus does; no header, text/plain or only */*
+    (curl) get the classic text format."""
+    if not accept:
+        return False
+    best: dict[str, tuple[int, float]] = {}
+    for media, params, quality in _media_ranges(accept):
+        if media == "application/openmetrics-text":
+            key, rank = "openmetrics", _OPENMETRICS_RANK.get(params.get("version"), -1)
+        else:
+            key, rank = "classic", _CLASSIC_RANK.get(media, -1)
+        if rank >= 0 and (rank, quality) > best.get(key, (-1, 0.0)):
+            best[key] = (rank, quality)
+    openmetrics = best.get("openmetrics", (0, 0.0))[1]
+    return openmetrics > 0 and openmetrics >= best.get("classic", (0, 0.0))[1]
+
+
+def probe_families(target: Target, report: RunReport,
+                   now: float | None = None) -> MetricFamilies:
+    """The answer to one probe."""
     from echoscu.certfacts import earliest_expiry
 
-    out = MetricText()
+    out = MetricFamilies()
     out.family("dicom_echo_success", "gauge",
                "1 if every C-ECHO was answered with Success and the association released")
     out.family("dicom_echo_up", "gauge",
@@ -248,13 +336,25 @@ def probe_text(target: Target, report: RunReport, now: float | None = None) -> s
                "seconds until the peer's first certificate expires (negative once it has)",
                "seconds")
     out.family("dicom_echo_failure", "info", "why the check failed: failure class and phase")
+    if report.probe_plan:
+        out.family("dicom_echo_probe_context_accepted", "gauge",
+                   "1 if the peer accepted the probe= presentation context of this SOP class "
+                   "(result: the A-ASSOCIATE-AC's answer)")
+    if report.check_find:
+        out.family("dicom_echo_find_success", "gauge",
+                   "1 if the find=on C-FIND was answered with a final Success or Warning status")
+        out.family("dicom_echo_find_matches", "gauge",
+                   "pending C-FIND responses that carried a match")
+        out.family("dicom_echo_find_duration_seconds", "gauge",
+                   "C-FIND round trip: request to final response", "seconds")
+        out.family("dicom_echo_find_status", "gauge",
+                   "DIMSE status of the final C-FIND response (0 is Success)")
 
     out.sample("dicom_echo_success", int(report.ok))
     out.sample("dicom_echo_up", int(report.ok))
     out.sample("dicom_echo_probe", 1, {
         "peers_file_line": target.peer.line, "called_aet": report.called_aet,
-        "calling_aet": report.calling_aet, "tls": "on" if report.tls_requested else "off"},
-        "_info")
+        "calling_aet": report.calling_aet, "tls": "on" if report.tls_requested else "off"})
     out.sample("dicom_echo_duration_seconds", report.total)
     for phase in PHASES:
         if phase in report.timings:
@@ -266,19 +366,53 @@ def probe_text(target: Target, report: RunReport, now: float | None = None) -> s
         out.sample("dicom_echo_status", report.echoes[-1][2])
     if report.tls is not None:
         out.sample("dicom_echo_tls", 1, {"version": report.tls.version,
-                                         "cipher": report.tls.cipher}, "_info")
+                                         "cipher": report.tls.cipher})
     chain = report.tls.chain if report.tls is not None else report.unverified_chain
     earliest = earliest_expiry(chain) if chain else None
     if earliest is not None:
         out.sample("dicom_echo_cert_expiry_timestamp_seconds", int(earliest[0]))
         out.sample("dicom_echo_cert_expiry_seconds",
                    round(earliest[0] - (time.time() if now is None else now), 3))
+    _probe_samples(out, report)
+    _find_samples(out, report)
     if not report.ok:
         failure = report.failure
         out.sample("dicom_echo_failure", 1, {
             "class": report.failure_class or "local-error",
-            "phase": failure.phase if failure is not None else "setup"}, "_info")
-    return out.text()
+            "phase": failure.phase if failure is not None else "setup"})
+    return out
+
+
+def _probe_samples(out: MetricFamilies, report: RunReport) -> None:
+    """One sample per probe= context, once an A-ASSOCIATE-AC answered them."""
+    if not report.probe_plan or not report.negotiated:
+        return
+    from echoscu.probe import result_text
+    from echoscu.sopclasses import keyword
+
+    for context_id, abstract, _, result, syntax in report.probes:
+        accepted = result == 0
+        out.sample("dicom_echo_probe_context_accepted", int(accepted), {
+            "sop_class": keyword(abstract), "sop_class_uid": abstract,
+            "context_id": context_id, "result": result_text(result).replace(" ", "-"),
+            "transfer_syntax": syntax if accepted and syntax else ""})
+
+
+def _find_samples(out: MetricFamilies, report: RunReport) -> None:
+    """find=on: whether the C-FIND was answered (0 too when the run ended before it), its
+    matches, round trip and final status."""
+    if not report.check_find:
+        return
+    found = report.find
+    out.sample("dicom_echo_find_success", int(found is not None and found.failure_class is None))
+    if found is None:
+        return
+    if found.context_result == 0:  # the C-FIND was sent
+        out.sample("dicom_echo_find_matches", found.matches)
+    if found.status is not None:
+        out.sample("dicom_echo_find_status", found.status)
+    if found.rtt is not None:
+        out.sample("dicom_echo_find_duration_seconds", found.rtt)
 
 
 # -- the exporter's own counters --------------------------------------------------------
@@ -313,9 +447,9 @@ class Counters:
                 self.failures[name] = self.failures.get(name, 0) + 1
             self.probe_seconds += report.total
 
-    def text(self) -> str:
-        """The /metrics exposition."""
-        out = MetricText()
+    def families(self) -> MetricFamilies:
+        """The /metrics answer."""
+        out = MetricFamilies()
         out.family("dicom_echo_exporter_requests", "counter", "HTTP requests answered, by code")
         out.family("dicom_echo_exporter_probes", "counter", "probes run, by result")
         out.family("dicom_echo_exporter_probe_failures", "counter",
@@ -331,19 +465,17 @@ class Counters:
         with self.lock:
             for code in sorted({*_USUAL_CODES, *self.requests}):
                 out.sample("dicom_echo_exporter_requests", self.requests.get(code, 0),
-                           {"code": code}, "_total")
+                           {"code": code})
             for result, count in self.probes.items():
-                out.sample("dicom_echo_exporter_probes", count, {"result": result}, "_total")
+                out.sample("dicom_echo_exporter_probes", count, {"result": result})
             for name, count in self.failures.items():
-                out.sample("dicom_echo_exporter_probe_failures", count, {"class": name},
-                           "_total")
-            out.sample("dicom_echo_exporter_probe_seconds", round(self.probe_seconds, 6),
-                       None, "_total")
+                out.sample("dicom_echo_exporter_probe_failures", count, {"class": name})
+            out.sample("dicom_echo_exporter_probe_seconds", round(self.probe_seconds, 6))
             out.sample("dicom_echo_exporter_probes_in_flight", self.in_flight)
         out.sample("dicom_echo_exporter_max_concurrent_probes", self.limit)
         out.sample("dicom_echo_exporter_targets", self.listed)
         out.sample("dicom_echo_exporter_start_time_seconds", round(self.started, 3))
-        return out.text()
+        return out
 
 
 # -- the HTTP server --------------------------------------------------------------------
@@ -406,17 +538,26 @@ class _Handler(BaseHTTPRequestHandler):
         data = body.encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", content_type)
+        if content_type != TEXT_TYPE:  # a scrape's answer: its format follows Accept
+            self.send_header("Vary", "Accept")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        # counted before the body goes out: a client that has its answer and asks
+        # /metrics next must find it counted
         self.server.exporter.counters.request(code)
+        self.wfile.write(data)
+
+    def _metrics(self, families: MetricFamilies) -> None:
+        """Answer 200 with ``families`` in the format the request's Accept header asks for."""
+        content_type, text = families.render(wants_openmetrics(self.headers.get("Accept")))
+        self._answer(200, text, content_type)
 
     def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's name
         url = urlsplit(self.path)
         if url.path == "/probe":
             self._probe(url.query)
         elif url.path == "/metrics":
-            self._answer(200, self.server.exporter.counters.text(), CONTENT_TYPE)
+            self._metrics(self.server.exporter.counters.families())
         else:
             self._answer(404, "not found: use /probe?target=[AET@]host:port or /metrics\n")
 
@@ -454,7 +595,7 @@ class _Handler(BaseHTTPRequestHandler):
             outcome = "success" if report.ok else f"failed: {report.failure_class}"
             exporter.log.info(f"probe {target.label} (line {target.peer.line}): {outcome} "
                               f"in {report.total:.3f} s")
-            self._answer(200, probe_text(target, report), CONTENT_TYPE)
+            self._metrics(probe_families(target, report))
         finally:
             with counters.lock:
                 counters.in_flight -= 1
@@ -481,12 +622,8 @@ def _exporter_logger(level: int) -> log.Logger:
 
 def run(options: EchoOptions, ext: Extensions) -> int:
     """Serve probes of ``ext.peers`` on ``ext.serve`` until SIGTERM/SIGINT; 0 then."""
-    try:
-        peers = read_peers(ext.peers)
-    except CommandLineError as error:
-        from echoscu.helptext import error_block
-
-        sys.stderr.write(error_block(str(error)))
+    peers = fleet.load_peers(ext.peers)
+    if peers is None:
         return 1
     level = log.root_logger().threshold  # -q/-v/-d/-ll: for our own lines
     quiet_driver()

@@ -25,7 +25,7 @@ from echoscu.cmdline import (
 from echoscu.helptext import LOG_BLOCK, MAX_JOBS
 from echoscu.options import Extensions
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import EchoOptions
     from echoscu.report import RunReport
@@ -84,6 +84,7 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
     for name in ("--json", "--stats", "--nagios", "--peers"):
         check_conflict(name, "--verify-cert or --is-root-cert",
                        offline is not None and line.find(name) is not None)
+    _probe_options(line, options, offline is not None)
     peers = line.find("--peers")
     if peers:
         ext.peers = peers.value
@@ -118,6 +119,7 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
         if found:
             check_dependence(name, "--nagios", ext.nagios)
             setattr(ext, field, unsigned_value(found, 0))
+    _verify_hostname(line, options, offline is not None, peers is not None)
     found = line.find("--interval")
     if found:
         options.interval = _number(found)
@@ -126,6 +128,58 @@ def parse(line: ParsedLine, options: EchoOptions) -> Extensions:
         ext.exit_codes = _choice(found, EXIT_CODE_MODES)
     ext.log_given = any(line.find(name) for name in (*LOG_BLOCK, "--log-level", "--log-config"))
     return ext
+
+
+def _verify_hostname(line: ParsedLine, options: EchoOptions, offline: bool, fleet: bool) -> None:
+    """``--verify-hostname`` / ``--verify-hostname-as NAME`` (the latter implies the former).
+
+    They need a verified TLS peer: DCMTK's dependence and conflict messages otherwise.
+    A fleet check applies them to its TLS peers (a line may switch TLS on).
+    """
+    plain = line.find("--verify-hostname")
+    named = line.find("--verify-hostname-as")
+    for found in (plain, named):
+        if found is None:
+            continue
+        name = found.option.long
+        check_conflict(name, "--verify-cert or --is-root-cert", offline)
+        check_dependence(name, "--enable-tls or --anonymous-tls",
+                         fleet or options.tls is not None)
+        check_conflict(name, "--ignore-peer-cert",
+                       options.tls is not None and options.tls.peer_cert == "ignore")
+        options.verify_hostname = True
+    if named is not None:
+        from certs.hostname import usable_reference
+
+        if not usable_reference(named.value):
+            raise CommandLineError(
+                f"Invalid value for option --verify-hostname-as ({named.value})")
+        options.verify_hostname_as = named.value
+
+
+def _probe_options(line: ParsedLine, options: EchoOptions, offline: bool) -> None:
+    """``--probe-sop`` (keywords looked up in pydicom's table) and ``--check-find``."""
+    probes = line.find_all("--probe-sop")
+    options.check_find = line.find("--check-find") is not None
+    for name in ("--probe-sop", "--check-find"):
+        check_conflict(name, "--verify-cert or --is-root-cert",
+                       offline and line.find(name) is not None)
+    if probes:
+        from echoscu.sopclasses import parse_probe
+
+        parsed = []
+        for occurrence in reversed(probes):  # command-line order
+            try:
+                parsed.extend(parse_probe(occurrence.value))
+            except ValueError as problem:
+                raise CommandLineError(str(problem)) from None
+        options.probes = parsed
+    from echoscu.probe import MAX_CONTEXTS, context_count
+
+    count = context_count(options)
+    if count > MAX_CONTEXTS:
+        raise CommandLineError(f"too many presentation contexts ({count}, at most "
+                               f"{MAX_CONTEXTS}): fewer --propose-pc or --probe-sop")
 
 
 def nagios_usage_error() -> int:
@@ -179,10 +233,15 @@ def _render(report: RunReport, ext: Extensions, code: int) -> int:
         from echoscu.document import dump, result_document
 
         print_text(dump(result_document(report)) + "\n")
-    elif ext.stats:
-        from echoscu.document import stats_text
+    else:
+        if report.probe_plan or report.check_find:
+            from echoscu.document import probe_text
 
-        print_text(stats_text(report))
+            print_text(probe_text(report))
+        if ext.stats:
+            from echoscu.document import stats_text
+
+            print_text(stats_text(report))
     return exit_code(report, code, ext.exit_codes)
 
 

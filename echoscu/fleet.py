@@ -4,8 +4,11 @@ JUnit, OpenMetrics).
 One peer a line: ``[AET@]host:port`` (``[v6 address]:port`` for IPv6), then optional
 ``setting=value`` words: ``aet`` (calling AE title), ``tls`` (on/off), ``key`` and
 ``cert`` (client identity, implies TLS), ``ca`` (CA file or directory to trust),
-``sni``, and the timeouts ``to``/``ts``/``ta``/``td`` in seconds. ``#`` starts a
-comment. The command line's options are every peer's defaults.
+``sni``, ``verify-hostname`` (on/off) and ``hostname`` (the name the peer certificate
+must carry, implies verify-hostname=on), the timeouts ``to``/``ts``/``ta``/``td`` in
+seconds, ``probe`` (``CLASS[:TS,...];CLASS...`` as ``--probe-sop``) and ``find``
+(on/off, as ``--check-find``). ``#`` starts a comment. The command line's options are
+every peer's defaults.
 
 The driver is blocking, so peers run in a thread pool (``--jobs``). Every peer gets
 its own options, report and socket; TLS contexts are built once per distinct TLS
@@ -53,6 +56,16 @@ def peer_options(base: EchoOptions, peer: PeerLine) -> EchoOptions:
         if name in settings:
             setattr(opts, field, int(settings[name]))
     opts.tls = _peer_tls(base.tls, settings)
+    if "verify-hostname" in settings:
+        opts.verify_hostname = settings["verify-hostname"] == "on"
+    if "hostname" in settings:
+        opts.verify_hostname, opts.verify_hostname_as = True, settings["hostname"]
+    if "probe" in settings:
+        from echoscu.peerfile import peer_probes
+
+        opts.probes = peer_probes(settings["probe"])
+    if "find" in settings:
+        opts.check_find = settings["find"] == "on"
     return opts
 
 
@@ -134,6 +147,19 @@ def _check(opts: EchoOptions, context: object) -> RunReport:
     return report
 
 
+def _too_many_contexts(path: str, peers: list[PeerLine],
+                       all_opts: list[EchoOptions]) -> str | None:
+    """The error for the first peer whose -ppc, probe= and find= exceed 128 contexts."""
+    from echoscu.probe import MAX_CONTEXTS, context_count
+
+    for peer, opts in zip(peers, all_opts, strict=True):
+        count = context_count(opts)
+        if count > MAX_CONTEXTS:
+            return (f"peers file '{path}' line {peer.line}: too many presentation contexts "
+                    f"({count}, at most {MAX_CONTEXTS})")
+    return None
+
+
 def _fd_budget(jobs: int) -> int:
     """``jobs``, after raising the open-file limit if it needs more (fewer if it cannot)."""
     from dicomecho.netenv import raise_fd_limit
@@ -147,6 +173,17 @@ def _fd_budget(jobs: int) -> int:
     return jobs
 
 
+def load_peers(path: str) -> list[PeerLine] | None:
+    """The peers of ``path``, or None after printing DCMTK's error block about the file."""
+    try:
+        return read_peers(path)
+    except CommandLineError as error:
+        from echoscu.helptext import error_block
+
+        sys.stderr.write(error_block(str(error)))
+        return None
+
+
 def run(options: EchoOptions, ext: Extensions) -> int:
     """Check every peer of ``ext.peers``; print the results; 0 only if all succeeded."""
     from concurrent.futures import ThreadPoolExecutor
@@ -155,16 +192,18 @@ def run(options: EchoOptions, ext: Extensions) -> int:
     from dicomecho.output import print_text
     from echoscu import fleetout
 
-    try:
-        peers = read_peers(ext.peers)
-    except CommandLineError as error:
-        from echoscu.helptext import error_block
-
-        sys.stderr.write(error_block(str(error)))
+    peers = load_peers(ext.peers)
+    if peers is None:
         return 1
     discard_output()
     started, origin = time(), perf_counter()
     all_opts = [peer_options(options, peer) for peer in peers]
+    problem = _too_many_contexts(ext.peers, peers, all_opts)
+    if problem is not None:
+        from echoscu.helptext import error_block
+
+        sys.stderr.write(error_block(problem))
+        return 1
     contexts = _build_contexts(all_opts)
     jobs = _fd_budget(min(ext.jobs, len(peers)))
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="echoscu-peer")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from echoscu.report import RunReport
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.peerfile import PeerLine
 
@@ -63,10 +63,58 @@ def detail(report: RunReport, with_class: bool = True) -> str:
     return failure_text(report, with_class)
 
 
+def probe_find_summary(report: RunReport) -> str:
+    """``probes 12/13 accepted, find 0 matches`` for probe=/find= (empty without them)."""
+    parts = []
+    if report.probe_plan and report.negotiated:
+        accepted = sum(1 for probe in report.probes if probe[3] == 0)
+        parts.append(f"probes {accepted}/{len(report.probe_plan)} accepted")
+    found = report.find
+    if found is not None and found.failure_class is None:
+        parts.append(f"find {found.matches} match{'es' if found.matches != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _probes_cell(report: RunReport) -> str:
+    """The CSV ``probes`` cell: ``keyword=result`` (``=accepted:TS UID``) joined by ``;``."""
+    if not report.probe_plan or not report.negotiated:
+        return ""
+    from echoscu.probe import result_text
+    from echoscu.sopclasses import keyword
+
+    cells = []
+    for _, abstract, _, result, syntax in report.probes:
+        cell = f"{keyword(abstract)}={result_text(result)}"
+        if result == 0 and syntax:
+            cell += f":{syntax}"
+        cells.append(cell)
+    return ";".join(cells)
+
+
+def _find_cell(report: RunReport) -> str:
+    """The CSV ``find`` cell: ``0x0000 2 matches``, ``refused`` or ``failed`` (empty without)."""
+    found = report.find
+    if found is None:
+        return ""
+    if found.failure_class is None:
+        return f"0x{found.status:04x} {found.matches} matches"
+    return "refused" if found.failure_class == "find-refused" else "failed"
+
+
 def _tls_text(report: RunReport) -> str:
     if not report.tls_requested:
         return "-"
-    return report.tls.version if report.tls is not None else "failed"
+    if report.tls is None:
+        return "failed"
+    return report.tls.version + _HOSTNAME_TEXT[report.tls.hostname_verified]
+
+
+#: the --verify-hostname verdict after the TLS version in the table's TLS column
+_HOSTNAME_TEXT = {None: "", True: " (hostname ok)", False: " (hostname mismatch)"}
+
+
+def _hostname_verified(report: RunReport) -> bool | None:
+    return report.tls.hostname_verified if report.tls is not None else None
 
 
 def _ms_text(value: float | None) -> str:
@@ -79,7 +127,7 @@ def table(run: FleetRun) -> str:
     rows = []
     for report in run.reports:
         days = _cert_days(report)
-        text = detail(report, with_class=False)
+        text = detail(report, with_class=False) or probe_find_summary(report)
         if report.hint:
             text += f" (hint: {report.hint})"
         rows.append((report.label, report.calling_aet, _tls_text(report),
@@ -140,7 +188,9 @@ def json_text(run: FleetRun) -> str:
 CSV_COLUMNS = ("line", "peer", "host", "port", "called_aet", "calling_aet", "tls", "outcome",
                "failure_class", "exit_code_detailed", "total_ms", "connect_ms",
                "tls_handshake_ms", "associate_ms", "rtt_ms", "statuses", "tls_version",
-               "cert_days_left", "detail", "hint")
+               "cert_days_left", "detail", "hint", "probes", "find")
+#: the column added when a peer's certificate was to be checked (--verify-hostname)
+CSV_HOSTNAME_COLUMN = "hostname_verified"
 
 
 def csv_text(run: FleetRun) -> str:
@@ -150,7 +200,8 @@ def csv_text(run: FleetRun) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    hostnames = any(report.hostname_expected is not None for report in run.reports)
+    writer.writerow(CSV_COLUMNS + ((CSV_HOSTNAME_COLUMN,) if hostnames else ()))
     for peer, report in zip(run.peers, run.reports, strict=True):
         timings = report.timings
         days = _cert_days(report)
@@ -166,6 +217,9 @@ def csv_text(run: FleetRun) -> str:
             " ".join(f"0x{status:04x}" for _, _, status in report.echoes),
             report.tls.version if report.tls is not None else "",
             "" if days is None else days, detail(report), report.hint or "",
+            _probes_cell(report), _find_cell(report),
+            *([{None: "", True: "yes", False: "no"}[_hostname_verified(report)]]
+              if hostnames else []),
         ])
     return out.getvalue()
 
@@ -211,6 +265,8 @@ def openmetrics(run: FleetRun) -> str:
         "dicom_echo_cert_expiry_timestamp_seconds": (
             "notAfter of the peer's first certificate to expire", "seconds"),
         "dicom_echo_failure": ("1 for the failure class of a failed check", None),
+        "dicom_echo_tls_hostname_verified": (
+            "1 if the peer certificate names the host (--verify-hostname), 0 if not", None),
     }
     samples: dict[str, list[str]] = {name: [] for name in families}
     seen = set()
@@ -241,9 +297,15 @@ def openmetrics(run: FleetRun) -> str:
             if earliest is not None:
                 samples["dicom_echo_cert_expiry_timestamp_seconds"].append(
                     f"dicom_echo_cert_expiry_timestamp_seconds{{{labels}}} {earliest[0]:.0f}")
+        verdict = _hostname_verified(report)
+        if verdict is not None:
+            samples["dicom_echo_tls_hostname_verified"].append(
+                f"dicom_echo_tls_hostname_verified{{{labels}}} {int(verdict)}")
         if not report.ok:
             samples["dicom_echo_failure"].append(
                 f'dicom_echo_failure{{{labels},class="{report.failure_class or "local-error"}"}} 1')
+    if not samples["dicom_echo_tls_hostname_verified"]:
+        del families["dicom_echo_tls_hostname_verified"]  # no peer was checked
     lines = []
     for name, (help_text, unit) in families.items():
         lines.append(f"# TYPE {name} gauge")

@@ -7,17 +7,18 @@ command used for shell completion (``echoscu.clickcmd``), so they cannot drift a
 from __future__ import annotations
 
 from dicomecho import __date__, __version__
+from dicomecho.dul.uids import MAX_PROPOSED_TRANSFER_SYNTAXES
 from echoscu.cmdline import Deferred, Group, Option, OptionTable, Param, SubGroup
 
 APP_NAME = "echoscu"
 DESCRIPTION = "DICOM verification (C-ECHO) SCU"
-#: DCMTK's rcsid line, with our name and version (DESIGN D6)
+#: DCMTK's rcsid line, with our name and version (docs/design.md D6)
 #: set by a shell asking Click for completions (see echoscu.clickcmd)
 COMPLETE_VAR = "_ECHOSCU_COMPLETE"
 VERSION_ID = f"$echoscu: echoscu v{__version__} {__date__} $"
 
-#: -pts upper bound: DCMTK 3.7.0's transfer syntax list has 53 entries
-MAX_PROPOSED_TS = 53
+#: -pts upper bound: the length of DCMTK 3.7.0's transfer syntax list
+MAX_PROPOSED_TS = MAX_PROPOSED_TRANSFER_SYNTAXES
 MIN_PDU = 4096
 MAX_PDU = 131072
 DEFAULT_PDU = 16384
@@ -29,10 +30,12 @@ MAX_JOBS = 1024
 EXTENSION_OPTIONS = frozenset((
     "--json", "--stats", "--interval", "--exit-codes", "--peers", "--jobs", "--format",
     "--nagios", "--warning", "--critical", "--cert-warning", "--cert-critical", "--serve",
+    "--verify-hostname", "--verify-hostname-as",
+    "--probe-sop", "--check-find",
 ))
 
-#: option blocks (rightmost wins), each in DCMTK's examination order (spec 2.5); the
-#: TLS blocks are certs.tlsflags'
+#: option blocks (rightmost wins), each in DCMTK's examination order
+#: (docs/dcmtk-behaviour.md 2.5); the TLS blocks are certs.tlsflags'
 LOG_BLOCK = ("--debug", "--verbose", "--quiet")
 IP_BLOCK = ("--ipv4", "--ipv6", "--ip-auto")
 
@@ -109,10 +112,23 @@ TABLE = OptionTable(
         SubGroup("machine-readable result:"),
         Option("--json", help="print one JSON document describing the run\n"
                "(schema: docs/echoscu-result.schema.json)"),
+        SubGroup("server identity (TLS):"),
+        Option("--verify-hostname", help="check that the peer certificate names the peer\n"
+               "(subjectAltName DNS or IP entry)"),
+        Option("--verify-hostname-as", "", 1, "[n]ame: string",
+               "check that the peer certificate names n"),
         SubGroup("round-trip statistics:"),
         Option("--stats", help="print round-trip statistics (with --repeat)"),
         Option("--interval", "", 1, "[s]econds: number (default: 0)",
                "wait s seconds between echoes"),
+        SubGroup("capability probe:"),
+        Option("--probe-sop", "", 1, "[c]lass: string (CLASS[:TS,...])",
+               "propose SOP class c (UID, keyword, storage or\n"
+               "qr) next to Verification with transfer syntaxes\n"
+               "TS (default: implicit/explicit VR LE) and\n"
+               "report the peer's answer", repeatable=True),
+        Option("--check-find", help="after the echo, send one Study Root C-FIND\n"
+               "(matching nothing) and report its status"),
         SubGroup("exit codes:"),
         Option("--exit-codes", "", 1, "[m]ode: string constant (dcmtk, detailed)",
                "dcmtk: DCMTK's codes (default)\n"

@@ -1,7 +1,7 @@
 """DCMTK's message catalogue: condition codes, reject and context texts, status strings.
 
 One home for every text echoscu prints about the network, so both the driver and the
-debug dumps say exactly what DCMTK says (spec sections 4.3, 4.4 and 5.10).
+debug dumps say exactly what DCMTK says (docs/dcmtk-behaviour.md sections 4.3, 4.4 and 5.10).
 """
 
 from __future__ import annotations

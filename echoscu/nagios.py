@@ -5,13 +5,16 @@ OK/WARNING/CRITICAL come from the mean C-ECHO round trip against ``--warning`` a
 the days until the first certificate of the peer's chain expires against
 ``--cert-warning``/``--cert-critical``. A failed check is CRITICAL; a run that could
 not check anything because of local settings (TLS material, AE titles) is UNKNOWN.
+A ``--check-find`` refusal (find-refused) is CRITICAL too: the peer answers echoes but
+will not let us query, which is what the check was asked to find out. ``--probe-sop``
+results are information (text and perfdata), never a state.
 """
 
 from __future__ import annotations
 
 from echoscu.report import RunReport
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from echoscu.options import Extensions
 
@@ -38,9 +41,12 @@ def status(report: RunReport, ext: Extensions) -> tuple[str, int]:
         text = f"{report.label}: echo {_number(rtt_ms)} ms"
         if report.tls is not None:
             text += f", {report.tls.version}"
+            if report.tls.hostname_verified:
+                text += f", certificate matches {report.hostname_expected}"
         if cert is not None:
             text += f", certificate expires in {cert} days" if cert >= 0 else \
                 f", certificate expired {-cert} days ago"
+        text += _probe_find_text(report)
     return f"DICOM {STATE_NAMES[state]} - {text} | {_perfdata(report, rtt_ms, cert, ext)}", state
 
 
@@ -75,9 +81,13 @@ def failure_text(report: RunReport, with_class: bool = True) -> str:
 
         lines = describe_rejection(*failure.reject)[1]
         detail = f"{lines[1]}, {lines[2]}"
+    elif failure.phase == "find" and report.find is not None and report.find.problem:
+        detail = report.find.problem
     elif failure.failure_class == "bad-status":
         statuses = sorted({f"0x{status:04x}" for _, _, status in report.echoes if status})
         detail = f"C-ECHO answered with status {', '.join(statuses)}"
+    elif report.tls is not None and report.tls.hostname_problem is not None:
+        detail = report.tls.hostname_problem  # --verify-hostname refused the certificate
     elif failure.condition is not None:
         detail = str(failure.condition).splitlines()[0]
     else:
@@ -87,6 +97,20 @@ def failure_text(report: RunReport, with_class: bool = True) -> str:
     if not with_class:
         return detail
     return f"{failure.failure_class}: {detail}" if detail else failure.failure_class
+
+
+def _probe_find_text(report: RunReport) -> str:
+    """``, probes accepted 2/3, find 0 matches in 3.2 ms`` (nothing without the options)."""
+    text = ""
+    probes = report.probes
+    if probes:
+        accepted = sum(1 for probe in probes if probe[3] == 0)
+        text += f", probes accepted {accepted}/{len(probes)}"
+    found = report.find
+    if found is not None and found.rtt is not None:
+        text += f", find {found.matches} match{'es' if found.matches != 1 else ''} in " \
+            f"{_number(found.rtt * 1000.0)} ms"
+    return text
 
 
 def _number(value: float | None) -> str:
@@ -112,5 +136,12 @@ def _perfdata(report: RunReport, rtt_ms: float | None, cert: int | None,
         low = [f"{days}:" if days is not None else "" for days in (ext.cert_warning,
                                                                    ext.cert_critical)]
         items.append(f"cert_days={cert};{low[0]};{low[1]};;")
+    found = report.find
+    if found is not None and found.rtt is not None:
+        items.append(f"find={_number(found.rtt * 1000.0)}ms;;;0;")
+        items.append(f"find_matches={found.matches};;;0;")
+    if report.probe_plan and report.negotiated:
+        accepted = sum(1 for probe in report.probes if probe[3] == 0)
+        items.append(f"probes_accepted={accepted};;;0;{len(report.probe_plan)}")
     items.append(f"time={_number(report.total * 1000.0)}ms;;;0;")
     return " ".join(items)

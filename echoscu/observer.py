@@ -10,10 +10,11 @@ that keeps the facts for ``--json``, ``--stats``, ``--nagios``, ``--peers`` and 
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # see echoscu.driver: typing is not imported at run time
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.dul.pdu import AssociateAC
     from echoscu.messages import Condition
+    from echoscu.query import FindResult
 
 
 class Observer:
@@ -34,6 +35,10 @@ class Observer:
     def tls_established(self, tls_sock, sni: str | None) -> None:
         """The TLS handshake succeeded on ``tls_sock``, having sent ``sni`` (or no name)."""
 
+    def hostname_checked(self, problem: str | None) -> None:
+        """``--verify-hostname`` judged the peer certificate after the handshake: None if
+        it names the host, else the fatal line printed about it."""
+
     def tls_failed(self, error: BaseException, answer: bytes | None) -> None:
         """The TLS handshake raised ``error``; ``answer``: the first bytes the peer sent
         back to our ClientHello (only if ``wants_tls_answer``; None if not looked at)."""
@@ -50,6 +55,9 @@ class Observer:
 
     def echo(self, message_id: int, sent_at: float, status: int) -> None:
         """A C-ECHO sent at ``sent_at`` (perf_counter) was answered with ``status``."""
+
+    def found(self, result: FindResult) -> None:
+        """``--check-find``'s C-FIND is over: what it found (``echoscu.query.FindResult``)."""
 
     def failed(self, condition: Condition | None, failure_class: str | None = None) -> None:
         """The run failed: DCMTK's ``condition`` (None where DCMTK has none), classed by

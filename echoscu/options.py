@@ -10,7 +10,7 @@ from echoscu.helptext import DEFAULT_JOBS
 
 
 class EchoOptions:
-    """Settings after DCMTK's parsing and validation (spec sections 1 and 2).
+    """Settings after DCMTK's parsing and validation (docs/dcmtk-behaviour.md sections 1 and 2).
 
     Every field is a keyword argument of the constructor; values not given keep
     DCMTK's defaults listed here.
@@ -20,6 +20,8 @@ class EchoOptions:
         "peer", "port", "calling_aet", "called_aet", "ip_family", "propose_ts", "propose_pc",
         "connect_timeout", "socket_timeout", "acse_timeout", "dimse_timeout", "max_pdu",
         "repeat", "abort", "tls", "verify_cert", "is_root_cert", "interval", "extensions",
+        "verify_hostname", "verify_hostname_as",
+        "probes", "check_find",
     )
 
     def __init__(self, **settings: object) -> None:
@@ -53,12 +55,26 @@ class EchoOptions:
         self.interval: float = 0.0
         #: Extensions (below) for the options DCMTK lacks; None = none given
         self.extensions = None
+        #: --verify-hostname / --verify-hostname-as NAME (not in DCMTK): check the peer
+        #: certificate's subjectAltName against NAME, else the peer parameter
+        self.verify_hostname: bool = False
+        self.verify_hostname_as: str | None = None
+        #: --probe-sop: (SOP class UID, transfer syntax UIDs) per extra presentation context
+        self.probes: list[tuple[str, tuple[str, ...]]] = []
+        #: --check-find: one Study Root C-FIND after the echoes
+        self.check_find = False
         for name, value in settings.items():
             setattr(self, name, value)  # an unknown name raises AttributeError (slots)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"EchoOptions({fields})"
+
+    def expected_hostname(self) -> str | None:
+        """The name the peer certificate must carry (None: no check asked for, or no TLS)."""
+        if not self.verify_hostname or self.tls is None:
+            return None
+        return self.verify_hostname_as or self.peer
 
 
 class Extensions:

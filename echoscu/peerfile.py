@@ -11,7 +11,8 @@ from echoscu.cmdline import CommandLineError
 
 #: the largest --peers file we read (about a million peers)
 PEERS_FILE_LIMIT = 64 << 20
-_SETTINGS = ("aet", "tls", "key", "cert", "ca", "sni", "to", "ts", "ta", "td")
+_SETTINGS = ("aet", "tls", "key", "cert", "ca", "sni", "verify-hostname", "hostname", "to",
+             "ts", "ta", "td", "probe", "find")
 #: the peer settings that are timeouts, and the option field each sets
 TIMEOUT_SETTINGS = {"to": "connect_timeout", "ts": "socket_timeout", "ta": "acse_timeout",
                     "td": "dimse_timeout"}
@@ -103,9 +104,40 @@ def _check_settings(settings: dict[str, str]) -> None:
         raise ValueError(f"tls={tls}: use tls=on or tls=off")
     if ("key" in settings) != ("cert" in settings):
         raise ValueError("key= and cert= go together")
-    if tls == "off" and any(name in settings for name in ("key", "cert", "ca", "sni")):
+    verify = settings.get("verify-hostname")
+    if verify not in (None, "on", "off"):
+        raise ValueError(f"verify-hostname={verify}: use verify-hostname=on or verify-hostname=off")
+    if "hostname" in settings:
+        from certs.hostname import usable_reference
+
+        if verify == "off":
+            raise ValueError("hostname= with verify-hostname=off")
+        if not usable_reference(settings["hostname"]):
+            raise ValueError(f"hostname={settings['hostname']}: not a host name or IP address")
+    if tls == "off" and any(name in settings for name in ("key", "cert", "ca", "sni",
+                                                             "hostname")):
+        raise ValueError("tls=off with TLS settings")
+    if tls == "off" and verify == "on":
         raise ValueError("tls=off with TLS settings")
     for name in TIMEOUT_SETTINGS:
         value = settings.get(name)
         if value is not None and not value.isdigit():
             raise ValueError(f"{name}={value}: seconds as a whole number")
+    find = settings.get("find")
+    if find not in (None, "on", "off"):
+        raise ValueError(f"find={find}: use find=on or find=off")
+    if "probe" in settings:
+        peer_probes(settings["probe"])
+
+
+def peer_probes(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """``probe=CLASS[:TS,...];CLASS...`` as ``EchoOptions.probes`` (ValueError if malformed;
+    pydicom's keyword table is loaded only here)."""
+    from echoscu.sopclasses import parse_probe
+
+    probes = []
+    for item in text.split(";"):
+        if not item:
+            raise ValueError(f"probe={text}: empty SOP class")
+        probes.extend(parse_probe(item))
+    return probes

@@ -14,11 +14,12 @@ from time import perf_counter, time
 
 from echoscu.observer import Observer
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.session import SessionFacts
     from echoscu.messages import Condition
     from echoscu.options import EchoOptions
+    from echoscu.query import FindResult
 
 #: failure class -> (exit code with ``--exit-codes detailed``, what it means)
 FAILURE_CLASSES = {
@@ -40,10 +41,13 @@ FAILURE_CLASSES = {
     "bad-status": (17, "C-ECHO answered with a non-success status"),
     "release-failed": (18, "release not confirmed (A-ABORT, timeout)"),
     "local-error": (19, "local failure (empty AE title, own abort failed)"),
+    "find-refused": (20, "--check-find: the C-FIND was refused (context not accepted, failure "
+                     "status, A-ABORT)"),
 }
 
 #: phases in the order a run goes through them (keys of ``RunReport.timings``)
-PHASES = ("resolve", "connect", "tls_handshake", "associate", "echo", "release", "abort")
+PHASES = ("resolve", "connect", "tls_handshake", "associate", "echo", "find", "release",
+          "abort")
 
 def detailed_exit_code(failure_class: str | None) -> int:
     """The ``--exit-codes detailed`` code of a failure class (None = success, 0)."""
@@ -79,6 +83,8 @@ class RunReport(Observer):
         self.tls_requested: bool = opts.tls is not None
         #: --request-sni as given (the name actually sent is in ``tls.sni``)
         self.sni_requested: str | None = opts.tls.sni if opts.tls is not None else None
+        #: the name --verify-hostname checks the peer certificate against (None: no check)
+        self.hostname_expected: str | None = opts.expected_hostname()
         self.repeat: int = opts.repeat
         #: wall-clock start (seconds since the epoch)
         self.started: float = time()
@@ -117,6 +123,15 @@ class RunReport(Observer):
         self.log: list[str] = []
         self.hint: str | None = None
         self.exit_code: int | None = None
+        #: --probe-sop: (context ID, SOP class UID, proposed transfer syntaxes) per probe
+        self.probe_plan: list[tuple[int, str, tuple[str, ...]]] = []
+        if opts.probes:
+            from echoscu.probe import extra_contexts
+
+            self.probe_plan = extra_contexts(opts)[: len(opts.probes)]
+        self.check_find: bool = opts.check_find
+        #: --check-find's result (None: not asked for, or the run ended before it)
+        self.find: FindResult | None = None
 
     # -- what the driver reports (the Observer interface) --------------------------------
 
@@ -142,6 +157,12 @@ class RunReport(Observer):
         from certs.session import SessionFacts
 
         self.tls = SessionFacts(tls_sock, sni)
+
+    def hostname_checked(self, problem: str | None) -> None:
+        """--verify-hostname judged the peer certificate: None = it names the host."""
+        if self.tls is not None:
+            self.tls.hostname_verified = problem is None
+            self.tls.hostname_problem = problem
 
     def tls_failed(self, error: BaseException, answer: bytes | None) -> None:
         """The TLS handshake raised ``error``: keep what OpenSSL said about it, and what
@@ -180,6 +201,10 @@ class RunReport(Observer):
         if failure_class is None:
             failure_class = condition.failure_class if condition is not None else None
         self._fail(Failure(failure_class or "local-error", self._phase or "setup", condition))
+
+    def found(self, result: FindResult) -> None:
+        """``--check-find``'s C-FIND is over."""
+        self.find = result
 
     def printed(self, letter: str, text: str) -> None:
         """An error or fatal line the driver printed: kept as printed, one entry a line."""
@@ -226,6 +251,20 @@ class RunReport(Observer):
         if self.failure is None or self.exit_code == 130:
             return self.exit_code
         return detailed_exit_code(self.failure_class)
+
+    @property
+    def probes(self) -> list[tuple[int, str, tuple[str, ...], int | None, str | None]]:
+        """Per ``--probe-sop`` context: (ID, SOP class UID, proposed transfer syntaxes,
+        result, accepted transfer syntax); result None if the A-ASSOCIATE-AC did not
+        answer it (or none arrived: ``negotiated`` is then False)."""
+        answers = {context_id: (result, syntax) for context_id, result, syntax in self.contexts}
+        return [(context_id, abstract, syntaxes, *answers.get(context_id, (None, None)))
+                for context_id, abstract, syntaxes in self.probe_plan]
+
+    @property
+    def negotiated(self) -> bool:
+        """True once an A-ASSOCIATE-AC arrived."""
+        return self.max_send_pdv is not None
 
     @property
     def rtts(self) -> list[float]:

@@ -9,7 +9,7 @@ the exception the system raised (never from its text).
 from __future__ import annotations
 
 # the C module under socket.py: socket.py's enum conversions cost 7 ms of a 40 ms echo
-# (DESIGN D3); a TLS run turns the connection into a socket.socket for ssl
+# (docs/design.md D3); a TLS run turns the connection into a socket.socket for ssl
 import _socket
 import errno
 import os
@@ -146,7 +146,7 @@ def _buffer_length_setting(tracing: bool) -> int | None:
 
 
 def _nodelay_setting(tracing: bool) -> bool:
-    """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (DESIGN D2)."""
+    """TCP_NODELAY from the environment: on unless ``TCP_NODELAY=0`` (docs/design.md D2)."""
     from dicomecho.netenv import tcp_nodelay
 
     number = _environment_number("TCP_NODELAY", "using the default value (0)", tracing)
@@ -289,7 +289,7 @@ class Transport:
 
         The timeout is set only when it changes (each settimeout is a system call), and
         TCP_QUICKACK before the read acknowledges at once, so that a peer with Nagle on
-        never waits for our delayed ACK (DESIGN D2, target T2b).
+        never waits for our delayed ACK (docs/design.md D2, target T2b).
         """
         sock = self.sock
         if sock.gettimeout() != timeout:

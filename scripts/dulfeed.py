@@ -30,9 +30,9 @@ def _command(raw: bytes) -> None:
 
 
 def _name(event: object) -> str:
-    """An event as a line: its class name, with the error text for a ProtocolError."""
-    if isinstance(event, association.ProtocolError):
-        return f"ProtocolError: {event.error}"
+    """An event as a line: its class name, with the error text for a ProtocolViolation."""
+    if isinstance(event, association.ProtocolViolation):
+        return f"ProtocolViolation: {event.error}"
     return type(event).__name__
 
 

@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 
-from dicomecho.dul import association, dimse, pdu, uids
+from dicomecho.dul import association, dimse, echo_rq_pdu, echo_rsp_pdu, pdu, uids
 
 #: default bound of every single network wait, in seconds
 TIMEOUT = 20.0
@@ -61,8 +61,8 @@ def sample_pdus() -> list[bytes]:
         pdu.encode(associate_rq(contexts=3)),
         pdu.encode(ac),
         pdu.encode(pdu.AssociateRJ(1, 1, 1)),
-        dimse.echo_rq_pdu(1, 7),
-        dimse.echo_rsp_pdu(1, 7),
+        echo_rq_pdu(1, 7),
+        echo_rsp_pdu(1, 7),
         pdu.encode(pdu.ReleaseRQ()),
         pdu.encode(pdu.ReleaseRP()),
         pdu.encode(pdu.Abort(0, 0)),
@@ -123,7 +123,7 @@ def hostile_stream(rng: random.Random, pdus: int = 20) -> list[bytes]:
     if opening >= 1:
         out.append(pdu.encode(associate_rq()))
     if opening == 2:
-        out.append(dimse.echo_rq_pdu(1, 1))
+        out.append(echo_rq_pdu(1, 1))
     while len(out) < pdus:
         kind = rng.randrange(10)
         if kind == 0:
@@ -260,11 +260,11 @@ class Requestor:
         """
         ids = [(number % 0xFFFF) + 1 for number in range(repeat)]
         if pipeline:
-            await self.send(b"".join(dimse.echo_rq_pdu(1, message_id) for message_id in ids))
+            await self.send(b"".join(echo_rq_pdu(1, message_id) for message_id in ids))
         answered = 0
         for message_id in ids:
             if not pipeline:
-                await self.send(dimse.echo_rq_pdu(1, message_id))
+                await self.send(echo_rq_pdu(1, message_id))
             event = await self.event()
             if not isinstance(event, association.MessageReceived):
                 raise LoadError(f"C-ECHO {message_id}: {event!r}")

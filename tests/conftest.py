@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from support.fakescp import FakeSCP, Script
+from support.orthanc import ORTHANC_MISSING, Orthanc, orthanc_installed
 from support.peers import (
     DCMTK_MISSING,
     Peer,
@@ -17,6 +18,7 @@ from support.peers import (
     start_pynetdicom_scp,
     start_storescp,
 )
+from support.queryscp import QuerySCP
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +76,39 @@ def pynetdicom_scp() -> Iterator[Callable[..., PynetdicomSCP]]:
     yield start
     for scp in started:
         scp.stop()
+
+
+@pytest.fixture
+def query_scp() -> Iterator[Callable[..., QuerySCP]]:
+    """Factory: ``query_scp(matches=0, allowed_calling=None, find=True) -> QuerySCP``."""
+    started: list[QuerySCP] = []
+
+    def start(**settings: Any) -> QuerySCP:
+        scp = QuerySCP(**settings)
+        started.append(scp)
+        return scp
+
+    yield start
+    for scp in started:
+        scp.stop()
+
+
+@pytest.fixture
+def orthanc(tmp_path: Path) -> Iterator[Callable[..., Orthanc]]:
+    """Factory: ``orthanc(settings=None, http=False) -> Orthanc`` (started: ``.dicom_port``,
+    ``.http_port``); skips the test where Orthanc is not installed; all stopped at teardown."""
+    if not orthanc_installed():
+        pytest.skip(ORTHANC_MISSING)
+    started: list[Orthanc] = []
+
+    def start(settings: dict[str, Any] | None = None, http: bool = False) -> Orthanc:
+        server = Orthanc(tmp_path / f"orthanc{len(started)}", settings, http)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 Each test starts ``python -m echoscu --serve 127.0.0.1:0 --peers FILE`` as a subprocess,
 reads the bound port from its ``I: serving probes on`` line, scrapes it with urllib
 while the targets succeed (our echoscp, DCMTK's storescp), refuse the connection,
-reject the association, never answer, or speak TLS, and ends it with SIGTERM. Every
-OpenMetrics answer goes through a strict parser of the text format.
+reject the association, never answer, or speak TLS, and ends it with SIGTERM. A scrape
+with Prometheus' Accept header gets OpenMetrics, any other the classic text format 0.0.4;
+every answer goes through a strict parser of its format, the classic one also through
+``promtool check metrics`` where it is installed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -31,6 +34,10 @@ pytestmark = [pytest.mark.timeout(120)]
 
 HOST = "127.0.0.1"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+CLASSIC = "text/plain; version=0.0.4; charset=utf-8"
+#: what Prometheus 2.x asks for (2.42 adds openmetrics-text;version=0.0.1;q=0.75)
+PROMETHEUS_ACCEPT = ("application/openmetrics-text; version=1.0.0,"
+                     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
 HTTP_TIMEOUT = 30.0
@@ -145,6 +152,103 @@ def test_parser_rejects_malformed_text() -> None:
             parse_openmetrics(bad)
 
 
+# -- a strict parser of the classic text format 0.0.4 ----------------------------------
+
+
+def parse_classic(text: str) -> dict[str, dict]:
+    """Families by name, as parse_openmetrics gives them (``unit`` always None).
+
+    Fails the test on anything the classic Prometheus text format does not allow, or
+    that we never write in it: OpenMetrics' ``# EOF`` and ``# UNIT``, a type other than
+    gauge or counter (an info family is a gauge), a counter not named ``..._total``, a
+    sample without its TYPE or outside its family, metadata after samples or repeated, a
+    family split in two, a timestamp, bad label syntax or escapes, duplicate label names
+    or series, an unparsable value, a HELP escape other than backslash and newline.
+    """
+    assert text.endswith("\n") and "# EOF" not in text, text[-200:]
+    families: dict[str, dict] = {}
+    current: str | None = None
+    for line in text[:-1].split("\n"):
+        assert line and line == line.strip(), f"blank or padded line: {line!r}"
+        if line.startswith("#"):
+            match = re.fullmatch(rf"# (TYPE|HELP) ({_NAME})(?: (.*))?", line)
+            assert match, f"not HELP or TYPE (none other is written): {line!r}"
+            kind, name, value = match.groups()
+            if name != current:
+                assert name not in families, f"family {name} split or declared twice"
+                families[name] = {"type": None, "help": None, "unit": None, "samples": {}}
+                current = name
+            family = families[name]
+            assert not family["samples"], f"{kind} after samples of {name}"
+            assert family[kind.lower()] is None, f"{kind} twice for {name}"
+            if kind == "TYPE":
+                assert value in ("gauge", "counter"), f"type {value}"
+                assert (value == "counter") == name.endswith("_total"), line
+            else:
+                assert value and "\\" not in value.replace("\\\\", "").replace("\\n", ""), line
+            family[kind.lower()] = value
+            continue
+        match = _SAMPLE.fullmatch(line)
+        assert match, f"bad sample line (or a timestamp): {line!r}"
+        name, label_text, value_text = match.group(1), match.group(2), match.groups()[-1]
+        assert name == current and families[name]["type"], f"sample {name} without its TYPE"
+        labels = tuple(re.findall(_LABEL, label_text or ""))
+        names = [label for label, _ in labels]
+        assert len(names) == len(set(names)), f"repeated label: {line!r}"
+        value = float(value_text)
+        samples = families[name]["samples"]
+        assert (name, labels) not in samples, f"series twice: {line!r}"
+        if families[name]["type"] == "counter":
+            assert value >= 0 and not math.isnan(value), line
+        samples[(name, labels)] = value
+    return families
+
+
+def as_classic(families: dict[str, dict]) -> dict[str, dict]:
+    """Parsed OpenMetrics families as the classic format names and types them: a counter
+    by its ``_total`` samples, an info family as the gauge ``<name>_info``, no unit."""
+    classic = {}
+    for name, family in families.items():
+        suffix = {"counter": "_total", "info": "_info"}.get(family["type"], "")
+        classic[name + suffix] = {**family, "unit": None,
+                                  "type": "gauge" if family["type"] == "info" else
+                                  family["type"]}
+    return classic
+
+
+def test_classic_parser_rejects_malformed_text() -> None:
+    good = '# HELP a_total x\n# TYPE a_total counter\na_total{b="1"} 2\n# TYPE c gauge\nc 1\n'
+    assert value(parse_classic(good), "a_total", b="1") == 2
+    for bad in ("# TYPE a gauge\na 1\n# EOF\n",                  # OpenMetrics' end
+                "# TYPE a_seconds gauge\n# UNIT a_seconds seconds\na_seconds 1\n",
+                "# TYPE a counter\na 1\n",                        # counter without _total
+                "# TYPE a_total gauge\na_total 1\n",              # _total not a counter
+                "# TYPE a_info info\na_info 1\n",                 # no info type here
+                "# TYPE a gauge\na 1 1700000000000\n",            # a timestamp
+                "a 1\n",                                          # no TYPE
+                "# TYPE a gauge\n# TYPE b gauge\na 1\n",          # outside its family
+                "# TYPE a gauge\na 1\n# HELP a x\n",              # metadata after samples
+                "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\n# TYPE a gauge\na 2\n",
+                '# TYPE a gauge\na{b="1",b="2"} 1\n',             # repeated label
+                "# TYPE a gauge\n# HELP a x\\y\na 1\n",          # bad HELP escape
+                "# TYPE a gauge\na 1"):                           # no final newline
+        with pytest.raises(AssertionError):
+            parse_classic(bad)
+
+
+def promtool_check(promtool: str, text: str) -> None:
+    """``promtool check metrics`` (parse and lint) accepts ``text`` on its stdin."""
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr + text
+
+
+def probe_path(target: str) -> str:
+    from urllib.parse import quote
+
+    return f"/probe?target={quote(target)}"
+
+
 # -- the exporter as a subprocess -------------------------------------------------------
 
 
@@ -192,19 +296,23 @@ class Exporter:
                 return error.code, error.headers["Content-Type"], error.read().decode()
 
     def probe(self, target: str, **headers: str) -> dict[str, dict]:
-        """Probe ``target`` (200 expected) and return the parsed families."""
-        from urllib.parse import quote
-
-        status, content_type, body = self.get(f"/probe?target={quote(target)}",
-                                              headers or None)
+        """Probe ``target`` as Prometheus does (200 expected); the parsed OpenMetrics."""
+        status, content_type, body = self.get(probe_path(target),
+                                              {"Accept": PROMETHEUS_ACCEPT, **headers})
         assert status == 200, (target, status, body)
         assert content_type == OPENMETRICS
         return parse_openmetrics(body)
 
     def metrics(self) -> dict[str, dict]:
-        status, content_type, body = self.get("/metrics")
+        status, content_type, body = self.get("/metrics", {"Accept": PROMETHEUS_ACCEPT})
         assert status == 200 and content_type == OPENMETRICS, body
         return parse_openmetrics(body)
+
+    def classic(self, path: str) -> str:
+        """GET ``path`` without an Accept header (200 expected): the classic text."""
+        status, content_type, body = self.get(path)
+        assert status == 200 and content_type == CLASSIC, (path, status, body)
+        return body
 
     def terminate(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
         """Send ``signum``; (exit code, seconds until the process ended)."""
@@ -361,6 +469,98 @@ def test_probe_of_dcmtk_storescp(exporter, storescp) -> None:
     assert running.terminate()[0] == 0
 
 
+CT = "1.2.840.10008.5.1.4.1.1.2"
+EXPLICIT = "1.2.840.10008.1.2.1"
+_PROBE_AND_FIND = {"dicom_echo_probe_context_accepted", "dicom_echo_find_success",
+                   "dicom_echo_find_matches", "dicom_echo_find_duration_seconds",
+                   "dicom_echo_find_status"}
+
+
+@pytest.mark.dcmtk
+def test_probe_and_find_results_of_the_peer_line(exporter, storescp, query_scp,
+                                                 closed_port) -> None:
+    """probe= and find= on a line: one sample per probed class, the C-FIND's answer; a
+    refused C-FIND fails the probe as find-refused, as the command line does."""
+    store = storescp().port
+    query = query_scp(matches=2, allowed_calling="VIEWER").port
+    running = exporter([
+        f"STORESCP@{HOST}:{store}  probe=CTImageStorage;1.2.3.4:ExplicitVRLittleEndian",
+        f"QUERY-SCP@{HOST}:{query}  aet=VIEWER find=on probe=CTImageStorage",
+        f"REFUSED@{HOST}:{query}  find=on",
+        f"NOFIND@{HOST}:{store}  find=on",
+        f"GONE@{HOST}:{closed_port}  find=on probe=CTImageStorage",
+        f"PLAIN@{HOST}:{store}",
+    ])
+
+    probed = running.probe(f"STORESCP@{HOST}:{store}")
+    assert value(probed, "dicom_echo_success") == 1
+    family = probed["dicom_echo_probe_context_accepted"]
+    assert family["type"] == "gauge" and family["help"]
+    assert sorted(labels_of(probed, "dicom_echo_probe_context_accepted"),
+                  key=lambda labels: labels["context_id"]) == [
+        {"sop_class": "CTImageStorage", "sop_class_uid": CT, "context_id": "3",
+         "result": "accepted", "transfer_syntax": EXPLICIT},
+        {"sop_class": "1.2.3.4", "sop_class_uid": "1.2.3.4", "context_id": "5",
+         "result": "abstract-syntax-not-supported", "transfer_syntax": ""}]
+    assert value(probed, "dicom_echo_probe_context_accepted", sop_class_uid=CT) == 1
+    assert value(probed, "dicom_echo_probe_context_accepted", sop_class_uid="1.2.3.4") == 0
+    assert not {"dicom_echo_find_success", "dicom_echo_find_status"} & probed.keys()
+
+    found = running.probe(f"QUERY-SCP@{HOST}:{query}")
+    assert value(found, "dicom_echo_success") == 1, found
+    assert value(found, "dicom_echo_find_success") == 1
+    assert value(found, "dicom_echo_find_matches") == 2
+    assert value(found, "dicom_echo_find_status") == 0
+    find_time = value(found, "dicom_echo_find_duration_seconds")
+    assert found["dicom_echo_find_duration_seconds"]["unit"] == "seconds"
+    assert 0 < find_time < value(found, "dicom_echo_duration_seconds")
+    assert value(found, "dicom_echo_phase_duration_seconds", phase="find") > 0
+    assert labels_of(found, "dicom_echo_probe_context_accepted") == [
+        {"sop_class": "CTImageStorage", "sop_class_uid": CT, "context_id": "3",
+         "result": "abstract-syntax-not-supported", "transfer_syntax": ""}]
+    assert value(found, "dicom_echo_probe_context_accepted") == 0
+
+    refused = running.probe(f"REFUSED@{HOST}:{query}")
+    assert value(refused, "dicom_echo_success") == 0 and value(refused, "dicom_echo_up") == 0
+    assert labels_of(refused, "dicom_echo_failure") == [{"class": "find-refused",
+                                                         "phase": "find"}]
+    assert value(refused, "dicom_echo_status") == 0  # the echo itself was answered
+    assert value(refused, "dicom_echo_find_success") == 0
+    assert value(refused, "dicom_echo_find_status") == 0xC000
+    assert value(refused, "dicom_echo_find_matches") == 0
+    assert value(refused, "dicom_echo_find_duration_seconds") > 0
+    assert "dicom_echo_probe_context_accepted" not in refused
+
+    no_find = running.probe(f"NOFIND@{HOST}:{store}")
+    assert labels_of(no_find, "dicom_echo_failure")[0]["class"] == "find-refused"
+    assert value(no_find, "dicom_echo_find_success") == 0
+    # the FIND context was not accepted: no C-FIND was sent, so no status, matches, time
+    assert not {"dicom_echo_find_status", "dicom_echo_find_matches",
+                "dicom_echo_find_duration_seconds"} & no_find.keys()
+
+    gone = running.probe(f"GONE@{HOST}:{closed_port}")
+    assert labels_of(gone, "dicom_echo_failure")[0]["class"] == "refused"
+    assert value(gone, "dicom_echo_find_success") == 0  # asked for, never run
+    assert "dicom_echo_probe_context_accepted" not in gone  # no A-ASSOCIATE-AC to read
+
+    plain = running.probe(f"PLAIN@{HOST}:{store}")
+    assert value(plain, "dicom_echo_success") == 1
+    assert not _PROBE_AND_FIND & plain.keys()
+
+    counters = running.metrics()
+    assert value(counters, "dicom_echo_exporter_probe_failures",
+                 **{"class": "find-refused"}) == 2
+    # the probe= and find= families in the classic text too
+    text = running.classic(probe_path(f"QUERY-SCP@{HOST}:{query}"))
+    classic = parse_classic(text)
+    assert value(classic, "dicom_echo_find_matches") == 2
+    assert value(classic, "dicom_echo_probe_context_accepted", sop_class_uid=CT) == 0
+    if shutil.which("promtool"):
+        promtool_check(shutil.which("promtool"), text)
+    assert running.terminate()[0] == 0
+    assert "Traceback" not in running.stderr
+
+
 def _not_after(pem_path: Path) -> float:
     from echoscu.certfacts import not_after
 
@@ -379,8 +579,11 @@ def test_tls_probe_reports_version_and_certificate_expiry(exporter, scp, pki) ->
     assert value(result, "dicom_echo_phase_duration_seconds", phase="tls_handshake") > 0
     assert labels_of(result, "dicom_echo_probe")[0]["tls"] == "on"
     expiry = value(result, "dicom_echo_cert_expiry_timestamp_seconds")
-    earliest = min(_not_after(pki.server.cert), _not_after(pki.ca.cert))
-    assert expiry == int(earliest)
+    # the earliest notAfter of the chain the peer sent: the leaf's, or the CA's where the
+    # chain includes it (made a second earlier when the PKI's creation crossed a second)
+    leaf = _not_after(pki.server.cert)
+    earliest = min(leaf, _not_after(pki.ca.cert))
+    assert int(earliest) <= expiry <= int(leaf)
     left = value(result, "dicom_echo_cert_expiry_seconds")
     assert abs(left - (earliest - time.time())) < 120
     assert 300 * 86400 < left < 367 * 86400  # the test PKI is valid for a year
@@ -389,8 +592,128 @@ def test_tls_probe_reports_version_and_certificate_expiry(exporter, scp, pki) ->
     assert labels_of(untrusted, "dicom_echo_failure")[0]["class"] == "tls-verify"
     assert "dicom_echo_tls" not in untrusted
     # the chain the peer sends is read without verification: its expiry is still reported
-    assert value(untrusted, "dicom_echo_cert_expiry_timestamp_seconds") == int(earliest)
+    assert int(earliest) <= value(untrusted, "dicom_echo_cert_expiry_timestamp_seconds") <= leaf
+    # the TLS families in the classic text too (promtool's lint, where it is installed)
+    text = running.classic(probe_path(f"TLS@localhost:{port}"))
+    classic = parse_classic(text)
+    assert classic["dicom_echo_tls_info"]["type"] == "gauge"
+    assert labels_of(classic, "dicom_echo_tls_info") == [tls]
+    assert int(earliest) <= value(classic, "dicom_echo_cert_expiry_timestamp_seconds") <= leaf
+    if shutil.which("promtool"):
+        promtool_check(shutil.which("promtool"), text)
     assert running.terminate()[0] == 0
+
+
+# -- the two formats: OpenMetrics when asked for, else the classic text -----------------
+
+
+@pytest.mark.parametrize(("accept", "openmetrics"), [
+    (None, False),
+    ("", False),
+    ("*/*", False),                                   # curl
+    ("text/plain", False),
+    ("text/plain;version=0.0.4", False),
+    ("application/json", False),                      # nothing we have: the classic text
+    (PROMETHEUS_ACCEPT, True),
+    ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", True),  # 2.42's
+    ("Application/OpenMetrics-Text", True),
+    ("application/openmetrics-text;version=0.0.1", True),
+    ("application/openmetrics-text;q=0,*/*", False),  # q=0: not wanted
+    ("application/openmetrics-text; q=0.0, text/plain", False),
+    ("application/openmetrics-text;q=0.3,text/plain;q=0.9", False),
+    ("text/plain;q=0.5,application/openmetrics-text;q=0.5", True),
+    ("application/openmetrics-text;version=1.0.0;q=0,application/openmetrics-text", False),
+    ("application/openmetrics-text;version=2.0.0", False),  # a version we do not write
+    ("application/openmetrics-text;q=high", False),   # an unreadable q: the range is ignored
+    ("application/openmetrics-text;q=2", False),
+])
+def test_accept_header_parsing(accept: str | None, openmetrics: bool) -> None:
+    from echoscu.exporter import wants_openmetrics
+
+    assert wants_openmetrics(accept) is openmetrics
+
+
+def test_the_accept_header_chooses_the_format(exporter, scp, closed_port) -> None:
+    plain = scp().port
+    running = exporter([f"{HOST}:{plain}", f"{HOST}:{closed_port}"])
+    for accept in (None, "*/*", "text/plain", "application/openmetrics-text;q=0,*/*;q=0.1"):
+        status, content_type, body = running.get("/metrics", {"Accept": accept} if accept
+                                                 else None)
+        assert (status, content_type) == (200, CLASSIC), accept
+        assert "dicom_echo_exporter_requests_total" in parse_classic(body)
+    with urllib.request.urlopen(f"http://{HOST}:{running.port}/metrics",
+                                timeout=HTTP_TIMEOUT) as answer:
+        assert answer.headers["Vary"] == "Accept"
+
+    # the same series, types and HELP as the OpenMetrics answer (only the timings differ)
+    timed = {"dicom_echo_duration_seconds", "dicom_echo_phase_duration_seconds",
+             "dicom_echo_rtt_seconds"}
+    for target in (f"{HOST}:{plain}", f"{HOST}:{closed_port}"):
+        classic = parse_classic(running.classic(probe_path(target)))
+        expected = as_classic(running.probe(target))
+        assert classic.keys() == expected.keys(), target
+        for name, family in classic.items():
+            assert family["type"] == expected[name]["type"], name
+            assert family["help"] == expected[name]["help"], name
+            assert family["samples"].keys() == expected[name]["samples"].keys(), name
+            if name not in timed:
+                assert family["samples"] == expected[name]["samples"], name
+    ok = parse_classic(running.classic(probe_path(f"{HOST}:{plain}")))
+    assert value(ok, "dicom_echo_success") == 1 and value(ok, "dicom_echo_status") == 0
+    assert ok["dicom_echo_probe_info"]["type"] == "gauge"
+    assert value(ok, "dicom_echo_probe_info", peers_file_line="1") == 1
+    failed = parse_classic(running.classic(probe_path(f"{HOST}:{closed_port}")))
+    assert value(failed, "dicom_echo_success") == 0
+    assert labels_of(failed, "dicom_echo_failure_info") == [{"class": "refused",
+                                                             "phase": "connect"}]
+    counters = parse_classic(running.classic("/metrics"))
+    assert counters["dicom_echo_exporter_probes_total"]["type"] == "counter"
+    assert value(counters, "dicom_echo_exporter_probes_total", result="success") == 3
+    assert value(counters, "dicom_echo_exporter_probes_total", result="failure") == 3
+    assert value(counters, "dicom_echo_exporter_probe_seconds_total") > 0
+    assert running.terminate()[0] == 0
+
+
+def test_classic_text_passes_promtool(exporter, scp, closed_port) -> None:
+    """What curl and a plain GET get is what promtool, which reads only the classic text
+    format, accepts: parsed, and its lint (names, _total, units, HELP) clean."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus); "
+                    "parse_classic still checks the classic text")
+    plain = scp().port
+    running = exporter([f"{HOST}:{plain}", f"{HOST}:{closed_port}"])
+    for path in (probe_path(f"{HOST}:{plain}"), probe_path(f"{HOST}:{closed_port}"),
+                 "/metrics"):
+        promtool_check(promtool, running.classic(path))
+    assert running.terminate()[0] == 0
+
+
+def test_one_probe_has_the_same_numbers_in_both_formats(scp, closed_port) -> None:
+    """One report of the exporter's own check, rendered both ways: the same samples, down
+    to the last digit (over HTTP each scrape is another probe, with other timings)."""
+    from dicomecho import log
+    from echoscu import exporter as module
+    from echoscu.cli import prepare
+    from echoscu.peerfile import parse_peer_line
+
+    counters = module.Counters(2, 1)
+    try:
+        for port in (scp().port, closed_port):
+            base = prepare(["-q", HOST, str(port)])
+            (target,) = module.prepare_targets(base, [parse_peer_line(1, [f"{HOST}:{port}"])])
+            report = module.check(target, target.opts)
+            counters.probed(report)
+            families = module.probe_families(target, report)
+            openmetrics = parse_openmetrics(families.openmetrics())
+            assert value(openmetrics, "dicom_echo_success") == int(port != closed_port)
+            assert parse_classic(families.classic()) == as_classic(openmetrics)
+    finally:
+        log.reset()
+    families = counters.families()
+    assert parse_classic(families.classic()) == as_classic(parse_openmetrics(
+        families.openmetrics()))
 
 
 def test_saturation_and_sigterm_with_a_probe_under_way(exporter, silent_port) -> None:
@@ -398,7 +721,8 @@ def test_saturation_and_sigterm_with_a_probe_under_way(exporter, silent_port) ->
                        "--jobs", "1")
     answers: list[tuple[int, str, str]] = []
     first = threading.Thread(target=lambda: answers.append(
-        running.get(f"/probe?target=SILENT@{HOST}:{silent_port}")))
+        running.get(f"/probe?target=SILENT@{HOST}:{silent_port}",
+                    {"Accept": PROMETHEUS_ACCEPT})))
     first.start()
     try:
         deadline = time.monotonic() + 10
@@ -477,8 +801,6 @@ def test_plain_echo_does_not_load_the_exporter(closed_port) -> None:
 
 def test_readme_scrape_config_and_rules_pass_promtool(tmp_path: Path) -> None:
     """The README's Prometheus snippets are valid for promtool (skipped without it)."""
-    import shutil
-
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package prometheus)")

@@ -203,7 +203,8 @@ def test_openmetrics(small_fleet) -> None:
                              "1 to 65535"),
     ("host\n", "peers file '{path}' line 1: 'host' has no :port"),
     ("host:1 colour=red\n", "peers file '{path}' line 1: 'colour=red' is not one of aet=, "
-                            "tls=, key=, cert=, ca=, sni=, to=, ts=, ta=, td="),
+                            "tls=, key=, cert=, ca=, sni=, verify-hostname=, hostname=, "
+                            "to=, ts=, ta=, td=, probe=, find="),
     ("host:1 key=k.pem\n", "peers file '{path}' line 1: key= and cert= go together"),
     ("ABCDEFGHIJKLMNOPQ@host:1\n", "peers file '{path}' line 1: AE title "
                                    "'ABCDEFGHIJKLMNOPQ' is longer than 16 characters"),

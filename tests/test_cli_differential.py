@@ -489,40 +489,19 @@ SPEC_HELP_BODY = (
     '\n'
 )
 
-#: our own options: one group after DCMTK's, so the DCMTK part above stays byte-identical
-OUR_EXTENSIONS_HELP = (
-    'extensions (not in DCMTK):\n'
-    '  machine-readable result:\n'
-    '          --json               print one JSON document describing the run\n'
-    '                               (schema: docs/echoscu-result.schema.json)\n'
-    '  round-trip statistics:\n'
-    '          --stats              print round-trip statistics (with --repeat)\n'
-    '          --interval           [s]econds: number (default: 0)\n'
-    '                               wait s seconds between echoes\n'
-    '  exit codes:\n'
-    '          --exit-codes         [m]ode: string constant (dcmtk, detailed)\n'
-    '                               dcmtk: DCMTK\'s codes (default)\n'
-    '                               detailed: one code per failure class\n'
-    '  fleet check (no peer and port parameters):\n'
-    '          --peers              [f]ilename: string\n'
-    '                               check the peers listed in f concurrently\n'
-    '                               (one [AET@]host:port [setting=value ...] a line)\n'
-    '          --jobs               [n]umber: integer (1..1024, default: 32)\n'
-    '                               check up to n peers at once\n'
-    '          --format             [f]ormat: string constant (default: table)\n'
-    '                               (table, json, csv, junit, openmetrics)\n'
-    '                               result format of --peers\n'
-    '  monitoring plugin (Nagios, Icinga):\n'
-    '          --nagios             print one status line with perfdata, exit 0..3\n'
-    '          --warning            [m]illiseconds: number\n'
-    '                               mean echo round trip above m: WARNING\n'
-    '          --critical           [m]illiseconds: number\n'
-    '                               mean echo round trip above m: CRITICAL\n'
-    '          --cert-warning       [d]ays: integer\n'
-    '                               peer certificate expiring within d days: WARNING\n'
-    '          --cert-critical      [d]ays: integer\n'
-    '                               peer certificate expiring within d days: CRITICAL\n'
-)
+def our_extensions_help() -> str:
+    """Our own options: one group after DCMTK's, so the DCMTK part stays byte-identical.
+    Its rows come from the option table (every opt-in option, nothing else)."""
+    from echoscu.helptext import EXTENSION_OPTIONS, usage
+
+    text = usage()
+    marker = "extensions (not in DCMTK):\n"
+    assert text.count(marker) == 1
+    group = text[text.index(marker):-1]
+    listed = {line.split()[0] for line in group.splitlines() if line.startswith("          --")}
+    assert listed == set(EXTENSION_OPTIONS)
+    return group
+
 
 #: docs/dcmtk-behaviour.md 6.4: 3.7.0's +cc list with OpenSSL 3.0
 SPEC_370_CIPHERS = (
@@ -600,7 +579,7 @@ def our_usage() -> str:
         text = text.replace("    +pa   --profile-aes", basic + "    +pa   --profile-aes")
     # DCMTK's text ends with a blank line; our group goes before it
     assert text.endswith("\n\n")
-    return OUR_VERSION_LINE + "\n" + text[:-1] + OUR_EXTENSIONS_HELP + "\n"
+    return OUR_VERSION_LINE + "\n" + text[:-1] + our_extensions_help() + "\n"
 
 
 #: DCMTK's "Character encoding:" and "Build options:" lines, with our facts

@@ -87,7 +87,8 @@ def _complete(words: str, cword: int) -> list[str]:
 @pytest.mark.timeout(60)
 def test_shell_completion_of_option_names() -> None:
     assert _complete("echoscu --ver", 1) == ["plain,--version", "plain,--verbose",
-                                             "plain,--verify-cert"]
+                                             "plain,--verify-cert", "plain,--verify-hostname",
+                                             "plain,--verify-hostname-as"]
     assert _complete("echoscu +tl", 1) == ["plain,+tls", "plain,+tla"]
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse
+from dicomecho.dul import dimse, echo_rq_pdu
 from dicomecho.dul.association import (
     Aborted,
     Acceptor,
@@ -14,8 +14,10 @@ from dicomecho.dul.association import (
     AssociationRejected,
     AssociationRequested,
     ConnectionClosed,
+    EchoAnswered,
+    EchoRequested,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -56,7 +58,7 @@ SAMPLES = {
     0x01: encode(RQ),
     0x02: encode(AC),
     0x03: encode(AssociateRJ(1, 1, 1)),
-    0x04: dimse.echo_rq_pdu(1, 1),
+    0x04: echo_rq_pdu(1, 1),
     0x05: encode(ReleaseRQ()),
     0x06: encode(ReleaseRP()),
     0x07: encode(Abort(2, 6)),
@@ -144,9 +146,9 @@ ALLOWED = {
     ("requestor", "Sta7", 0x06): (ReleaseConfirmed, "Sta1"),
     ("requestor", "Sta11", 0x06): (ReleaseConfirmed, "Sta1"),
     ("acceptor", "Sta2", 0x01): (AssociationRequested, "Sta3"),
-    ("acceptor", "Sta6", 0x04): (MessageReceived, "Sta6"),
+    ("acceptor", "Sta6", 0x04): (EchoRequested, "Sta6"),
     ("acceptor", "Sta6", 0x05): (ReleaseRequested, "Sta8"),
-    ("acceptor", "Sta7", 0x04): (MessageReceived, "Sta7"),
+    ("acceptor", "Sta7", 0x04): (EchoRequested, "Sta7"),
     ("acceptor", "Sta7", 0x05): (ReleaseRequested, "Sta10"),
     ("acceptor", "Sta7", 0x06): (ReleaseConfirmed, "Sta1"),
     ("acceptor", "Sta10", 0x06): (ReleaseConfirmed, "Sta12"),
@@ -166,7 +168,7 @@ def _machine(role: str, state: str):
 @pytest.mark.parametrize("role, state, pdu_type", CASES)
 def test_every_pdu_in_every_state(role: str, state: str, pdu_type: int) -> None:
     """Allowed PDUs give their event; A-ABORT gives Aborted; in Sta13 input is ignored;
-    anything else is a ProtocolError (unexpected PDU) and leaves the machine in Sta13."""
+    anything else is a ProtocolViolation (unexpected PDU) and leaves the machine in Sta13."""
     machine = _machine(role, state)
     found = events(machine, SAMPLES[pdu_type])
     if state == "Sta13":
@@ -178,7 +180,7 @@ def test_every_pdu_in_every_state(role: str, state: str, pdu_type: int) -> None:
     elif pdu_type == 0x07:
         assert found == [Aborted(2, 6)] and machine.state == "Sta1"
     else:
-        assert len(found) == 1 and isinstance(found[0], ProtocolError)
+        assert len(found) == 1 and isinstance(found[0], ProtocolViolation)
         error = found[0]
         assert error.pdu_type == pdu_type and error.abort_reason == 2
         assert error.raw == SAMPLES[pdu_type]
@@ -186,6 +188,23 @@ def test_every_pdu_in_every_state(role: str, state: str, pdu_type: int) -> None:
         assert machine.state == "Sta13"
         assert events(machine, SAMPLES[0x04]) == []  # deaf from now on
         assert machine.abort(2, 2) == bytes.fromhex("07000000000400000202")
+
+
+def test_the_production_table_is_this_oracle() -> None:
+    """dul's transition table gives, for every received PDU, the next state above:
+    the allowed rows, A-ABORT to Sta1, nothing in Sta13 (deaf), no row otherwise."""
+    from dicomecho.dul._state import TRANSITIONS
+
+    for role, states in (("requestor", REQUESTOR_STATES), ("acceptor", ACCEPTOR_STATES)):
+        for state in states:
+            for pdu_type in SAMPLES:
+                if state == "Sta13":
+                    expected = None
+                elif (role, state, pdu_type) in ALLOWED:
+                    expected = ALLOWED[(role, state, pdu_type)][1]
+                else:
+                    expected = "Sta1" if pdu_type == 0x07 else None
+                assert TRANSITIONS[role][state].get(pdu_type) == expected, (role, state, pdu_type)
 
 
 @pytest.mark.parametrize(
@@ -238,15 +257,15 @@ def test_normal_flow_any_chunking(chunk: int) -> None:
     seen_r, seen_a = _converse(chunk)
     assert seen_a == [
         AssociationRequested(RQ, SAMPLES[0x01]),
-        MessageReceived(1, dimse.echo_rq(1), None),
-        MessageReceived(1, dimse.echo_rq(2), None),
+        EchoRequested(1, dimse.echo_rq(1), 1),
+        EchoRequested(1, dimse.echo_rq(2), 2),
         ReleaseRequested(),
         ConnectionClosed(),
     ]
     assert seen_r == [
         AssociationAccepted(AC, SAMPLES[0x02]),
-        MessageReceived(1, dimse.echo_rsp(1, 0), None),
-        MessageReceived(1, dimse.echo_rsp(2, 0), None),
+        EchoAnswered(1, dimse.echo_rsp(1, 0), 1, 0),
+        EchoAnswered(1, dimse.echo_rsp(2, 0), 2, 0),
         ReleaseConfirmed(),
         ConnectionClosed(),
     ]
@@ -263,8 +282,8 @@ def test_negotiated_sizes() -> None:
 
 def test_data_then_release_in_one_chunk_keeps_order() -> None:
     machine = acceptor_in("Sta6")
-    found = events(machine, dimse.echo_rq_pdu(1, 5) + SAMPLES[0x05])
-    assert found == [MessageReceived(1, dimse.echo_rq(5), None), ReleaseRequested()]
+    found = events(machine, echo_rq_pdu(1, 5) + SAMPLES[0x05])
+    assert found == [EchoRequested(1, dimse.echo_rq(5), 5), ReleaseRequested()]
     assert machine.state == "Sta8"
     machine.send_message(1, dimse.echo_rsp(5, 0))  # still allowed in Sta8 (PS3.8 AR-7)
 
@@ -282,10 +301,10 @@ def test_two_messages_in_one_pdu_and_a_bad_fragment_after_them() -> None:
     )
     found = events(machine, pdu)
     assert found[:2] == [
-        MessageReceived(1, dimse.echo_rq(1), None),
-        MessageReceived(1, dimse.echo_rq(2), None),
+        EchoRequested(1, dimse.echo_rq(1), 1),
+        EchoRequested(1, dimse.echo_rq(2), 2),
     ]
-    assert isinstance(found[2], ProtocolError) and found[2].abort_reason == 6
+    assert isinstance(found[2], ProtocolViolation) and found[2].abort_reason == 6
     assert "before any command" in str(found[2].error)
     assert machine.state == "Sta13"
 
@@ -321,7 +340,7 @@ def test_missing_max_length_means_unlimited() -> None:
 def test_unrecognized_pdu_type() -> None:
     machine = requestor_in("Sta5")
     found = events(machine, b"\x09\x00\x00\x00\x00\x04\x00\x00\x00\x00")
-    assert len(found) == 1 and isinstance(found[0], ProtocolError)
+    assert len(found) == 1 and isinstance(found[0], ProtocolViolation)
     assert found[0].pdu_type == 0x09 and found[0].abort_reason == 1
     assert found[0].raw == b"\x09\x00\x00\x00\x00\x04"
     assert machine.state == "Sta13"
@@ -330,10 +349,10 @@ def test_unrecognized_pdu_type() -> None:
 def test_lying_length_is_refused_before_the_body() -> None:
     machine = acceptor_in("Sta6")
     found = events(machine, b"\x04\x00\xff\xff\xff\xff")
-    assert len(found) == 1 and isinstance(found[0], ProtocolError)
+    assert len(found) == 1 and isinstance(found[0], ProtocolViolation)
     assert "exceeds the limit" in str(found[0].error) and found[0].abort_reason == 6
     machine = acceptor_in("Sta2")
-    assert isinstance(events(machine, b"\x01\x00\x00\x20\x00\x00")[0], ProtocolError)
+    assert isinstance(events(machine, b"\x01\x00\x00\x20\x00\x00")[0], ProtocolViolation)
 
 
 def test_malformed_accept_is_a_protocol_error() -> None:
@@ -341,7 +360,7 @@ def test_malformed_accept_is_a_protocol_error() -> None:
     raw = bytearray(SAMPLES[0x02])
     raw[raw.index(b"\x52\x00\x00\x05") + 3] = 0xFF  # implementation class UID length lies
     found = events(machine, bytes(raw))
-    assert len(found) == 1 and isinstance(found[0], ProtocolError)
+    assert len(found) == 1 and isinstance(found[0], ProtocolViolation)
     assert found[0].abort_reason == 6 and found[0].raw == bytes(raw)
     assert "A-ASSOCIATE-AC" in str(found[0].error)
 
@@ -498,9 +517,28 @@ def test_trace_records_closes_timers_and_refused_headers() -> None:
     events(traced, SAMPLES[0x02])
     traced.trace.clear()
     assert [type(e) for e in events(traced, b"\x09\x00\x00\x00\x00\x04" + bytes(4))] == [
-        ProtocolError]
+        ProtocolViolation]
     assert _steps(traced) == [("Sta6", None, None, 0x09)]
     traced.abort()  # recorded from Sta6: the refused header made no transition
     traced.receive_data(b"")
     events(traced)
     assert _steps(traced) == [("Sta6", 15, "AA-1", None), ("Sta13", 17, "AR-5", None)]
+
+
+# --- the package's public face ------------------------------------------------------------
+
+
+def test_every_public_name_resolves_and_the_package_costs_nothing() -> None:
+    import subprocess
+    import sys
+
+    import dicomecho.dul as dul
+
+    for name in dul.__all__:
+        assert getattr(dul, name) is not None, name
+    assert dul.ProtocolViolation is ProtocolViolation and dul.Requestor is Requestor
+    code = ("import sys, dicomecho.dul.uids; "
+            "print('dicomecho.dul.association' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

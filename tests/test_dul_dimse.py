@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse
+from dicomecho.dul import dimse, echo_rq_pdu, echo_rsp_pdu
 from dicomecho.dul.dimse import DIMSEError, command_has_dataset, decode_command
 
 VERIFICATION = "1.2.840.10008.1.1"
@@ -63,11 +63,11 @@ def test_echo_rsp_decodes_in_pydicom() -> None:
 @pytest.mark.parametrize("context_id, message_id", [(1, 1), (3, 2), (255, 65535), (7, 0)])
 def test_fast_paths_equal_pynetdicoms_pdus(context_id: int, message_id: int) -> None:
     """The precomputed PDUs are byte-identical to what pynetdicom encodes."""
-    assert dimse.echo_rq_pdu(context_id, message_id) == b"".join(
+    assert echo_rq_pdu(context_id, message_id) == b"".join(
         _pynetdicom_echo_pdus(context_id, MessageID=message_id)
     )
     for status in (0x0000, 0x0110, 0xFFFF):
-        assert dimse.echo_rsp_pdu(context_id, message_id, status) == b"".join(
+        assert echo_rsp_pdu(context_id, message_id, status) == b"".join(
             _pynetdicom_echo_pdus(context_id, MessageIDBeingRespondedTo=message_id, Status=status)
         )
 
@@ -107,7 +107,7 @@ def test_pynetdicom_decodes_our_request_to_a_c_echo() -> None:
 
     message = DIMSEMessage()
     pdu = P_DATA_TF()
-    pdu.decode(dimse.echo_rq_pdu(5, 4242))
+    pdu.decode(echo_rq_pdu(5, 4242))
     assert message.decode_msg(pdu.to_primitive())
     assert isinstance(message, C_ECHO_RQ)
     primitive = message.message_to_primitive()

@@ -1,8 +1,9 @@
 """dul's hot-loop shortcuts give exactly what the general code gives, and refuse the rest.
 
-Templates for the C-ECHO command sets, the one-PDV fast path of ``fragment``, the
-byte recogniser ``dimse.echo_rsp_status`` and ``between_messages``, which tells the
-driver when a PDU may be recognised outside the state machine.
+Templates for the C-ECHO command sets and PDUs, the one-PDV fast path of ``fragment``,
+the machines' recognition of standard C-ECHO PDUs (``EchoAnswered`` /
+``EchoRequested``, whether the PDU arrives whole in one read or in pieces), and
+``send_echo`` / ``send_echo_response``, which choose the template when it fits.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse
-from dicomecho.dul.association import MessageReceived, Requestor
-from dicomecho.dul.fragment import PDU_OVERHEAD, fragment
+from dicomecho.dul import dimse, echo_rq_pdu, echo_rsp_pdu
+from dicomecho.dul.association import (
+    Acceptor,
+    EchoAnswered,
+    EchoRequested,
+    MessageReceived,
+    Requestor,
+)
+from dicomecho.dul.fragment import PDU_OVERHEAD, MaxPDUTooSmallError, fragment
 from dicomecho.dul.pdu import (
     AssociateAC,
     AssociateRQ,
@@ -67,33 +74,115 @@ def test_echo_rsp_for_another_sop_class_is_encoded_in_full() -> None:
     assert command[dimse.MESSAGE_ID_RESPONDED] == 7
 
 
+def _events(machine, *reads: bytes) -> list:
+    found = []
+    for data in reads:
+        machine.receive_data(data)
+        while (event := machine.next_event()) is not None:
+            found.append(event)
+    return found
+
+
+def _split(data: bytes) -> tuple[bytes, ...]:
+    """The same bytes in three reads: the framed path, not the one-read fast path."""
+    return data[:7], data[7:30], data[30:]
+
+
 @given(context_ids, message_ids, statuses)
-def test_echo_rsp_status_reads_the_standard_response(context_id, message_id, status) -> None:
-    pdu = dimse.echo_rsp_pdu(context_id, message_id, status)
+def test_standard_response_is_recognised_whole_or_in_pieces(context_id, message_id,
+                                                             status) -> None:
+    pdu = echo_rsp_pdu(context_id, message_id, status)
     assert pdu == fragment(context_id, dimse.echo_rsp(message_id, status), None, 16384)
-    assert dimse.echo_rsp_status(pdu, context_id, message_id) == status
+    expected = [EchoAnswered(context_id, dimse.echo_rsp(message_id, status), message_id,
+                             status)]
+    assert _events(_associated(), pdu) == expected
+    assert _events(_associated(), *_split(pdu)) == expected
+    assert _events(_associated(), fragment(context_id, dimse.echo_rsp(message_id, status),
+                                           None, 50)) == expected
+
+
+@given(context_ids, message_ids)
+def test_standard_request_is_recognised_whole_or_in_pieces(context_id, message_id) -> None:
+    pdu = echo_rq_pdu(context_id, message_id)
+    assert pdu == fragment(context_id, dimse.echo_rq(message_id), None, 16384)
+    expected = [EchoRequested(context_id, dimse.echo_rq(message_id), message_id)]
+    assert _events(_accepted(), pdu) == expected
+    assert _events(_accepted(), *_split(pdu)) == expected
 
 
 @pytest.mark.parametrize("variant", [
-    "other context", "other message ID", "other SOP class", "error comment", "truncated",
-    "two PDUs", "fragmented", "request", "data set type",
+    "other SOP class", "error comment", "data set type", "request",
 ])
-def test_echo_rsp_status_refuses_everything_else(variant: str) -> None:
-    standard = dimse.echo_rsp_pdu(1, 5, 0)
+def test_other_responses_are_plain_messages(variant: str) -> None:
+    standard = echo_rsp_pdu(1, 5, 0)
     data = {
-        "other context": dimse.echo_rsp_pdu(3, 5, 0),
-        "other message ID": dimse.echo_rsp_pdu(1, 6, 0),
         "other SOP class": fragment(1, dimse.echo_rsp(5, 0, "1.2.840.10008.1.2"), None, 0),
         "error comment": fragment(1, dimse.echo_rsp(5, 0xC000)[:-10] + _element(
             0x0902, b"no") + dimse.echo_rsp(5, 0xC000)[-10:], None, 0),
-        "truncated": standard[:-1],
-        "two PDUs": standard + standard,
-        "fragmented": fragment(1, dimse.echo_rsp(5, 0), None, 50),
-        "request": dimse.echo_rq_pdu(1, 5),
-        "data set type": standard.replace(b"\x01\x01\x00\x00\x00\x09", b"\x02\x01\x00\x00\x00\x09"),
+        "data set type": standard.replace(b"\x01\x01\x00\x00\x00\x09",
+                                          b"\x03\x01\x00\x00\x00\x09"),
+        "request": echo_rq_pdu(1, 5),
     }[variant]
     assert data != standard
-    assert dimse.echo_rsp_status(data, 1, 5) is None
+    for reads in ((data,), _split(data)):
+        found = _events(_associated(), *reads)
+        if variant == "data set type":  # announces a data set: no message yet
+            assert found == []
+        else:
+            assert [e.__class__ for e in found] == [MessageReceived]
+            assert found[0].command == data[12:]
+
+
+def test_two_responses_in_one_read_are_both_recognised() -> None:
+    data = echo_rsp_pdu(1, 1, 0) + echo_rsp_pdu(1, 2, 0x0110)
+    found = _events(_associated(), data)
+    assert [(e.__class__, e.message_id_responded, e.status) for e in found] == [
+        (EchoAnswered, 1, 0), (EchoAnswered, 2, 0x0110)]
+
+
+def test_the_one_read_path_waits_for_what_is_held() -> None:
+    """A response read whole while part of another PDU is buffered is framed after it."""
+    machine = _associated()
+    first, second = echo_rsp_pdu(1, 1, 0), echo_rsp_pdu(1, 2, 0)
+    machine.receive_data(first[:20])
+    assert machine.next_event() is None
+    machine.receive_data(first[20:] + second[:70])
+    assert machine.next_event().message_id_responded == 1
+    machine.receive_data(second[70:])
+    assert machine.next_event().message_id_responded == 2
+
+
+def test_no_recognition_outside_sta6_or_after_close() -> None:
+    machine = _associated()
+    machine.release()  # Sta7: a P-DATA-TF is still read, through the table
+    assert [e.__class__ for e in _events(machine, echo_rsp_pdu(1, 1, 0))] == [EchoAnswered]
+    assert machine.state == "Sta7"
+    machine = _associated()
+    machine.receive_data(b"")
+    found = _events(machine, echo_rsp_pdu(1, 1, 0))
+    assert [e.__class__.__name__ for e in found] == ["ConnectionClosed"]
+
+
+@given(context_ids, message_ids, st.sampled_from([0, 16384, 90, 89, 80, 79, 13]))
+def test_send_echo_is_send_message(context_id, message_id, peer_max) -> None:
+    """The template when it fits, the fragmented message otherwise: the same bytes."""
+    requestor, acceptor = _associated(), _accepted()
+    requestor.max_send_pdu = acceptor.max_send_pdu = peer_max
+    for machine, echo, command in (
+        (requestor, lambda: requestor.send_echo(context_id, message_id),
+         dimse.echo_rq(message_id)),
+        (acceptor, lambda: acceptor.send_echo_response(context_id, message_id, 0x0122),
+         dimse.echo_rsp(message_id, 0x0122)),
+    ):
+        assert echo() == machine.send_message(context_id, command)
+
+
+@pytest.mark.parametrize("peer_max", [1, 12])
+def test_send_echo_refuses_a_peer_max_pdu_without_room(peer_max: int) -> None:
+    machine = _associated()
+    machine.max_send_pdu = peer_max
+    with pytest.raises(MaxPDUTooSmallError):
+        machine.send_echo(1, 1)
 
 
 @given(context_ids, st.binary(min_size=1, max_size=300), st.sampled_from([0, 13, 80, 312, 4096]))
@@ -119,7 +208,6 @@ def _associated() -> Requestor:
                      UserInformation(16384, "1.2.3", "US"))
     machine = Requestor(rq, 16384)
     machine.start()
-    assert not machine.between_messages  # Sta5: waiting for the answer
     ac = AssociateAC("ANY-SCP", "ECHOSCU", [PresentationContextAC(1, 0, IMPLICIT)],
                      UserInformation(16382, "1.2.4", "THEM"))
     machine.receive_data(encode(ac))
@@ -127,30 +215,15 @@ def _associated() -> Requestor:
     return machine
 
 
-def test_between_messages_only_with_nothing_held() -> None:
-    machine = _associated()
-    assert machine.between_messages
-    response = dimse.echo_rsp_pdu(1, 1, 0)
-    machine.receive_data(response[:20])  # half a PDU buffered
-    assert not machine.between_messages
-    machine.receive_data(response[20:] + response)  # two whole messages: one stays pending
-    assert isinstance(machine.next_event(), MessageReceived)
-    assert not machine.between_messages
-    assert isinstance(machine.next_event(), MessageReceived)
-    assert machine.between_messages
-    first_fragment = fragment(1, dimse.echo_rsp(2, 0), None, 50)[:50]
-    machine.receive_data(first_fragment)  # a message half assembled
-    assert machine.next_event() is None
-    assert not machine.between_messages
-
-
-def test_between_messages_false_after_release_or_close() -> None:
-    machine = _associated()
-    machine.release()
-    assert not machine.between_messages
-    machine = _associated()
-    machine.receive_data(b"")
-    assert not machine.between_messages
+def _accepted() -> Acceptor:
+    rq = AssociateRQ("ANY-SCP", "ECHOSCU", [PresentationContextRQ(1, VERIFICATION, [IMPLICIT])],
+                     UserInformation(16384, "1.2.3", "US"))
+    machine = Acceptor(16384)
+    machine.receive_data(encode(rq))
+    machine.next_event()
+    machine.accept(AssociateAC("ANY-SCP", "ECHOSCU", [PresentationContextAC(1, 0, IMPLICIT)],
+                               UserInformation(16382, "1.2.4", "THEM")))
+    return machine
 
 
 def _general_path(machine: Requestor, raw: bytes):
@@ -161,7 +234,9 @@ def _general_path(machine: Requestor, raw: bytes):
     for pdv in decode(raw).pdvs:
         message = machine._assembler.add(pdv)
         if message is not None:
-            events.append(MessageReceived(*message))
+            context_id, command, dataset = message
+            events.append(machine._message(context_id, command) if dataset is None
+                          else MessageReceived(*message))
     return events
 
 
@@ -179,8 +254,27 @@ def test_one_pdv_command_fast_path_matches_the_general_path(context_id, body, co
             got.append(event)
         expected = _general_path(_associated(), raw) if control & 1 else None
         if expected is None:  # a data set fragment before any command: a protocol error
-            assert got and got[0].__class__.__name__ == "ProtocolError"
+            assert got and got[0].__class__.__name__ == "ProtocolViolation"
         else:
             assert got == expected
             if got:
-                assert fast.between_messages
+                assert not fast.buffered and fast._assembler.idle
+
+
+def test_send_echo_is_a_send_in_the_table() -> None:
+    """Allowed where a P-DATA request is (Sta6, Sta8), refused elsewhere."""
+    from dicomecho.dul.association import StateError
+
+    rq = AssociateRQ("ANY-SCP", "ECHOSCU", [PresentationContextRQ(1, VERIFICATION, [IMPLICIT])],
+                     UserInformation(16384, "1.2.3", "US"))
+    machine = Requestor(rq, 16384)
+    machine.start()
+    with pytest.raises(StateError, match="cannot send a message in state Sta5"):
+        machine.send_echo(1, 1)
+    machine = _associated()
+    machine.release()
+    with pytest.raises(StateError, match="in state Sta7"):
+        machine.send_echo(1, 1)
+    acceptor = Acceptor(16384)
+    with pytest.raises(StateError, match="in state Sta2"):
+        acceptor.send_echo_response(1, 1, 0)

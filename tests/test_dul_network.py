@@ -17,8 +17,10 @@ from dicomecho.dul.association import (
     AssociationAccepted,
     AssociationRequested,
     ConnectionClosed,
+    EchoAnswered,
+    EchoRequested,
     MessageReceived,
-    ProtocolError,
+    ProtocolViolation,
     ReleaseConfirmed,
     ReleaseRequested,
     Requestor,
@@ -80,7 +82,7 @@ def test_requestor_against_dcmtk_storescp(storescp) -> None:
     peer = storescp()
     seen = _echo_session(peer.port, 3)
     assert seen[0].ac.user_info.implementation_version_name.startswith("OFFIS_DCMTK_")
-    assert [type(e) for e in seen[1:]] == [MessageReceived] * 3 + [ReleaseConfirmed]
+    assert [type(e) for e in seen[1:]] == [EchoAnswered] * 3 + [ReleaseConfirmed]
 
 
 def test_requestor_against_pynetdicom_scp(pynetdicom_scp) -> None:
@@ -170,9 +172,9 @@ def test_acceptor_serves_dcmtk_echoscu() -> None:
     assert "Association Accepted (Max Send PDV: 16372)" in output
     assert [type(e) for e in events] == [
         AssociationRequested,
-        MessageReceived,
-        MessageReceived,
-        MessageReceived,
+        EchoRequested,
+        EchoRequested,
+        EchoRequested,
         ReleaseRequested,
         ConnectionClosed,
     ]
@@ -186,7 +188,7 @@ def test_acceptor_sees_dcmtk_abort() -> None:
     events = server.join()
     assert result.returncode == 0, result.stderr + result.stdout
     assert events[-1] == Aborted(0, 0)
-    assert not any(isinstance(e, ProtocolError) for e in events)
+    assert not any(isinstance(e, ProtocolViolation) for e in events)
 
 
 def test_acceptor_serves_pynetdicom_scu() -> None:

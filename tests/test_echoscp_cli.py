@@ -16,6 +16,7 @@ from dicomecho import log
 from dicomecho.dul import uids
 from echoscp import cli, server
 from echoscp.options import (
+    ECHOSCP_TRANSFER_SYNTAXES,
     ServerOptions,
     nodelay_from_environment,
     parse_status,
@@ -56,7 +57,7 @@ def test_defaults(parsed):
     assert (opts.port, opts.ae_title, opts.bind_address) == (11112, "ECHOSCP", "")
     assert (opts.acse_timeout, opts.dimse_timeout, opts.network_timeout) == (30, 30, 30)
     assert (opts.max_pdu, opts.max_associations, opts.status, opts.delay) == (16382, 1000, 0, 0)
-    assert opts.transfer_syntaxes == uids.ECHOSCP_TRANSFER_SYNTAXES
+    assert opts.transfer_syntaxes == ECHOSCP_TRANSFER_SYNTAXES
     assert opts.tls is None and opts.reject is None and opts.log_json is None
     assert log.root_logger().threshold == log.ERROR
 
@@ -98,7 +99,7 @@ def test_transfer_syntax_flags(parsed, flag, first):
 
 
 def test_preference_lists_follow_pynetdicom():
-    full = list(uids.ECHOSCP_TRANSFER_SYNTAXES)
+    full = list(ECHOSCP_TRANSFER_SYNTAXES)
     implicit, explicit, deflated, big = full[:4]
     assert list(preferred_transfer_syntaxes("uncompr")) == full[1:] + [implicit]
     assert list(preferred_transfer_syntaxes("little")) == [explicit, implicit] + full[2:]
@@ -167,7 +168,7 @@ def test_tls_blocks_rightmost_wins(parsed):
 
 def test_option_values_are_not_options(parsed):
     opts = parsed("-aet", "-x=", "1")  # a value that looks like an option stays a value
-    assert opts.ae_title == "-x=" and opts.transfer_syntaxes == uids.ECHOSCP_TRANSFER_SYNTAXES
+    assert opts.ae_title == "-x=" and opts.transfer_syntaxes == ECHOSCP_TRANSFER_SYNTAXES
 
 
 def test_version_help_and_listings(capsys):

@@ -44,9 +44,9 @@ def _logging_restored():
 
 
 def test_run_report_overrides_every_hook() -> None:
-    assert set(HOOKS) == {"begin", "resolved", "tls_established", "tls_failed", "accepted",
-                          "rejected", "unexpected_answer", "echo", "failed", "printed",
-                          "finished"}
+    assert set(HOOKS) == {"begin", "resolved", "tls_established", "hostname_checked",
+                          "tls_failed", "accepted", "rejected", "unexpected_answer", "echo",
+                          "found", "failed", "printed", "finished"}
     for name in HOOKS:
         assert name in vars(RunReport), name
         assert (inspect.signature(getattr(RunReport, name)).parameters.keys()

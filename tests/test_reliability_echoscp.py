@@ -22,7 +22,7 @@ from support.reliability import dulfeed, healthy, loadgen, no_internal_errors, s
 from support.scp import EchoSCP
 
 from certs.pki import Pki, make_pki
-from dicomecho.dul import dimse, pdu
+from dicomecho.dul import dimse, echo_rq_pdu, pdu
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -198,7 +198,7 @@ def test_pdus_above_our_limits_are_aborted(plain):
 
 
 def test_p_data_before_association_is_an_unexpected_pdu(plain):
-    reply = run(loadgen.send_hostile(HOST, plain.port, [dimse.echo_rq_pdu(1, 1)]))
+    reply = run(loadgen.send_hostile(HOST, plain.port, [echo_rq_pdu(1, 1)]))
     assert (abort_of(reply).source, abort_of(reply).reason) == (2, 2)
     plain.check()
 

@@ -1,5 +1,6 @@
 """PS3.8 upper-layer state machines (Sta1..Sta13) for the association requestor and
 acceptor, sans-I/O: received bytes in, events out; local calls in, bytes to send out.
+Every state change is a lookup in ``_state.TRANSITIONS`` (the rules are stated there).
 
 Neither machine reads a socket, keeps time or logs; the driver does that and runs
 the timers (ARTIM, ACSE, DIMSE). A machine made with ``trace=True`` also records
@@ -10,13 +11,20 @@ driver that shows them; without it nothing is recorded. Typical requestor loop::
     sock.sendall(machine.start())
     while (event := machine.next_event()) is None:
         machine.receive_data(sock.recv(65536))
+
+C-ECHO has its own calls and events: ``send_echo`` / ``send_echo_response`` choose a
+precomputed PDU when the peer's max PDU allows, and a received standard C-ECHO-RQ or
+-RSP arrives as ``EchoRequested`` / ``EchoAnswered`` (kinds of ``MessageReceived``)
+with the message ID and status already read from its bytes.
 """
 
 from __future__ import annotations
 
+from dicomecho.dul import _echo
+from dicomecho.dul import _state as fsm
 from dicomecho.dul import pdu as wire
 from dicomecho.dul._record import Record
-from dicomecho.dul.dimse import command_has_dataset
+from dicomecho.dul.dimse import command_has_dataset, echo_rq, echo_rsp
 from dicomecho.dul.fragment import (
     DEFAULT_MAX_COMMAND_LENGTH,
     DEFAULT_MAX_DATASET_LENGTH,
@@ -30,7 +38,7 @@ PDATA_LENGTH_SLACK = 4096
 #: bound on a received P-DATA-TF when we announced "unlimited" (max PDU 0)
 UNLIMITED_PDATA_LENGTH = 1 << 24
 
-# A-ABORT reasons (source 2, service provider) used in ProtocolError.abort_reason
+# A-ABORT reasons (source 2, service provider) used in ProtocolViolation.abort_reason
 ABORT_REASON_NOT_SPECIFIED = 0
 ABORT_REASON_UNRECOGNIZED_PDU = 1
 ABORT_REASON_UNEXPECTED_PDU = 2
@@ -39,42 +47,13 @@ ABORT_REASON_INVALID_PARAMETER = 6
 
 # --------------------------------------------------------------------------- trace records
 
-#: PS3.8 events (Table 9-10) the machines report in trace records
-EVT_ASSOCIATE_REQUEST = 1
-EVT_CONNECTION_CONFIRMED = 2
-EVT_ASSOCIATE_AC = 3
-EVT_ASSOCIATE_RJ = 4
-EVT_ASSOCIATE_RQ = 6
-EVT_P_DATA_REQUEST = 9
-EVT_P_DATA_TF = 10
-EVT_RELEASE_REQUEST = 11
-EVT_RELEASE_RQ = 12
-EVT_RELEASE_RP = 13
-EVT_RELEASE_RESPONSE = 14
-EVT_ABORT_REQUEST = 15
-EVT_ABORT = 16
-EVT_CONNECTION_CLOSED = 17
-EVT_ARTIM_EXPIRED = 18
-EVT_INVALID_PDU = 19
-
-#: the PS3.8 event a received PDU of each type is
-_PDU_EVENTS = {
-    wire.A_ASSOCIATE_RQ: EVT_ASSOCIATE_RQ,
-    wire.A_ASSOCIATE_AC: EVT_ASSOCIATE_AC,
-    wire.A_ASSOCIATE_RJ: EVT_ASSOCIATE_RJ,
-    wire.P_DATA_TF: EVT_P_DATA_TF,
-    wire.A_RELEASE_RQ: EVT_RELEASE_RQ,
-    wire.A_RELEASE_RP: EVT_RELEASE_RP,
-    wire.A_ABORT: EVT_ABORT,
-}
-
-
 class Transition(Record):
     """One state-table transition, recorded only by a machine made with ``trace=True``.
 
     ``state`` is the state it was made in ("Sta1" .. "Sta13"), ``event`` the PS3.8 event
-    number (1 .. 19), ``action`` the PS3.8 action ("AE-1", "DT-2", ...), ``raw`` the
-    received PDU that caused it (None for local calls, timers and a closed connection).
+    number (1 .. 19, see ``_state.EVENTS``), ``action`` the PS3.8 action ("AE-1", "DT-2",
+    ...), ``raw`` the received PDU that caused it (None for local calls, timers and a
+    closed connection).
     A header that could not be read as a PDU (unknown type, refused length) is recorded
     with ``event`` and ``action`` None: it was read, no transition followed.
     """
@@ -133,6 +112,34 @@ class MessageReceived(Record):
         self.dataset = dataset
 
 
+class EchoRequested(MessageReceived):
+    """A standard C-ECHO-RQ (acceptor): ``message_id`` read from its bytes; answer
+    with send_echo_response(). Other C-ECHO-RQs arrive as plain MessageReceived."""
+
+    __slots__ = ("message_id",)
+
+    def __init__(self, context_id: int, command: bytes, message_id: int) -> None:
+        self.context_id = context_id
+        self.command = command
+        self.dataset = None
+        self.message_id = message_id
+
+
+class EchoAnswered(MessageReceived):
+    """A standard C-ECHO-RSP (requestor): the message ID it answers and its status,
+    read from its bytes. Responses with other elements arrive as MessageReceived."""
+
+    __slots__ = ("message_id_responded", "status")
+
+    def __init__(self, context_id: int, command: bytes, message_id_responded: int,
+                 status: int) -> None:
+        self.context_id = context_id
+        self.command = command
+        self.dataset = None
+        self.message_id_responded = message_id_responded
+        self.status = status
+
+
 class ReleaseRequested(Record):
     """The peer sent A-RELEASE-RQ; answer with release_response()."""
 
@@ -161,8 +168,9 @@ class ConnectionClosed(Record):
     __slots__ = ()
 
 
-class ProtocolError(Record):
-    """A malformed PDU or one not allowed in the current state.
+class ProtocolViolation(Record):
+    """A malformed PDU or one not allowed in the current state (an event, not an
+    exception: the peer broke the protocol, our code did nothing wrong).
 
     The machine has moved to Sta13 and ignores further input; the driver should
     send ``abort(2, abort_reason)`` and close. ``pdu_type`` is the type byte when
@@ -193,7 +201,7 @@ Event = (
     | ReleaseConfirmed
     | Aborted
     | ConnectionClosed
-    | ProtocolError
+    | ProtocolViolation
 )
 
 
@@ -203,15 +211,14 @@ class StateError(RuntimeError):
 
 # --------------------------------------------------------------------------- machines
 
-#: states in which received bytes are discarded unread (PS3.8 AA-6/AA-7 in Sta13)
-_DEAF_STATES = frozenset(("Sta1", "Sta13"))
-
 
 class _Association:
-    """What requestor and acceptor share: framing, Sta6..Sta13, release and abort."""
+    """What requestor and acceptor share: framing, events, the local calls, trace."""
 
     __slots__ = (
         "_state",
+        "_table",
+        "_actions",
         "_reader",
         "_assembler",
         "_pending",
@@ -223,20 +230,10 @@ class _Association:
         "_failed_in",
     )
 
-    #: (state, PDU type) -> handler name; subclasses extend it
-    _TRANSITIONS: dict[tuple[str, int], str] = {
-        ("Sta6", wire.P_DATA_TF): "_on_p_data",
-        ("Sta7", wire.P_DATA_TF): "_on_p_data",
-        ("Sta6", wire.A_RELEASE_RQ): "_on_release_rq",
-        ("Sta7", wire.A_RELEASE_RP): "_on_release_rp",
-    }
-    #: (state, PDU type) -> PS3.8 action, for trace records; the same keys
-    _ACTIONS: dict[tuple[str, int], str] = {
-        ("Sta6", wire.P_DATA_TF): "DT-2",
-        ("Sta7", wire.P_DATA_TF): "AR-7",
-        ("Sta6", wire.A_RELEASE_RQ): "AR-2",
-        ("Sta7", wire.A_RELEASE_RP): "AR-3",
-    }
+    #: fsm.REQUESTOR or fsm.ACCEPTOR: which half of the transition table applies
+    _ROLE = ""
+    #: the length of the one standard C-ECHO PDU this role receives (fast path)
+    _ECHO_PDU_LENGTH = 0
 
     def __init__(
         self,
@@ -252,6 +249,8 @@ class _Association:
         #: (trace) the state a PDU header was refused in: no transition was made from it
         self._failed_in: str | None = None
         self._state = state
+        self._table = fsm.TRANSITIONS[self._ROLE]
+        self._actions = fsm.ACTIONS[self._ROLE]
         pdata_limit = (
             max_receive_pdu + PDATA_LENGTH_SLACK if max_receive_pdu else UNLIMITED_PDATA_LENGTH
         )
@@ -268,7 +267,7 @@ class _Association:
 
     @property
     def state(self) -> str:
-        """The PS3.8 state name, "Sta1" .. "Sta13"."""
+        """The PS3.8 state name, "Sta1" .. "Sta13" (``_state.STA1`` ..), for inspection."""
         return self._state
 
     @property
@@ -276,40 +275,71 @@ class _Association:
         """Received bytes not yet framed into a PDU (a PDU still arriving)."""
         return self._reader.buffered
 
-    @property
-    def between_messages(self) -> bool:
-        """True in Sta6 with no byte buffered, no event pending and no message half-built.
+    # ----------------------------------------------------------------- the one move
 
-        Then a whole P-DATA-TF PDU that arrives may be recognised outside the machine
-        (``dimse.echo_rsp_status``) without changing its state: a hot-loop shortcut.
-        """
-        return (
-            self._state == "Sta6"
-            and not self._pending
-            and not self._eof
-            and not self._reader.buffered
-            and self._assembler.idle
-        )
+    def _fire(self, event: object, raw: bytes | None = None) -> None:
+        """Make the transition for ``event`` (a local input or a received PDU type):
+        record it when tracing, enter the next state. StateError if there is none:
+        only local inputs come here without a row (PDUs are checked in ``_on_pdu``)."""
+        next_state = self._table[self._state].get(event)
+        if next_state is None:
+            detail = ": no connection" if event == fsm.ABORT else ""
+            raise StateError(f"cannot {fsm.DOING[event]} in state {self._state}{detail}")
+        if self.trace is not None:
+            self._note(event, raw)
+        if next_state is not self._state:
+            self._enter(next_state)
+
+    def _note(self, event: object, raw: bytes | None = None) -> None:
+        self.trace.append(Transition(
+            self._state, fsm.EVENTS[event], self._actions[self._state][event], raw))
+
+    def _enter(self, state: str) -> None:
+        self._state = state
+        if state in fsm.DEAF_STATES:
+            self._reader.clear()
+            self._pending.clear()
 
     # ----------------------------------------------------------------- input
 
     def receive_data(self, data: bytes) -> None:
         """Hand over received bytes; b"" means the peer closed the connection."""
+        if (
+            len(data) == self._ECHO_PDU_LENGTH
+            and self._state is fsm.STA6
+            and self.trace is None
+            and not self._pending
+            and not self._reader.buffered
+            and self._assembler.idle
+            and not self._eof
+        ):
+            # the hot loop: exactly one standard C-ECHO PDU between messages in Sta6
+            # (the transition is Sta6 -> Sta6): recognised by its bytes, not framed
+            event = self._echo_pdu(data)
+            if event is not None:
+                self._pending.append(event)
+                return
         if self._eof:
             return
         if not data:
             self._eof = True
-        elif self._state not in _DEAF_STATES:
+        elif self._state not in fsm.DEAF_STATES:
             self._reader.feed(data)
+
+    def _echo_pdu(self, data: bytes) -> Event | None:
+        """The event for ``data`` if it is one whole standard C-ECHO PDU, else None."""
+        raise NotImplementedError
 
     def next_event(self) -> Event | None:
         """The next event, or None when more data is needed (or nothing will come)."""
         if self._pending:
             event = self._pending.pop(0)
-            if event.__class__ is ProtocolError:
-                self._enter("Sta13")  # only now: the messages before it could be answered
+            if event.__class__ is ProtocolViolation:
+                self._enter(fsm.STA13)  # only now: the messages before it could be answered
             return event
-        while self._state not in _DEAF_STATES:
+        if not self._eof and not self._reader.buffered:
+            return None  # the usual answer between reads: nothing to frame
+        while self._state not in fsm.DEAF_STATES:
             try:
                 item = self._reader.next()
             except wire.PDUError as exc:
@@ -331,56 +361,48 @@ class _Association:
                 return event
         if self._eof and not self._eof_reported:
             self._eof_reported = True
-            if self.trace is not None and self._state != "Sta1":
-                action = {"Sta13": "AR-5", "Sta2": "AA-5"}.get(self._state, "AA-4")
-                self._note(EVT_CONNECTION_CLOSED, action)
-            self._state = "Sta1"
+            if self._state is not fsm.STA1:
+                self._fire(fsm.CLOSED)
             return ConnectionClosed()
         return None
 
     def _on_pdu(self, pdu_type: int, raw: bytes) -> Event | None:
+        state = self._state
+        next_state = self._table[state].get(pdu_type)
         if self.trace is not None:
-            action = "AA-3" if pdu_type == wire.A_ABORT else self._ACTIONS.get(
-                (self._state, pdu_type), "AA-8")
-            self._note(_PDU_EVENTS[pdu_type], action, raw)
-        if pdu_type == wire.A_ABORT:
-            try:
-                abort = wire.decode(raw)
-            except wire.PDUError as exc:
-                return self._fail(exc, raw, pdu_type, ABORT_REASON_INVALID_PARAMETER)
-            self._enter("Sta1")
-            return Aborted(abort.source, abort.reason)
-        handler = self._TRANSITIONS.get((self._state, pdu_type))
-        if handler is None:
+            if next_state is None:  # AA-8: the violation itself is the transition
+                self.trace.append(Transition(state, fsm.EVENTS[pdu_type], "AA-8", raw))
+            else:
+                self._note(pdu_type, raw)
+        if next_state is None:
             error = wire.PDUError(
-                f"unexpected {wire.PDU_NAMES[pdu_type]} in state {self._state}", pdu_type
+                f"unexpected {wire.PDU_NAMES[pdu_type]} in state {state}", pdu_type
             )
             return self._fail(error, raw, pdu_type, ABORT_REASON_UNEXPECTED_PDU)
         try:
-            return getattr(self, handler)(raw)
+            event = self._HANDLERS[pdu_type](self, raw)
         except wire.PDUError as exc:
             return self._fail(exc, raw, pdu_type, ABORT_REASON_INVALID_PARAMETER)
-
-    def _note(self, event: int, action: str, raw: bytes | None = None) -> None:
-        self.trace.append(Transition(self._state, event, action, raw))
+        if next_state is not state:
+            self._enter(next_state)
+        return event
 
     def timer_expired(self) -> None:
         """The driver's ARTIM (or read) timer ran out (Evt18): the connection is closed."""
-        if self.trace is not None:
-            self._note(EVT_ARTIM_EXPIRED, "AA-2")
-        self._enter("Sta1")
-
-    def _enter(self, state: str) -> None:
-        self._state = state
-        if state in _DEAF_STATES:
-            self._reader.clear()
-            self._pending.clear()
+        self._fire(fsm.TIMER)
 
     def _fail(
         self, error: wire.PDUError, raw: bytes, pdu_type: int | None, reason: int
-    ) -> ProtocolError:
-        self._enter("Sta13")
-        return ProtocolError(error, raw, pdu_type, reason)
+    ) -> ProtocolViolation:
+        self._enter(fsm.STA13)
+        return ProtocolViolation(error, raw, pdu_type, reason)
+
+    # ----------------------------------------------------------------- PDU handlers
+    # They decode and build the event; ``_on_pdu`` moves the state afterwards.
+
+    def _message(self, context_id: int, command: bytes) -> MessageReceived:
+        """The event for a whole command without a data set (roles recognise C-ECHO)."""
+        return MessageReceived(context_id, command, None)
 
     def _on_p_data(self, raw: bytes) -> Event | None:
         assembler = self._assembler
@@ -397,20 +419,24 @@ class _Association:
                 and len(command) <= assembler.max_command_length
                 and not command_has_dataset(command)
             ):
-                return MessageReceived(raw[10], command, None)
+                return self._message(raw[10], command)
         add = assembler.add
         events: list[Event] = []
         try:
             for pdv in wire.decode(raw).pdvs:
                 message = add(pdv)
                 if message is not None:
-                    events.append(MessageReceived(*message))
+                    context_id, command, dataset = message
+                    events.append(
+                        self._message(context_id, command) if dataset is None
+                        else MessageReceived(context_id, command, dataset))
         except wire.PDUError as exc:
             if not events:
-                return self._fail(exc, raw, wire.P_DATA_TF, ABORT_REASON_INVALID_PARAMETER)
+                raise
             # messages completed before the bad fragment are still delivered, in order, in
             # a state that lets the driver answer them; Sta13 comes with the error event
-            events.append(ProtocolError(exc, raw, wire.P_DATA_TF, ABORT_REASON_INVALID_PARAMETER))
+            events.append(
+                ProtocolViolation(exc, raw, wire.P_DATA_TF, ABORT_REASON_INVALID_PARAMETER))
         if not events:
             return None
         self._pending.extend(events[1:])
@@ -418,56 +444,51 @@ class _Association:
 
     def _on_release_rq(self, raw: bytes) -> Event:
         wire.decode(raw)
-        self._state = "Sta8"
         return ReleaseRequested()
 
     def _on_release_rp(self, raw: bytes) -> Event:
         wire.decode(raw)
-        self._enter("Sta1")
         return ReleaseConfirmed()
 
-    # ----------------------------------------------------------------- local calls
+    def _on_abort(self, raw: bytes) -> Event:
+        abort = wire.decode(raw)
+        return Aborted(abort.source, abort.reason)
 
-    def _require(self, action: str, *states: str) -> None:
-        if self._state not in states:
-            raise StateError(f"cannot {action} in state {self._state}")
+    #: PDU type -> handler; roles add the association PDUs they receive
+    _HANDLERS = {
+        wire.P_DATA_TF: _on_p_data,
+        wire.A_RELEASE_RQ: _on_release_rq,
+        wire.A_RELEASE_RP: _on_release_rp,
+        wire.A_ABORT: _on_abort,
+    }
+
+    # ----------------------------------------------------------------- local calls
 
     def send_message(self, context_id: int, command: bytes, dataset: bytes | None = None) -> bytes:
         """P-DATA-TF PDUs carrying a DIMSE message, split for ``max_send_pdu``.
 
         Raises fragment.MaxPDUTooSmallError if the peer's max PDU is 1..12.
         """
-        self._require("send a message", "Sta6", "Sta8")
-        if self.trace is not None:
-            self._note(EVT_P_DATA_REQUEST, "DT-1" if self._state == "Sta6" else "AR-7")
+        self._fire(fsm.SEND)
         return fragment(context_id, command, dataset, self.max_send_pdu)
 
     def release(self) -> bytes:
         """A-RELEASE-RQ to send; a ReleaseConfirmed event follows."""
-        self._require("request release", "Sta6")
-        if self.trace is not None:
-            self._note(EVT_RELEASE_REQUEST, "AR-1")
-        self._state = "Sta7"
+        self._fire(fsm.RELEASE)
         return wire.encode(wire.ReleaseRQ())
 
     def release_response(self) -> bytes:
         """A-RELEASE-RP answering a ReleaseRequested event."""
-        self._require("answer a release", "Sta8", "Sta9", "Sta12")
-        if self.trace is not None:
-            self._note(EVT_RELEASE_RESPONSE, "AR-9" if self._state == "Sta9" else "AR-4")
-        self._enter("Sta11" if self._state == "Sta9" else "Sta13")
+        self._fire(fsm.RELEASE_RESPONSE)
         return wire.encode(wire.ReleaseRP())
 
     def abort(self, source: int = 0, reason: int = 0) -> bytes:
         """A-ABORT to send (source 0 service user, 2 service provider); then close."""
-        if self._state in ("Sta1", "Sta4"):
-            raise StateError(f"cannot abort in state {self._state}: no connection")
-        if self.trace is not None:
+        if self.trace is not None and self._failed_in is not None:
             # after a refused header the A-ABORT is recorded from where the refusal came:
             # no PDU was read, so no transition led to Sta13
-            self._state = self._failed_in or self._state
-            self._note(EVT_ABORT_REQUEST, "AA-1")
-        self._enter("Sta13")
+            self._state = self._failed_in
+        self._fire(fsm.ABORT)
         return wire.encode(wire.Abort(source, reason))
 
 
@@ -476,20 +497,8 @@ class Requestor(_Association):
 
     __slots__ = ("rq", "ac")
 
-    _TRANSITIONS = {
-        **_Association._TRANSITIONS,
-        ("Sta5", wire.A_ASSOCIATE_AC): "_on_associate_ac",
-        ("Sta5", wire.A_ASSOCIATE_RJ): "_on_associate_rj",
-        ("Sta7", wire.A_RELEASE_RQ): "_on_release_collision",
-        ("Sta11", wire.A_RELEASE_RP): "_on_release_rp",
-    }
-    _ACTIONS = {
-        **_Association._ACTIONS,
-        ("Sta5", wire.A_ASSOCIATE_AC): "AE-3",
-        ("Sta5", wire.A_ASSOCIATE_RJ): "AE-4",
-        ("Sta7", wire.A_RELEASE_RQ): "AR-8",
-        ("Sta11", wire.A_RELEASE_RP): "AR-3",
-    }
+    _ROLE = fsm.REQUESTOR
+    _ECHO_PDU_LENGTH = _echo.RSP_PDU_LENGTH
 
     def __init__(
         self,
@@ -501,13 +510,11 @@ class Requestor(_Association):
         trace: bool = False,
     ) -> None:
         super().__init__(
-            "Sta1", max_receive_pdu, max_association_pdu, max_command_length,
+            fsm.STA1, max_receive_pdu, max_association_pdu, max_command_length,
             max_dataset_length, trace,
         )
         # the local A-ASSOCIATE request that made this machine: the driver connects next
-        if trace:
-            self._note(EVT_ASSOCIATE_REQUEST, "AE-1")
-        self._state = "Sta4"
+        self._fire(fsm.ASSOCIATE)
         #: the request we send
         self.rq = rq
         #: the peer's A-ASSOCIATE-AC, once accepted
@@ -515,28 +522,45 @@ class Requestor(_Association):
 
     def start(self) -> bytes:
         """The A-ASSOCIATE-RQ PDU to send once the connection is open."""
-        self._require("start", "Sta4")
-        if self.trace is not None:
-            self._note(EVT_CONNECTION_CONFIRMED, "AE-2")
-        self._state = "Sta5"
+        self._fire(fsm.START)
         return wire.encode(self.rq)
+
+    def send_echo(self, context_id: int, message_id: int) -> bytes:
+        """The P-DATA-TF PDU(s) of a C-ECHO-RQ: the precomputed one when it fits the
+        peer's max PDU, else fragmented (MaxPDUTooSmallError if it is 1..12)."""
+        self._fire(fsm.SEND)
+        peer_max = self.max_send_pdu
+        if not peer_max or peer_max >= _echo.RQ_PDU_LENGTH:
+            return _echo.rq_pdu(context_id, message_id)
+        return fragment(context_id, echo_rq(message_id), None, peer_max)
+
+    def _message(self, context_id: int, command: bytes) -> MessageReceived:
+        answer = _echo.read_rsp(command)
+        if answer is None:
+            return MessageReceived(context_id, command, None)
+        return EchoAnswered(context_id, command, *answer)
+
+    def _echo_pdu(self, data: bytes) -> Event | None:
+        answer = _echo.read_rsp_pdu(data)
+        if answer is None:
+            return None
+        context_id, message_id, status = answer
+        return EchoAnswered(context_id, data[_echo.COMMAND_AT:], message_id, status)
 
     def _on_associate_ac(self, raw: bytes) -> Event:
         ac = wire.decode(raw)
         self.ac = ac
         self.max_send_pdu = ac.user_info.max_pdu or 0
-        self._state = "Sta6"
         return AssociationAccepted(ac, raw)
 
     def _on_associate_rj(self, raw: bytes) -> Event:
-        rj = wire.decode(raw)
-        self._enter("Sta1")
-        return AssociationRejected(rj, raw)
+        return AssociationRejected(wire.decode(raw), raw)
 
-    def _on_release_collision(self, raw: bytes) -> Event:
-        wire.decode(raw)
-        self._state = "Sta9"
-        return ReleaseRequested()
+    _HANDLERS = {
+        **_Association._HANDLERS,
+        wire.A_ASSOCIATE_AC: _on_associate_ac,
+        wire.A_ASSOCIATE_RJ: _on_associate_rj,
+    }
 
 
 class Acceptor(_Association):
@@ -544,18 +568,8 @@ class Acceptor(_Association):
 
     __slots__ = ("rq", "ac")
 
-    _TRANSITIONS = {
-        **_Association._TRANSITIONS,
-        ("Sta2", wire.A_ASSOCIATE_RQ): "_on_associate_rq",
-        ("Sta7", wire.A_RELEASE_RQ): "_on_release_collision",
-        ("Sta10", wire.A_RELEASE_RP): "_on_collision_release_rp",
-    }
-    _ACTIONS = {
-        **_Association._ACTIONS,
-        ("Sta2", wire.A_ASSOCIATE_RQ): "AE-6",
-        ("Sta7", wire.A_RELEASE_RQ): "AR-8",
-        ("Sta10", wire.A_RELEASE_RP): "AR-10",
-    }
+    _ROLE = fsm.ACCEPTOR
+    _ECHO_PDU_LENGTH = _echo.RQ_PDU_LENGTH
 
     def __init__(
         self,
@@ -566,7 +580,7 @@ class Acceptor(_Association):
         trace: bool = False,
     ) -> None:
         super().__init__(
-            "Sta2", max_receive_pdu, max_association_pdu, max_command_length,
+            fsm.STA2, max_receive_pdu, max_association_pdu, max_command_length,
             max_dataset_length, trace,
         )
         #: the peer's A-ASSOCIATE-RQ, once received
@@ -574,34 +588,44 @@ class Acceptor(_Association):
         #: our answer, once accepted
         self.ac: wire.AssociateAC | None = None
 
-    def _on_associate_rq(self, raw: bytes) -> Event:
-        rq = wire.decode(raw)
-        self.rq = rq
-        self._state = "Sta3"
-        return AssociationRequested(rq, raw)
-
     def accept(self, ac: wire.AssociateAC) -> bytes:
         """The A-ASSOCIATE-AC PDU answering an AssociationRequested event."""
-        self._require("accept", "Sta3")
         data = wire.encode(ac)
+        self._fire(fsm.ACCEPT)
         self.ac = ac
         self.max_send_pdu = self.rq.user_info.max_pdu or 0
-        self._state = "Sta6"
         return data
 
     def reject(self, rj: wire.AssociateRJ) -> bytes:
         """The A-ASSOCIATE-RJ PDU answering an AssociationRequested event; then close."""
-        self._require("reject", "Sta3")
         data = wire.encode(rj)
-        self._enter("Sta13")
+        self._fire(fsm.REJECT)
         return data
 
-    def _on_release_collision(self, raw: bytes) -> Event:
-        wire.decode(raw)
-        self._state = "Sta10"
-        return ReleaseRequested()
+    def send_echo_response(self, context_id: int, message_id: int, status: int = 0) -> bytes:
+        """The P-DATA-TF PDU(s) of a Verification C-ECHO-RSP: the precomputed one when
+        it fits the peer's max PDU, else fragmented (MaxPDUTooSmallError if 1..12)."""
+        self._fire(fsm.SEND)
+        peer_max = self.max_send_pdu
+        if not peer_max or peer_max >= _echo.RSP_PDU_LENGTH:
+            return _echo.rsp_pdu(context_id, message_id, status)
+        return fragment(context_id, echo_rsp(message_id, status), None, peer_max)
 
-    def _on_collision_release_rp(self, raw: bytes) -> Event:
-        wire.decode(raw)
-        self._state = "Sta12"
-        return ReleaseConfirmed()
+    def _message(self, context_id: int, command: bytes) -> MessageReceived:
+        message_id = _echo.read_rq(command)
+        if message_id is None:
+            return MessageReceived(context_id, command, None)
+        return EchoRequested(context_id, command, message_id)
+
+    def _echo_pdu(self, data: bytes) -> Event | None:
+        request = _echo.read_rq_pdu(data)
+        if request is None:
+            return None
+        return EchoRequested(request[0], data[_echo.COMMAND_AT:], request[1])
+
+    def _on_associate_rq(self, raw: bytes) -> Event:
+        rq = wire.decode(raw)
+        self.rq = rq
+        return AssociationRequested(rq, raw)
+
+    _HANDLERS = {**_Association._HANDLERS, wire.A_ASSOCIATE_RQ: _on_associate_rq}

@@ -1,5 +1,5 @@
-"""DIMSE command sets (group 0000, Implicit VR Little Endian) for C-ECHO, a strict
-command decoder, and precomputed whole-PDU fast paths for the echo hot loops."""
+"""DIMSE command sets (group 0000, Implicit VR Little Endian) for C-ECHO and a strict
+command decoder. Whole PDUs are not built here: see ``_echo`` and ``fragment``."""
 
 from __future__ import annotations
 
@@ -100,7 +100,13 @@ _AT_PAIRS = Struct("<HH")
 
 
 class DIMSEError(Exception):
-    """Malformed command set (its own class, not a PDUError: the PDUs were fine)."""
+    """Malformed command set.
+
+    Not a PDUError: the PDUs and the PDV sequence that carried the command were fine
+    (PS3.8); its content (PS3.7) is not, and the machines never decode it. Each
+    driver answers it its own way (echoscp aborts, echoscu reports DCMTK's error).
+    Compare ``fragment.FragmentError``, which is a PDUError.
+    """
 
 
 def _element(tag: int, value: bytes) -> bytes:
@@ -147,7 +153,8 @@ def _echo_rsp_command(message_id_responded: int, status: int, affected_sop_class
 # hot loops patch those two bytes into a template instead of encoding every element.
 # Offsets: group length (12 bytes), SOP class UID (8 + 18), command field (10), then
 # the message ID element (8 + 2): its value sits at 56..58; the status is the last 2 bytes.
-_MESSAGE_ID_AT = 56
+#: where the message ID (responded to) sits in the C-ECHO command sets
+MESSAGE_ID_AT = 56
 _ECHO_RQ_COMMAND = _echo_rq_command(0)
 _ECHO_RSP_COMMAND = _echo_rsp_command(0, 0, VERIFICATION)
 
@@ -155,9 +162,9 @@ _ECHO_RSP_COMMAND = _echo_rsp_command(0, 0, VERIFICATION)
 def echo_rq(message_id: int) -> bytes:
     """The 68-byte C-ECHO-RQ command set, exactly as DCMTK sends it (no Priority)."""
     return (
-        _ECHO_RQ_COMMAND[:_MESSAGE_ID_AT]
+        _ECHO_RQ_COMMAND[:MESSAGE_ID_AT]
         + message_id.to_bytes(2, "little")
-        + _ECHO_RQ_COMMAND[_MESSAGE_ID_AT + 2 :]
+        + _ECHO_RQ_COMMAND[MESSAGE_ID_AT + 2 :]
     )
 
 
@@ -168,9 +175,9 @@ def echo_rsp(
     if affected_sop_class != VERIFICATION:
         return _echo_rsp_command(message_id_responded, status, affected_sop_class)
     return (
-        _ECHO_RSP_COMMAND[:_MESSAGE_ID_AT]
+        _ECHO_RSP_COMMAND[:MESSAGE_ID_AT]
         + message_id_responded.to_bytes(2, "little")
-        + _ECHO_RSP_COMMAND[_MESSAGE_ID_AT + 2 : -2]
+        + _ECHO_RSP_COMMAND[MESSAGE_ID_AT + 2 : -2]
         + status.to_bytes(2, "little")
     )
 
@@ -259,79 +266,25 @@ def command_has_dataset(command: bytes) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- fast paths
-
-
-def single_pdv_pdu(context_id: int, command: bytes) -> bytes:
-    """A P-DATA-TF PDU carrying ``command`` as one last command fragment."""
-    pdv_length = len(command) + 2
-    return (
-        b"\x04\x00"
-        + (pdv_length + 4).to_bytes(4, "big")
-        + pdv_length.to_bytes(4, "big")
-        + bytes((context_id, 0x03))
-        + command
-    )
-
-
-_ECHO_RQ_TEMPLATE = single_pdv_pdu(1, echo_rq(0))
-_ECHO_RQ_HEAD = _ECHO_RQ_TEMPLATE[:10]
-_ECHO_RQ_MID = _ECHO_RQ_TEMPLATE[11 : 12 + _MESSAGE_ID_AT]
-_ECHO_RQ_TAIL = _ECHO_RQ_TEMPLATE[12 + _MESSAGE_ID_AT + 2 :]
-
-_ECHO_RSP_TEMPLATE = single_pdv_pdu(1, echo_rsp(0, 0))
-_ECHO_RSP_HEAD = _ECHO_RSP_TEMPLATE[:10]
-_ECHO_RSP_MID = _ECHO_RSP_TEMPLATE[11 : 12 + _MESSAGE_ID_AT]
-_ECHO_RSP_MID2 = _ECHO_RSP_TEMPLATE[12 + _MESSAGE_ID_AT + 2 : -2]
-
-#: length of the whole P-DATA-TF PDU of a Verification C-ECHO-RQ / -RSP (one PDV)
-ECHO_RQ_PDU_LENGTH = len(_ECHO_RQ_TEMPLATE)
-ECHO_RSP_PDU_LENGTH = len(_ECHO_RSP_TEMPLATE)
-
-
-def echo_rq_pdu(context_id: int, message_id: int) -> bytes:
-    """The whole 80-byte P-DATA-TF PDU of a C-ECHO-RQ, patched from a template."""
-    return (
-        _ECHO_RQ_HEAD
-        + bytes((context_id,))
-        + _ECHO_RQ_MID
-        + message_id.to_bytes(2, "little")
-        + _ECHO_RQ_TAIL
-    )
-
-
-def echo_rsp_pdu(context_id: int, message_id_responded: int, status: int = 0) -> bytes:
-    """The whole 90-byte P-DATA-TF PDU of a Verification C-ECHO-RSP, from a template."""
-    return (
-        _ECHO_RSP_HEAD
-        + bytes((context_id,))
-        + _ECHO_RSP_MID
-        + message_id_responded.to_bytes(2, "little")
-        + _ECHO_RSP_MID2
-        + status.to_bytes(2, "little")
-    )
-
-
-def echo_rsp_status(data: bytes, context_id: int, message_id_responded: int) -> int | None:
-    """The status of ``data`` if it is exactly one standard C-ECHO-RSP PDU, else None.
-
-    "Standard" is what DCMTK, pynetdicom and ``echo_rsp_pdu`` send: one P-DATA-TF PDU
-    with one last command fragment on ``context_id`` holding the five elements of a
-    Verification response to ``message_id_responded``. Anything else (other status
-    details, other IDs, fragments, several PDUs in one read) returns None: decode it.
-    """
-    if (
-        len(data) != ECHO_RSP_PDU_LENGTH
-        or data[10] != context_id
-        or data[12 + _MESSAGE_ID_AT] | data[13 + _MESSAGE_ID_AT] << 8 != message_id_responded
-        or not data.startswith(_ECHO_RSP_HEAD)
-        or data[11 : 12 + _MESSAGE_ID_AT] != _ECHO_RSP_MID
-        or data[12 + _MESSAGE_ID_AT + 2 : -2] != _ECHO_RSP_MID2
-    ):
-        return None
-    return data[-2] | data[-1] << 8
-
-
 def command_vr(tag: int) -> str | None:
     """The VR of a command-group element (for dumps), or None for an unknown tag."""
     return _VR.get(tag)
+
+
+# --------------------------------------------------------------------------- C-FIND
+
+C_FIND_RQ = 0x0020
+C_FIND_RSP = 0x8020
+#: CommandDataSetType of a message that carries a data set (any value but NO_DATA_SET)
+DATA_SET_PRESENT = 0x0000
+
+
+def find_rq(message_id: int, affected_sop_class: str, priority: int = 0) -> bytes:
+    """A C-FIND-RQ command set (priority 0 = medium); the identifier data set follows it."""
+    return _command_set(
+        _uid(AFFECTED_SOP_CLASS_UID, affected_sop_class),
+        _us(COMMAND_FIELD, C_FIND_RQ),
+        _us(MESSAGE_ID, message_id),
+        _us(PRIORITY, priority),
+        _us(COMMAND_DATA_SET_TYPE, DATA_SET_PRESENT),
+    )

@@ -3,8 +3,8 @@ received PDV fragments into whole command / data set messages."""
 
 from __future__ import annotations
 
-from dicomecho.dul.dimse import command_has_dataset, single_pdv_pdu
-from dicomecho.dul.pdu import PDV, PDUError
+from dicomecho.dul.dimse import command_has_dataset
+from dicomecho.dul.pdu import PDV, PDV_COMMAND, PDV_LAST, PDUError, encode_pdv
 
 #: bytes of a one-PDV P-DATA-TF PDU that are not PDV data: PDU header (6), PDV
 #: length (4), context ID and message control header (2). DCMTK counts the same.
@@ -26,25 +26,23 @@ class MaxPDUTooSmallError(ValueError):
 
 
 class FragmentError(PDUError):
-    """PDV fragments that do not form a message (order, context change, size)."""
+    """PDV fragments that do not form a message (order, context change, size).
+
+    A PDUError, unlike ``dimse.DIMSEError``: how PDVs follow each other (the message
+    control header, one context per message) is upper-layer protocol (PS3.8 E.2), so
+    a breach is a fault of the P-DATA-TF PDUs that carried them; the machine reports
+    it as ``ProtocolViolation`` and aborts, like any malformed PDU.
+    """
 
 
 def _pdvs(context_id: int, control: int, payload: bytes, chunk: int) -> list[bytes]:
-    """One-PDV P-DATA-TF PDUs for ``payload``; ``control`` is 0 (data) or 1 (command)."""
-    pdus = []
+    """One-PDV P-DATA-TF PDUs for ``payload``; ``control`` is 0 (data) or PDV_COMMAND."""
     size = len(payload)
-    for start in range(0, size, chunk):
-        piece = payload[start : start + chunk]
-        last = control | 2 if start + chunk >= size else control
-        pdv_length = len(piece) + 2
-        pdus.append(
-            b"\x04\x00"
-            + (pdv_length + 4).to_bytes(4, "big")
-            + pdv_length.to_bytes(4, "big")
-            + bytes((context_id, last))
-            + piece
-        )
-    return pdus
+    return [
+        encode_pdv(context_id, control | PDV_LAST if start + chunk >= size else control,
+                   payload[start : start + chunk])
+        for start in range(0, size, chunk)
+    ]
 
 
 def fragment(context_id: int, command: bytes, dataset: bytes | None, max_pdu: int) -> bytes:
@@ -64,9 +62,9 @@ def fragment(context_id: int, command: bytes, dataset: bytes | None, max_pdu: in
         raise ValueError("empty data set (pass None for no data set)")
     if dataset is None and (not max_pdu or len(command) + PDU_OVERHEAD <= max_pdu):
         # the common case (every C-ECHO): one PDU, one PDV, no list, no join
-        return single_pdv_pdu(context_id, command)
+        return encode_pdv(context_id, PDV_COMMAND | PDV_LAST, command)
     chunk = max_pdu - PDU_OVERHEAD if max_pdu else max(len(command), len(dataset or b""))
-    pdus = _pdvs(context_id, 1, command, chunk)
+    pdus = _pdvs(context_id, PDV_COMMAND, command, chunk)
     if dataset is not None:
         pdus += _pdvs(context_id, 0, dataset, chunk)
     return b"".join(pdus)

@@ -30,26 +30,43 @@ PDU_NAMES = {
     A_ABORT: "A-ABORT",
 }
 
+# item types (PS3.8 9.3) and user information sub-item types (0x51..0x59)
+APPLICATION_CONTEXT_ITEM = 0x10
+PRESENTATION_CONTEXT_RQ_ITEM = 0x20
+PRESENTATION_CONTEXT_AC_ITEM = 0x21
+ABSTRACT_SYNTAX_ITEM = 0x30
+TRANSFER_SYNTAX_ITEM = 0x40
+USER_INFORMATION_ITEM = 0x50
+MAX_LENGTH_ITEM = 0x51
+IMPLEMENTATION_CLASS_UID_ITEM = 0x52
+ASYNC_OPS_WINDOW_ITEM = 0x53
+ROLE_SELECTION_ITEM = 0x54
+IMPLEMENTATION_VERSION_NAME_ITEM = 0x55
+SOP_CLASS_EXTENDED_ITEM = 0x56
+SOP_CLASS_COMMON_EXTENDED_ITEM = 0x57
+USER_IDENTITY_RQ_ITEM = 0x58
+USER_IDENTITY_AC_ITEM = 0x59
+
 DEFAULT_APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 #: bound for non-P-DATA PDUs in ``PDUReader`` unless the caller chooses another
 DEFAULT_MAX_ASSOCIATION_PDU = 1 << 20
 
 _ITEM_NAMES = {
-    0x10: "application context item",
-    0x20: "presentation context item",
-    0x21: "presentation context item",
-    0x30: "abstract syntax sub-item",
-    0x40: "transfer syntax sub-item",
-    0x50: "user information item",
-    0x51: "maximum length sub-item",
-    0x52: "implementation class UID sub-item",
-    0x53: "asynchronous operations window sub-item",
-    0x54: "SCP/SCU role selection sub-item",
-    0x55: "implementation version name sub-item",
-    0x56: "SOP class extended negotiation sub-item",
-    0x57: "SOP class common extended negotiation sub-item",
-    0x58: "user identity sub-item",
-    0x59: "user identity sub-item",
+    APPLICATION_CONTEXT_ITEM: "application context item",
+    PRESENTATION_CONTEXT_RQ_ITEM: "presentation context item",
+    PRESENTATION_CONTEXT_AC_ITEM: "presentation context item",
+    ABSTRACT_SYNTAX_ITEM: "abstract syntax sub-item",
+    TRANSFER_SYNTAX_ITEM: "transfer syntax sub-item",
+    USER_INFORMATION_ITEM: "user information item",
+    MAX_LENGTH_ITEM: "maximum length sub-item",
+    IMPLEMENTATION_CLASS_UID_ITEM: "implementation class UID sub-item",
+    ASYNC_OPS_WINDOW_ITEM: "asynchronous operations window sub-item",
+    ROLE_SELECTION_ITEM: "SCP/SCU role selection sub-item",
+    IMPLEMENTATION_VERSION_NAME_ITEM: "implementation version name sub-item",
+    SOP_CLASS_EXTENDED_ITEM: "SOP class extended negotiation sub-item",
+    SOP_CLASS_COMMON_EXTENDED_ITEM: "SOP class common extended negotiation sub-item",
+    USER_IDENTITY_RQ_ITEM: "user identity sub-item",
+    USER_IDENTITY_AC_ITEM: "user identity sub-item",
 }
 
 
@@ -380,21 +397,24 @@ def _field16(value: bytes) -> bytes:
 def _encode_user_info(info: UserInformation) -> bytes:
     items = []
     if info.max_pdu is not None:
-        items.append(_item(0x51, info.max_pdu.to_bytes(4, "big")))
+        items.append(_item(MAX_LENGTH_ITEM, info.max_pdu.to_bytes(4, "big")))
     if info.implementation_class_uid is not None:
-        items.append(_item(0x52, encode_text(info.implementation_class_uid)))
+        uid = encode_text(info.implementation_class_uid)
+        items.append(_item(IMPLEMENTATION_CLASS_UID_ITEM, uid))
     if info.async_ops_window is not None:
         window = info.async_ops_window
         items.append(
-            _item(0x53, window.invoked.to_bytes(2, "big") + window.performed.to_bytes(2, "big"))
+            _item(ASYNC_OPS_WINDOW_ITEM,
+                  window.invoked.to_bytes(2, "big") + window.performed.to_bytes(2, "big"))
         )
     for role in info.role_selections:
         payload = _field16(encode_text(role.uid)) + bytes((role.scu_role, role.scp_role))
-        items.append(_item(0x54, payload))
+        items.append(_item(ROLE_SELECTION_ITEM, payload))
     if info.implementation_version_name is not None:
-        items.append(_item(0x55, encode_text(info.implementation_version_name)))
+        name = encode_text(info.implementation_version_name)
+        items.append(_item(IMPLEMENTATION_VERSION_NAME_ITEM, name))
     for ext in info.sop_class_extended:
-        items.append(_item(0x56, _field16(encode_text(ext.uid)) + ext.info))
+        items.append(_item(SOP_CLASS_EXTENDED_ITEM, _field16(encode_text(ext.uid)) + ext.info))
     for common in info.sop_class_common_extended:
         related = b"".join(_field16(encode_text(uid)) for uid in common.related_general_uids)
         payload = (
@@ -402,7 +422,7 @@ def _encode_user_info(info: UserInformation) -> bytes:
             + _field16(encode_text(common.service_class_uid))
             + _field16(related)
         )
-        items.append(_item(0x57, payload))
+        items.append(_item(SOP_CLASS_COMMON_EXTENDED_ITEM, payload))
     if info.user_identity_rq is not None:
         ident = info.user_identity_rq
         payload = (
@@ -410,25 +430,26 @@ def _encode_user_info(info: UserInformation) -> bytes:
             + _field16(ident.primary)
             + _field16(ident.secondary)
         )
-        items.append(_item(0x58, payload))
+        items.append(_item(USER_IDENTITY_RQ_ITEM, payload))
     if info.user_identity_ac is not None:
-        items.append(_item(0x59, _field16(info.user_identity_ac.server_response)))
+        items.append(_item(USER_IDENTITY_AC_ITEM, _field16(info.user_identity_ac.server_response)))
     for sub_type, payload in info.unknown:
         items.append(_item(sub_type, payload))
-    return _item(0x50, b"".join(items))
+    return _item(USER_INFORMATION_ITEM, b"".join(items))
 
 
 def _encode_context_rq(ctx: PresentationContextRQ) -> bytes:
-    parts = [bytes((ctx.id, 0, 0, 0)), _item(0x30, encode_text(ctx.abstract_syntax))]
-    parts.extend(_item(0x40, encode_text(uid)) for uid in ctx.transfer_syntaxes)
-    return _item(0x20, b"".join(parts))
+    abstract = _item(ABSTRACT_SYNTAX_ITEM, encode_text(ctx.abstract_syntax))
+    parts = [bytes((ctx.id, 0, 0, 0)), abstract]
+    parts.extend(_item(TRANSFER_SYNTAX_ITEM, encode_text(uid)) for uid in ctx.transfer_syntaxes)
+    return _item(PRESENTATION_CONTEXT_RQ_ITEM, b"".join(parts))
 
 
 def _encode_context_ac(ctx: PresentationContextAC) -> bytes:
     payload = bytes((ctx.id, 0, ctx.result, 0))
     if ctx.transfer_syntax is not None:
-        payload += _item(0x40, encode_text(ctx.transfer_syntax))
-    return _item(0x21, payload)
+        payload += _item(TRANSFER_SYNTAX_ITEM, encode_text(ctx.transfer_syntax))
+    return _item(PRESENTATION_CONTEXT_AC_ITEM, payload)
 
 
 def _pdu(pdu_type: int, body: bytes) -> bytes:
@@ -442,11 +463,29 @@ def _encode_associate(pdu: AssociateRQ | AssociateAC, encode_context) -> bytes:
         encode_ae(pdu.called_ae),
         encode_ae(pdu.calling_ae),
         bytes(32),
-        _item(0x10, encode_text(pdu.application_context)),
+        _item(APPLICATION_CONTEXT_ITEM, encode_text(pdu.application_context)),
     ]
     parts.extend(encode_context(ctx) for ctx in pdu.contexts)
     parts.append(_encode_user_info(pdu.user_info))
     return _pdu(pdu.pdu_type, b"".join(parts))
+
+
+#: message control header bits of a PDV (PS3.8 E.2)
+PDV_COMMAND = 0x01
+PDV_LAST = 0x02
+
+
+def encode_pdv(context_id: int, control: int, data: bytes) -> bytes:
+    """A whole P-DATA-TF PDU carrying one PDV: ``control`` is PDV_COMMAND and/or
+    PDV_LAST (0 for a data set fragment that is not the last)."""
+    pdv_length = len(data) + 2
+    return (
+        b"\x04\x00"
+        + (pdv_length + 4).to_bytes(4, "big")
+        + pdv_length.to_bytes(4, "big")
+        + bytes((context_id, control))
+        + data
+    )
 
 
 def encode_pdvs(pdvs: list[PDV]) -> bytes:
@@ -496,7 +535,10 @@ def _item_name(item_type: int) -> str:
 
 
 #: user information sub-items that may appear at most once
-_UNIQUE_SUB_ITEMS = frozenset((0x51, 0x52, 0x53, 0x55, 0x58, 0x59))
+_UNIQUE_SUB_ITEMS = frozenset((
+    MAX_LENGTH_ITEM, IMPLEMENTATION_CLASS_UID_ITEM, ASYNC_OPS_WINDOW_ITEM,
+    IMPLEMENTATION_VERSION_NAME_ITEM, USER_IDENTITY_RQ_ITEM, USER_IDENTITY_AC_ITEM,
+))
 
 
 def _items(buf: bytes, pos: int, end: int, where: str, context_id: int | None = None):
@@ -547,36 +589,36 @@ def _decode_user_info(buf: bytes, pos: int, end: int, where: str) -> UserInforma
             if sub_type in seen:
                 raise PDUError(f"{where}: more than one {_item_name(sub_type)}")
             seen.add(sub_type)
-        if sub_type == 0x51:
+        if sub_type == MAX_LENGTH_ITEM:
             if size != 4:
                 raise PDUError(f"{where}: {_item_name(sub_type)} length {size}, expected 4")
             info.max_pdu = int.from_bytes(buf[start:stop], "big")
-        elif sub_type == 0x52:
+        elif sub_type == IMPLEMENTATION_CLASS_UID_ITEM:
             info.implementation_class_uid = _decode_uid(buf[start:stop])
-        elif sub_type == 0x53:
+        elif sub_type == ASYNC_OPS_WINDOW_ITEM:
             if size != 4:
                 raise PDUError(f"{where}: {_item_name(sub_type)} length {size}, expected 4")
             info.async_ops_window = AsyncOpsWindow(
                 int.from_bytes(buf[start : start + 2], "big"),
                 int.from_bytes(buf[start + 2 : stop], "big"),
             )
-        elif sub_type == 0x54:
+        elif sub_type == ROLE_SELECTION_ITEM:
             name = _item_name(sub_type)
             uid, at = _take16(buf, start, stop, where, f"{name} UID")
             if stop - at != 2:
                 raise PDUError(f"{where}: {name} has {stop - at} bytes after the UID, expected 2")
             info.role_selections.append(RoleSelection(_decode_uid(uid), buf[at], buf[at + 1]))
-        elif sub_type == 0x55:
+        elif sub_type == IMPLEMENTATION_VERSION_NAME_ITEM:
             info.implementation_version_name = decode_text(buf[start:stop].rstrip(b"\x00"))
-        elif sub_type == 0x56:
+        elif sub_type == SOP_CLASS_EXTENDED_ITEM:
             name = _item_name(sub_type)
             uid, at = _take16(buf, start, stop, where, f"{name} UID")
             info.sop_class_extended.append(
                 SOPClassExtendedNegotiation(_decode_uid(uid), buf[at:stop])
             )
-        elif sub_type == 0x57:
+        elif sub_type == SOP_CLASS_COMMON_EXTENDED_ITEM:
             info.sop_class_common_extended.append(_decode_common_extended(buf, start, stop, where))
-        elif sub_type == 0x58:
+        elif sub_type == USER_IDENTITY_RQ_ITEM:
             name = _item_name(sub_type)
             if size < 2:
                 raise PDUError(f"{where}: {name} length {size} is too short")
@@ -585,7 +627,7 @@ def _decode_user_info(buf: bytes, pos: int, end: int, where: str) -> UserInforma
             if at != stop:
                 raise PDUError(f"{where}: {name} has {stop - at} bytes after its fields")
             info.user_identity_rq = UserIdentityRQ(buf[start], buf[start + 1], primary, secondary)
-        elif sub_type == 0x59:
+        elif sub_type == USER_IDENTITY_AC_ITEM:
             response, at = _take16(buf, start, stop, where, "user identity server response")
             if at != stop:
                 raise PDUError(
@@ -620,12 +662,12 @@ def _decode_context_rq(buf: bytes, start: int, stop: int, where: str) -> Present
     abstract = None
     transfer = []
     for sub_type, sub_start, sub_stop in _items(buf, start + 4, stop, where, ctx_id):
-        if sub_type == 0x30:
+        if sub_type == ABSTRACT_SYNTAX_ITEM:
             if abstract is not None:
                 raise PDUError(f"{where}: presentation context {ctx_id}: "
                                "more than one abstract syntax sub-item")
             abstract = _decode_uid(buf[sub_start:sub_stop])
-        elif sub_type == 0x40:
+        elif sub_type == TRANSFER_SYNTAX_ITEM:
             transfer.append(_decode_uid(buf[sub_start:sub_stop]))
         # other sub-item types are not defined here; skipped like unknown items
     if abstract is None:
@@ -642,7 +684,7 @@ def _decode_context_ac(buf: bytes, start: int, stop: int, where: str) -> Present
     result = buf[start + 2]
     transfer = None
     for sub_type, sub_start, sub_stop in _items(buf, start + 4, stop, where, ctx_id):
-        if sub_type == 0x40:
+        if sub_type == TRANSFER_SYNTAX_ITEM:
             if transfer is not None:
                 raise PDUError(f"{where}: presentation context {ctx_id}: "
                                "more than one transfer syntax sub-item")
@@ -662,19 +704,20 @@ def _decode_associate(body: bytes, pdu_type: int) -> AssociateRQ | AssociateAC:
     called = decode_ae(body[4:20])
     calling = decode_ae(body[20:36])
     context_item, decode_context = (
-        (0x20, _decode_context_rq) if pdu_type == A_ASSOCIATE_RQ else (0x21, _decode_context_ac)
+        (PRESENTATION_CONTEXT_RQ_ITEM, _decode_context_rq) if pdu_type == A_ASSOCIATE_RQ
+        else (PRESENTATION_CONTEXT_AC_ITEM, _decode_context_ac)
     )
     app_context = None
     user_info = None
     contexts = []
     for item_type, start, stop in _items(body, 68, end, where):
-        if item_type == 0x10:
+        if item_type == APPLICATION_CONTEXT_ITEM:
             if app_context is not None:
                 raise PDUError(f"{where}: more than one application context item")
             app_context = _decode_uid(body[start:stop])
         elif item_type == context_item:
             contexts.append(decode_context(body, start, stop, where))
-        elif item_type == 0x50:
+        elif item_type == USER_INFORMATION_ITEM:
             if user_info is not None:
                 raise PDUError(f"{where}: more than one user information item")
             user_info = _decode_user_info(body, start, stop, where)

@@ -4,7 +4,6 @@ names (for ``-d`` dumps), and the transfer syntaxes pynetdicom's echoscp accepts
 from __future__ import annotations
 
 VERIFICATION = "1.2.840.10008.1.1"
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
@@ -73,77 +72,3 @@ DCMTK_TRANSFER_SYNTAXES: tuple[tuple[str, str], ...] = (
 
 #: the largest -pts value DCMTK 3.7.0 accepts
 MAX_PROPOSED_TRANSFER_SYNTAXES = len(DCMTK_TRANSFER_SYNTAXES)
-
-#: the transfer syntaxes pynetdicom 3.0.4's echoscp accepts, in its preference order
-ECHOSCP_TRANSFER_SYNTAXES: tuple[str, ...] = (
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.2",
-    "1.2.840.10008.1.2.4.50",
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80",
-    "1.2.840.10008.1.2.4.81",
-    "1.2.840.10008.1.2.4.90",
-    "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.4.92",
-    "1.2.840.10008.1.2.4.93",
-    "1.2.840.10008.1.2.4.94",
-    "1.2.840.10008.1.2.4.95",
-    "1.2.840.10008.1.2.4.100",
-    "1.2.840.10008.1.2.4.100.1",
-    "1.2.840.10008.1.2.4.101",
-    "1.2.840.10008.1.2.4.101.1",
-    "1.2.840.10008.1.2.4.102",
-    "1.2.840.10008.1.2.4.102.1",
-    "1.2.840.10008.1.2.4.103",
-    "1.2.840.10008.1.2.4.103.1",
-    "1.2.840.10008.1.2.4.104",
-    "1.2.840.10008.1.2.4.104.1",
-    "1.2.840.10008.1.2.4.105",
-    "1.2.840.10008.1.2.4.105.1",
-    "1.2.840.10008.1.2.4.106",
-    "1.2.840.10008.1.2.4.106.1",
-    "1.2.840.10008.1.2.4.107",
-    "1.2.840.10008.1.2.4.108",
-    "1.2.840.10008.1.2.4.110",
-    "1.2.840.10008.1.2.4.111",
-    "1.2.840.10008.1.2.4.112",
-    "1.2.840.10008.1.2.4.201",
-    "1.2.840.10008.1.2.4.202",
-    "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.4.204",
-    "1.2.840.10008.1.2.4.205",
-    "1.2.840.10008.1.2.5",
-    "1.2.840.10008.1.2.7.1",
-    "1.2.840.10008.1.2.7.2",
-    "1.2.840.10008.1.2.7.3",
-    "1.2.840.10008.1.2.8.1",
-)
-
-_DCMTK_NAMES = dict(DCMTK_TRANSFER_SYNTAXES)
-_DCMTK_NAMES[VERIFICATION] = "VerificationSOPClass"
-_DCMTK_NAMES["1.2.840.10008.1.2.4.94"] = "JPIPReferenced"
-_DCMTK_NAMES["1.2.840.10008.1.2.4.95"] = "JPIPReferencedDeflate"
-
-#: the UID root of the DICOM standard; only such UIDs are looked up in pydicom
-_STANDARD_ROOT = "1.2.840.10008."
-
-
-def dcmtk_name(uid: str) -> str | None:
-    """DCMTK's name for a UID as printed after ``=`` in dumps, or None if unknown.
-
-    Verification and the transfer syntaxes come from our table; other standard
-    UIDs fall back to pydicom's keyword, imported only when such a UID shows up.
-    """
-    name = _DCMTK_NAMES.get(uid)
-    if name is not None or not uid.startswith(_STANDARD_ROOT):
-        return name
-    try:
-        from pydicom.uid import UID_dictionary
-    except ImportError:
-        return None
-    entry = UID_dictionary.get(uid)
-    return entry[4] or None if entry else None

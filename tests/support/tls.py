@@ -13,7 +13,7 @@ import pytest
 
 from certs import session
 from certs.options import TLSOptions
-from dicomecho.dul import dimse, pdu
+from dicomecho.dul import dimse, echo_rq_pdu, echo_rsp_pdu, pdu
 from dicomecho.dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 
 TIMEOUT = 15.0
@@ -85,7 +85,7 @@ def echo_as_requestor(sock: ssl.SSLSocket, called_ae: str = "ANY-SCP") -> int:
     answer = read_pdu(sock)
     if not isinstance(answer, pdu.AssociateAC):
         raise AssertionError(f"association not accepted: {answer!r}")
-    sock.sendall(dimse.echo_rq_pdu(1, 1))
+    sock.sendall(echo_rq_pdu(1, 1))
     response = read_pdu(sock)
     command = dimse.decode_command(b"".join(pdv.data for pdv in response.pdvs))
     sock.sendall(pdu.encode(pdu.ReleaseRQ()))
@@ -110,7 +110,7 @@ def echo_as_acceptor(sock: ssl.SSLSocket) -> None:
             return
         pdv = message.pdvs[0]
         command = dimse.decode_command(b"".join(p.data for p in message.pdvs))
-        sock.sendall(dimse.echo_rsp_pdu(pdv.context_id, command[dimse.MESSAGE_ID]))
+        sock.sendall(echo_rsp_pdu(pdv.context_id, command[dimse.MESSAGE_ID]))
 
 
 @dataclass
