@@ -13,7 +13,7 @@ import socket
 import struct
 import time
 
-from dicomecho.dul import echo_rq_pdu, pdu, uids
+from dul import echo_rq_pdu, pdu, uids
 
 #: socket timeout for every load-client operation
 IO_TIMEOUT = 10.0

@@ -15,8 +15,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from dicomecho import log
-from dicomecho.dul import association as dul
-from dicomecho.dul import dimse
+from dul import association as dul
+from dul import dimse
 from echoscp import dumps, negotiation, records
 
 if TYPE_CHECKING:

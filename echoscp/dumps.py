@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dicomecho.dul.pdu import AssociateAC, AssociateRJ, AssociateRQ, UserInformation
+    from dul.pdu import AssociateAC, AssociateRJ, AssociateRQ, UserInformation
 
 _CONTEXT_RESULTS = {
     0: "Accepted",

@@ -8,7 +8,7 @@ syntax is refused with result 3, and the association is still accepted.
 from __future__ import annotations
 
 from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
-from dicomecho.dul.pdu import (
+from dul.pdu import (
     DEFAULT_APPLICATION_CONTEXT,
     AssociateAC,
     AssociateRJ,
@@ -16,7 +16,7 @@ from dicomecho.dul.pdu import (
     PresentationContextAC,
     UserInformation,
 )
-from dicomecho.dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
+from dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 from echoscp.options import (
     CALLED_AET_REJECTION,
     CALLING_AET_REJECTION,

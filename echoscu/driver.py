@@ -12,8 +12,20 @@ from __future__ import annotations
 from time import monotonic, perf_counter, sleep
 
 from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
-from dicomecho.dul import dimse, uids
-from dicomecho.dul.association import (
+from dicomecho.log import (
+    APP_LOGGER,
+    DATA_LOGGER,
+    DEBUG,
+    ERROR,
+    FATAL,
+    INFO,
+    NET_LOGGER,
+    TLS_LOGGER,
+    TRACE,
+    get_logger,
+)
+from dul import dimse, uids
+from dul.association import (
     ABORT_REASON_UNEXPECTED_PDU,
     Aborted,
     AssociationAccepted,
@@ -26,8 +38,8 @@ from dicomecho.dul.association import (
     ReleaseRequested,
     Requestor,
 )
-from dicomecho.dul.fragment import MaxPDUTooSmallError
-from dicomecho.dul.pdu import (
+from dul.fragment import MaxPDUTooSmallError
+from dul.pdu import (
     A_ASSOCIATE_AC,
     P_DATA_TF,
     PDU_NAMES,
@@ -35,18 +47,6 @@ from dicomecho.dul.pdu import (
     PDULengthError,
     PresentationContextRQ,
     UserInformation,
-)
-from dicomecho.log import (
-    APP_LOGGER,
-    DATA_LOGGER,
-    DEBUG,
-    ERROR,
-    FATAL,
-    INFO,
-    NET_LOGGER,
-    TLS_LOGGER,
-    TRACE,
-    get_logger,
 )
 from echoscu import messages as msg
 from echoscu import transport

@@ -5,12 +5,12 @@ Built only when debug output is enabled (the callers check the level first).
 
 from __future__ import annotations
 
-from dicomecho.dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
+from dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
 from echoscu.messages import CONTEXT_RESULTS, INVALID_CONTEXT_RESULT
 
 TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
-    from dicomecho.dul.pdu import AssociateAC, AssociateRQ
+    from dul.pdu import AssociateAC, AssociateRQ
 
 _DCMTK_NAMES = dict(DCMTK_TRANSFER_SYNTAXES)
 _DCMTK_NAMES[VERIFICATION] = "VerificationSOPClass"
@@ -165,7 +165,7 @@ def _keyword(tag: int) -> str:
 
 def command_dump(command: bytes, skip: frozenset[int]) -> list[str]:
     """DCMTK's dump lines for the elements of a command set whose tags are not in ``skip``."""
-    from dicomecho.dul.dimse import command_vr
+    from dul.dimse import command_vr
 
     lines = []
     pos = 0

@@ -7,7 +7,7 @@ command used for shell completion (``echoscu.clickcmd``), so they cannot drift a
 from __future__ import annotations
 
 from dicomecho import __date__, __version__
-from dicomecho.dul.uids import MAX_PROPOSED_TRANSFER_SYNTAXES
+from dul.uids import MAX_PROPOSED_TRANSFER_SYNTAXES
 from echoscu.cmdline import Deferred, Group, Option, OptionTable, Param, SubGroup
 
 APP_NAME = "echoscu"

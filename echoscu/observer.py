@@ -12,7 +12,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
-    from dicomecho.dul.pdu import AssociateAC
+    from dul.pdu import AssociateAC
     from echoscu.messages import Condition
     from echoscu.query import FindResult
 

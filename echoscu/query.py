@@ -5,7 +5,7 @@ Instance UID) with one empty return key, in the accepted transfer syntax of our 
 FIND context; the C-FIND-RSPs are read until the final one, each wait bounded by
 ``-td`` (or the socket timeout) and the whole exchange by ``FIND_TOTAL_LIMIT``. The
 identifiers are encoded and decoded with pydicom (imported only here); the command
-sets with ``dicomecho.dul.dimse``. The driver sends, receives and ends the association;
+sets with ``dul.dimse``. The driver sends, receives and ends the association;
 this module decides what the answers mean and hands back a ``FindResult``.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from time import monotonic, perf_counter
 
-from dicomecho.dul import dimse
-from dicomecho.dul.association import Aborted, ConnectionClosed, MessageReceived, ReleaseRequested
+from dul import dimse
+from dul.association import Aborted, ConnectionClosed, MessageReceived, ReleaseRequested
 from echoscu import messages as msg
 from echoscu.probe import IMPLICIT_LITTLE_ENDIAN, STUDY_ROOT_FIND, result_text
 
@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dicomecho.dul.pdu import AssociateAC
+    from dul.pdu import AssociateAC
 
 #: the longest a whole C-FIND may take, however many pending responses keep coming
 FIND_TOTAL_LIMIT = 60.0

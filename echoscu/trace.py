@@ -11,7 +11,7 @@ no counterpart here and is not printed (README, deliberate differences).
 
 from __future__ import annotations
 
-from dicomecho.dul.association import Transition
+from dul.association import Transition
 from echoscu.dumps import command_dump
 
 #: DCMTK's names of the PS3.8 events, printed with its 0-based event index

@@ -9,7 +9,7 @@ which is what the fuzzers (hypothesis in tests/, atheris in scripts/fuzz_dul) ca
 
 from __future__ import annotations
 
-from dicomecho.dul import association, dimse, pdu, uids
+from dul import association, dimse, pdu, uids
 from echoscp import dumps as scp_dumps
 from echoscp import negotiation
 from echoscp.connection import MAX_DATASET_LENGTH

@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 
-from dicomecho.dul import association, dimse, echo_rq_pdu, echo_rsp_pdu, pdu, uids
+from dul import association, dimse, echo_rq_pdu, echo_rsp_pdu, pdu, uids
 
 #: default bound of every single network wait, in seconds
 TIMEOUT = 20.0

@@ -15,7 +15,7 @@ from io import BytesIO
 import pytest
 from support.beyond import echoscu, validated
 
-from dicomecho.dul import dimse
+from dul import dimse
 from echoscu.report import FAILURE_CLASSES
 
 pytestmark = [pytest.mark.timeout(90)]

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse, echo_rq_pdu
-from dicomecho.dul.association import (
+from dul import dimse, echo_rq_pdu
+from dul.association import (
     Aborted,
     Acceptor,
     AssociationAccepted,
@@ -23,8 +23,8 @@ from dicomecho.dul.association import (
     Requestor,
     StateError,
 )
-from dicomecho.dul.fragment import MaxPDUTooSmallError
-from dicomecho.dul.pdu import (
+from dul.fragment import MaxPDUTooSmallError
+from dul.pdu import (
     PDV,
     Abort,
     AssociateAC,
@@ -193,7 +193,7 @@ def test_every_pdu_in_every_state(role: str, state: str, pdu_type: int) -> None:
 def test_the_production_table_is_this_oracle() -> None:
     """dul's transition table gives, for every received PDU, the next state above:
     the allowed rows, A-ABORT to Sta1, nothing in Sta13 (deaf), no row otherwise."""
-    from dicomecho.dul._state import TRANSITIONS
+    from dul._state import TRANSITIONS
 
     for role, states in (("requestor", REQUESTOR_STATES), ("acceptor", ACCEPTOR_STATES)):
         for state in states:
@@ -532,13 +532,13 @@ def test_every_public_name_resolves_and_the_package_costs_nothing() -> None:
     import subprocess
     import sys
 
-    import dicomecho.dul as dul
+    import dul as dul
 
     for name in dul.__all__:
         assert getattr(dul, name) is not None, name
     assert dul.ProtocolViolation is ProtocolViolation and dul.Requestor is Requestor
-    code = ("import sys, dicomecho.dul.uids; "
-            "print('dicomecho.dul.association' in sys.modules)")
+    code = ("import sys, dul.uids; "
+            "print('dul.association' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from support.peers import DCMTK_ECHOSCU
 
-from dicomecho.dul.pdu import (
+from dul.pdu import (
     A_ASSOCIATE_AC,
     A_RELEASE_RP,
     AssociateRQ,
@@ -21,7 +21,7 @@ from dicomecho.dul.pdu import (
     decode,
     encode,
 )
-from dicomecho.dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
+from dul.uids import DCMTK_TRANSFER_SYNTAXES, VERIFICATION
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.timeout(60)]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse, echo_rq_pdu, echo_rsp_pdu
-from dicomecho.dul.dimse import DIMSEError, command_has_dataset, decode_command
+from dul import dimse, echo_rq_pdu, echo_rsp_pdu
+from dul.dimse import DIMSEError, command_has_dataset, decode_command
 
 VERIFICATION = "1.2.840.10008.1.1"
 

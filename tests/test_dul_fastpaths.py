@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse, echo_rq_pdu, echo_rsp_pdu
-from dicomecho.dul.association import (
+from dul import dimse, echo_rq_pdu, echo_rsp_pdu
+from dul.association import (
     Acceptor,
     EchoAnswered,
     EchoRequested,
     MessageReceived,
     Requestor,
 )
-from dicomecho.dul.fragment import PDU_OVERHEAD, MaxPDUTooSmallError, fragment
-from dicomecho.dul.pdu import (
+from dul.fragment import PDU_OVERHEAD, MaxPDUTooSmallError, fragment
+from dul.pdu import (
     AssociateAC,
     AssociateRQ,
     PresentationContextAC,
@@ -228,7 +228,7 @@ def _accepted() -> Acceptor:
 
 def _general_path(machine: Requestor, raw: bytes):
     """What the general P-DATA path gives for ``raw`` (the fast path bypassed)."""
-    from dicomecho.dul.pdu import decode
+    from dul.pdu import decode
 
     events = []
     for pdv in decode(raw).pdvs:
@@ -263,7 +263,7 @@ def test_one_pdv_command_fast_path_matches_the_general_path(context_id, body, co
 
 def test_send_echo_is_a_send_in_the_table() -> None:
     """Allowed where a P-DATA request is (Sta6, Sta8), refused elsewhere."""
-    from dicomecho.dul.association import StateError
+    from dul.association import StateError
 
     rq = AssociateRQ("ANY-SCP", "ECHOSCU", [PresentationContextRQ(1, VERIFICATION, [IMPLICIT])],
                      UserInformation(16384, "1.2.3", "US"))

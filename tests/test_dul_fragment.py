@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicomecho.dul import dimse
-from dicomecho.dul.fragment import FragmentError, MaxPDUTooSmallError, MessageAssembler, fragment
-from dicomecho.dul.pdu import PDV, PDUError, PDUReader, decode
+from dul import dimse
+from dul.fragment import FragmentError, MaxPDUTooSmallError, MessageAssembler, fragment
+from dul.pdu import PDV, PDUError, PDUReader, decode
 
 WITH_DATASET = dimse.echo_rq(1)[:-2] + b"\x02\x00"  # CommandDataSetType 0x0002: data follows
 

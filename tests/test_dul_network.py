@@ -10,8 +10,8 @@ import threading
 import pytest
 from support.peers import DCMTK_ECHOSCU, pynetdicom_echo
 
-from dicomecho.dul import dimse
-from dicomecho.dul.association import (
+from dul import dimse
+from dul.association import (
     Aborted,
     Acceptor,
     AssociationAccepted,
@@ -25,14 +25,14 @@ from dicomecho.dul.association import (
     ReleaseRequested,
     Requestor,
 )
-from dicomecho.dul.pdu import (
+from dul.pdu import (
     AssociateAC,
     AssociateRQ,
     PresentationContextAC,
     PresentationContextRQ,
     UserInformation,
 )
-from dicomecho.dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
+from dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 
 pytestmark = pytest.mark.timeout(60)
 

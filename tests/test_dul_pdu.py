@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from dicomecho.dul.pdu import (
+from dul.pdu import (
     PDU_NAMES,
     PDV,
     Abort,

@@ -13,7 +13,7 @@ import pytest
 from support.peers import run
 
 from dicomecho import log
-from dicomecho.dul import uids
+from dul import uids
 from echoscp import cli, server
 from echoscp.options import (
     ECHOSCP_TRANSFER_SYNTAXES,

@@ -18,8 +18,8 @@ import pytest
 from support.peers import DCMTK_ECHOSCU, DCMTK_STORESCU, pynetdicom_echoes, run
 from support.scp import RawAssociation, connect, receive_until_closed
 
-from dicomecho.dul import association as dul_events
-from dicomecho.dul import dimse, pdu, uids
+from dul import association as dul_events
+from dul import dimse, pdu, uids
 
 pytestmark = [pytest.mark.timeout(60)]
 

@@ -177,7 +177,7 @@ def test_client_hello_waiting_at_accept(scp, pki):
     import socket
     import ssl
 
-    from dicomecho.dul import association
+    from dul import association
 
     server = scp("-ta", "5", *tls_server_args(pki))
     context = client_context(pki)
@@ -325,7 +325,7 @@ def test_dhparam_unusable_file_warns_and_serves(scp, pki, tmp_path):
 def test_shutdown_with_open_tls_association(scp, pki):
     import ssl
 
-    from dicomecho.dul import association
+    from dul import association
 
     server = scp(*tls_server_args(pki))
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=pki.ca.cert)

@@ -28,9 +28,9 @@ from dicomecho import __date__, __version__
 
 REPO = Path(__file__).resolve().parent.parent
 #: what a source distribution or checkout needs to build
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "man", "docs", "dicomecho", "echoscu",
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "man", "docs", "dicomecho", "dul", "echoscu",
            "echoscp", "certs")
-PACKAGES = ("dicomecho", "echoscu", "echoscp", "certs")
+PACKAGES = ("dicomecho", "dul", "echoscu", "echoscp", "certs")
 COMMANDS = {"echoscu": "echoscu.cli:console_main", "echoscp": "echoscp.cli:main",
             "echocerts": "certs.cli:main"}
 PAGES = tuple(f"{name}.1" for name in COMMANDS)

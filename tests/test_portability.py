@@ -123,7 +123,7 @@ def test_generated_openssl_table_is_current():
 def test_every_module_imports_with_warnings_as_errors():
     """No deprecated name is touched at import time (cryptography 51's DSA, for one)."""
     code = ("import importlib, pkgutil\n"
-            "for top in ('dicomecho', 'echoscu', 'echoscp', 'certs'):\n"
+            "for top in ('dicomecho', 'dul', 'echoscu', 'echoscp', 'certs'):\n"
             "    package = importlib.import_module(top)\n"
             "    for module in pkgutil.walk_packages(package.__path__, top + '.'):\n"
             "        if not module.name.endswith('__main__'):\n"

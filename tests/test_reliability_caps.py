@@ -21,7 +21,7 @@ from support.peers import dcmtk, dcmtk_installed, ours
 from support.reliability import healthy, loadgen, no_internal_errors, scaled
 from support.scp import EchoSCP
 
-from dicomecho.dul import pdu
+from dul import pdu
 
 pytestmark = [
     pytest.mark.timeout(120),

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.reliability import CORPUS, SCRIPTS, dulfeed, loadgen, scaled
 
-from dicomecho.dul import association, dimse, pdu
-from dicomecho.dul.fragment import FragmentError, MessageAssembler
+from dul import association, dimse, pdu
+from dul.fragment import FragmentError, MessageAssembler
 
 SAMPLES = loadgen.sample_pdus()
 REQUEST = SAMPLES[0]

@@ -22,7 +22,7 @@ from support.reliability import dulfeed, healthy, loadgen, no_internal_errors, s
 from support.scp import EchoSCP
 
 from certs.pki import Pki, make_pki
-from dicomecho.dul import dimse, echo_rq_pdu, pdu
+from dul import dimse, echo_rq_pdu, pdu
 
 pytestmark = [pytest.mark.timeout(120)]
 

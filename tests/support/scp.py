@@ -170,7 +170,7 @@ class RawAssociation:
                  calling_ae: str = "RAWSCU", called_ae: str = "ANY-SCP",
                  max_pdu: int = 16384, timeout: float = 10.0, host: str = "127.0.0.1",
                  ssl_context=None, sock: socket.socket | None = None) -> None:
-        from dicomecho.dul import association, pdu, uids
+        from dul import association, pdu, uids
 
         self.pdu = pdu
         self.events = association
@@ -214,7 +214,7 @@ class RawAssociation:
 
     def echo(self, message_id: int = 1, context_id: int = 1) -> int:
         """One C-ECHO; the response's status (AssertionError if something else came)."""
-        from dicomecho.dul import dimse
+        from dul import dimse
 
         self.send(self.machine.send_message(context_id, dimse.echo_rq(message_id)))
         event = self.next_event()

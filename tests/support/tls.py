@@ -13,8 +13,8 @@ import pytest
 
 from certs import session
 from certs.options import TLSOptions
-from dicomecho.dul import dimse, echo_rq_pdu, echo_rsp_pdu, pdu
-from dicomecho.dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
+from dul import dimse, echo_rq_pdu, echo_rsp_pdu, pdu
+from dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 
 TIMEOUT = 15.0
 IMPLEMENTATION_UID = "2.25.211717524918349529527401668842660094394"

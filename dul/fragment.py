@@ -3,8 +3,8 @@ received PDV fragments into whole command / data set messages."""
 
 from __future__ import annotations
 
-from dicomecho.dul.dimse import command_has_dataset
-from dicomecho.dul.pdu import PDV, PDV_COMMAND, PDV_LAST, PDUError, encode_pdv
+from dul.dimse import command_has_dataset
+from dul.pdu import PDV, PDV_COMMAND, PDV_LAST, PDUError, encode_pdv
 
 #: bytes of a one-PDV P-DATA-TF PDU that are not PDV data: PDU header (6), PDV
 #: length (4), context ID and message control header (2). DCMTK counts the same.

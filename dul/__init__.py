@@ -3,7 +3,7 @@
 The public API is re-exported here (see ``__all__``); the modules stay importable for
 their details (``pdu`` for every PDU record and the codec, ``dimse`` for command
 sets, ``uids``). Importing this package costs nothing: a name is loaded from its
-module on first use, so ``dicomecho.dul.uids`` alone does not pull in the machines.
+module on first use, so ``dul.uids`` alone does not pull in the machines.
 """
 
 from __future__ import annotations

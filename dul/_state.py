@@ -34,7 +34,7 @@ PS3.8's names; compare them with these constants, never with literals.
 
 from __future__ import annotations
 
-from dicomecho.dul.pdu import (
+from dul.pdu import (
     A_ABORT,
     A_ASSOCIATE_AC,
     A_ASSOCIATE_RJ,

@@ -9,7 +9,7 @@ UTF-8 with ``surrogateescape`` so that any byte sequence survives a round trip
 
 from __future__ import annotations
 
-from dicomecho.dul._record import Record
+from dul._record import Record
 
 A_ASSOCIATE_RQ = 0x01
 A_ASSOCIATE_AC = 0x02

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from struct import Struct
 
-from dicomecho.dul.uids import VERIFICATION
+from dul.uids import VERIFICATION
 
 # command element tags (group 0000, so the tag value equals the element number)
 COMMAND_GROUP_LENGTH = 0x0000_0000

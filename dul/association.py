@@ -20,12 +20,12 @@ with the message ID and status already read from its bytes.
 
 from __future__ import annotations
 
-from dicomecho.dul import _echo
-from dicomecho.dul import _state as fsm
-from dicomecho.dul import pdu as wire
-from dicomecho.dul._record import Record
-from dicomecho.dul.dimse import command_has_dataset, echo_rq, echo_rsp
-from dicomecho.dul.fragment import (
+from dul import _echo
+from dul import _state as fsm
+from dul import pdu as wire
+from dul._record import Record
+from dul.dimse import command_has_dataset, echo_rq, echo_rsp
+from dul.fragment import (
     DEFAULT_MAX_COMMAND_LENGTH,
     DEFAULT_MAX_DATASET_LENGTH,
     MessageAssembler,

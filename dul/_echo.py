@@ -11,8 +11,8 @@ the peer's max PDU and recognise received commands before they become events.
 
 from __future__ import annotations
 
-from dicomecho.dul.dimse import MESSAGE_ID_AT, echo_rq, echo_rsp
-from dicomecho.dul.pdu import PDV_COMMAND, PDV_LAST, encode_pdv
+from dul.dimse import MESSAGE_ID_AT, echo_rq, echo_rsp
+from dul.pdu import PDV_COMMAND, PDV_LAST, encode_pdv
 
 _RQ_COMMAND = echo_rq(0)
 _RSP_COMMAND = echo_rsp(0, 0)
