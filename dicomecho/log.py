@@ -15,10 +15,6 @@ import time
 
 from dicomecho.output import discard, write_text
 
-TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
-if TYPE_CHECKING:
-    from typing import TextIO
-
 #: log4cplus level values (higher = more severe); ALL is TRACE, NOT_SET means "inherit"
 OFF = 60000
 FATAL = 50000
@@ -152,13 +148,7 @@ def report_error(text: str, kind: str = "ERROR", configuring: bool = False) -> N
         stream.write(f"log4cplus:{kind} {text}\n")
         stream.flush()
     except (OSError, ValueError):
-        silence(stream)
-
-
-def silence(stream: TextIO) -> None:
-    """Point a failed stream's descriptor at /dev/null: what it still buffers and all later
-    writes go nowhere, so neither later output nor Python's flush at exit can fail."""
-    discard(stream)
+        discard(stream)  # later writes, and Python's flush at exit, go nowhere
 
 
 class ConsoleAppender(Appender):
@@ -181,7 +171,7 @@ class ConsoleAppender(Appender):
         DCMTK's std::cerr; its unwritten text is dropped so that the exit stays clean."""
         stream = sys.stderr if self.to_stderr else sys.stdout
         if stream is not None:
-            silence(stream)
+            discard(stream)  # later writes, and Python's flush at exit, go nowhere
 
 
 class Logger:

@@ -38,12 +38,12 @@ def resolve(peer: str, port: int, family: str) -> tuple[int, tuple]:
     IPv4 forms always win); a "dns" condition if there is none."""
     host, port = _presentation_address(peer, port)
     try:
-        _socket.inet_aton(host)
+        packed = _socket.inet_aton(host)
     except (OSError, ValueError):
         pass
     else:
         if host:
-            return _socket.AF_INET, (_socket.inet_ntoa(_socket.inet_aton(host)), port)
+            return _socket.AF_INET, (_socket.inet_ntoa(packed), port)
     wanted = {"ipv4": _socket.AF_INET, "ipv6": _socket.AF_INET6,
               "auto": _socket.AF_UNSPEC}[family]
     try:
