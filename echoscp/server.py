@@ -502,20 +502,22 @@ async def _serve(opts: ServerOptions) -> int:
               f"{max_pending} connections waiting for association, {per_address} "
               f"from one address")
     server = Server(opts, loop, ssl_context, json_log, max_pending, per_address)
-    try:
-        for sock in listening_sockets(opts.bind_address, opts.port):
-            listener = Listener(server, sock)
-            server.listeners.append(listener)
-            await listener.start()
-    except OSError as exc:
-        server.close_listeners()
-        raise StartupError(f"Cannot listen on port {opts.port}: {exc.strerror}") from None
+    # the handlers go in before the first connection can be accepted: a SIGTERM sent as
+    # soon as the port answers must stop the server cleanly, not kill it
     stop = asyncio.Event()
     restore_signals = _stop_on_signals(loop, stop)
     try:
-        await stop.wait()
-    finally:
         try:
+            for sock in listening_sockets(opts.bind_address, opts.port):
+                listener = Listener(server, sock)
+                server.listeners.append(listener)
+                await listener.start()
+        except OSError as exc:
+            server.close_listeners()
+            raise StartupError(f"Cannot listen on port {opts.port}: {exc.strerror}") from None
+        try:
+            await stop.wait()
+        finally:
             server.close_listeners()
             await server.shutdown()
             if json_log is not None:
@@ -524,8 +526,8 @@ async def _serve(opts: ServerOptions) -> int:
                 from certs.context import write_seed
 
                 write_seed(opts.tls)
-        finally:  # only now: a second signal during the shutdown changes nothing
-            restore_signals()
+    finally:  # only now: a second signal during the shutdown changes nothing
+        restore_signals()
     return 0
 
 
