@@ -183,8 +183,9 @@ METHOD = """\
 How this was measured (`bench/run`{mode_flag}, {date}, commit {commit}, {cores} cores):
 
 - Programs are run whole, as a user runs them: our `echoscu` console script from a
-  dedicated venv (project installed non-editable, byte-compiled,
-  `PYTHONDONTWRITEBYTECODE` unset), DCMTK's `/usr/bin/echoscu` ({dcmtk}) and
+  dedicated venv like the one pipx or `uv tool` makes (project installed non-editable
+  by {pip}, whose launcher does not import `re`; no setuptools, whose .pth file costs
+  every start an import; byte-compiled, `PYTHONDONTWRITEBYTECODE` unset), DCMTK's `/usr/bin/echoscu` ({dcmtk}) and
   `python -m pynetdicom echoscu` ({pynetdicom}). In each round every program runs once
   (A B C A B C ...), after {warmup}; a table cell is the median over the rounds.
   Wall time is taken around spawn and reap; CPU time (user + system) is the child's
@@ -234,7 +235,7 @@ def write_results_md(results: dict, plot_name: str, path: Path) -> None:
         "",
         METHOD.format(mode_flag=" --quick" if meta["mode"] == "quick" else "",
                       fleet_rounds="once" if meta["mode"] == "quick" else "3 times (median)",
-                      **meta),
+                      **{"pip": "pip", **meta}),
     ]
     scaling = BENCH_DIR / "SCALING.md"
     if scaling.exists():
