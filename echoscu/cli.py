@@ -78,8 +78,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 def console_main(prog: str | None = None) -> None:
     """The ``echoscu`` command (console script and ``python -m echoscu``): run, then leave
     without interpreter teardown (dicomecho.ending)."""
+    from dicomecho import collector
     from dicomecho.ending import leave
 
+    collector.pause()
     leave(main(prog=prog))
 
 

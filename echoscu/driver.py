@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from time import monotonic, perf_counter, sleep
 
-from dicomecho import IMPLEMENTATION_CLASS_UID, implementation_version_name
+from dicomecho import IMPLEMENTATION_CLASS_UID, collector, implementation_version_name
 from dicomecho.log import (
     APP_LOGGER,
     DATA_LOGGER,
@@ -350,6 +350,7 @@ class _Session:
             _fatal(self.observer, app, f"Association Request Failed: {cond}")
             self.close()
             raise Exit(EXIT_FAILURE) from None
+        collector.resume()  # start-up is over: the message loop may run long (--repeat)
 
     def connect(self, tls_context) -> None:
         """TCP connect (``-to``), socket options (``-ts``, environment), TLS handshake."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from dicomecho import log
+from dicomecho import collector, log
 from dicomecho.output import print_text, stderr_is_terminal
 from echoscu.cmdline import (
     CommandLineError,
@@ -193,6 +193,8 @@ def nagios_usage_error() -> int:
 def run(options: EchoOptions) -> int:
     """Run echoscu with our options (or just the terminal hint); return the exit code."""
     ext = options.extensions or Extensions()
+    if ext.serve is not None or ext.peers is not None:
+        collector.resume()  # long-running modes collect garbage as usual
     if ext.serve is not None:
         from echoscu import exporter
 
