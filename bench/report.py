@@ -185,9 +185,10 @@ How this was measured (`bench/run`{mode_flag}, {date}, commit {commit}, {cores} 
 - Programs are run whole, as a user runs them: our `echoscu` console script from a
   dedicated venv like the one pipx or `uv tool` makes (project installed non-editable
   by {pip}, whose launcher does not import `re`; no setuptools, whose .pth file costs
-  every start an import; byte-compiled, `PYTHONDONTWRITEBYTECODE` unset), DCMTK's `/usr/bin/echoscu` ({dcmtk}) and
-  `python -m pynetdicom echoscu` ({pynetdicom}). In each round every program runs once
-  (A B C A B C ...), after {warmup}; a table cell is the median over the rounds.
+  every start an import; byte-compiled, `PYTHONDONTWRITEBYTECODE` unset), DCMTK's
+  `/usr/bin/echoscu` ({dcmtk}) and `python -m pynetdicom echoscu` ({pynetdicom}). In
+  each round every program runs once (A B C A B C ...), after {warmup}; a table cell is
+  the median over the rounds.
   Wall time is taken around spawn and reap; CPU time (user + system) is the child's
   own, from `wait4`.
 - Peers are started by the benchmark: DCMTK `storescp` with `TCP_NODELAY=1` (and, for
