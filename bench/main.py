@@ -64,11 +64,19 @@ def metadata_block(mode: str) -> dict:
         "mode": mode, "suffix": "" if mode == "full" else f"-{mode}",
         "commit": commit or "unknown", "cores": os.cpu_count(), "dcmtk": dcmtk,
         "pynetdicom": f"pynetdicom {metadata.version('pynetdicom')}",
-        "pip": f"pip {metadata.version('pip')}",
+        "pip": _installed("pip"),
         "python": sys.version.split()[0], "pause_ms": scenarios.PAUSE * 1000,
         "warmup": "one warm-up round that is not counted (none for the multi-second runs)",
         "load_start": load_average(), "load_end": None,
     }
+
+
+def _installed(name: str) -> str:
+    """``name version`` of a distribution in this venv, or ``name`` if it is not there."""
+    try:
+        return f"{name} {metadata.version(name)}"
+    except metadata.PackageNotFoundError:
+        return name
 
 
 def load_average() -> str:
