@@ -126,9 +126,14 @@ def _run(args: list[str], prog: str) -> int:
         from echoscu import extensions
 
         return extensions.run(options)
-    from echoscu import driver
+    head_start = None
+    if options.tls is not None:
+        from echoscu.headstart import begin
 
-    return driver.run(options)
+        head_start = begin(options)
+    from echoscu import driver  # imported while a head start's handshake runs
+
+    return driver.run(options, head_start=head_start)
 
 
 def prepare(args: list[str], prog: str = "echoscu") -> EchoOptions | int:

@@ -55,6 +55,7 @@ from echoscu.observer import NULL_OBSERVER
 TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from dicomecho.log import Logger
+    from echoscu.headstart import HeadStart
     from echoscu.observer import Observer
     from echoscu.options import EchoOptions
 
@@ -122,14 +123,16 @@ class _ObservedLog:
         self.logger.debug(text)
 
 
-def run(opts: EchoOptions, observer: Observer = NULL_OBSERVER, tls_context=None) -> int:
+def run(opts: EchoOptions, observer: Observer = NULL_OBSERVER, tls_context=None,
+        head_start: HeadStart | None = None) -> int:
     """Do what DCMTK's echoscu does after the command line was accepted; return the exit code.
 
     ``observer`` hears what happens as it happens; ``tls_context`` is a client
-    SSLContext built beforehand (the fleet check shares one).
+    SSLContext built beforehand (the fleet check shares one); ``head_start`` is the
+    connection echoscu.headstart began, which the driver takes over.
     """
     try:
-        code = _run(opts, observer, tls_context)
+        code = _run(opts, observer, tls_context, head_start)
     except Exit as done:
         code = done.code
     except KeyboardInterrupt:
@@ -139,7 +142,8 @@ def run(opts: EchoOptions, observer: Observer = NULL_OBSERVER, tls_context=None)
     return code
 
 
-def _run(opts: EchoOptions, observer: Observer, tls_context) -> int:
+def _run(opts: EchoOptions, observer: Observer, tls_context,
+         head_start: HeadStart | None) -> int:
     if app.enabled(DEBUG):
         from dicomecho import __date__, __version__
 
@@ -150,7 +154,9 @@ def _run(opts: EchoOptions, observer: Observer, tls_context) -> int:
         net.warn(f"ASSOC: PDV receive length {our_max_pdu} is odd (using {our_max_pdu - 1})")
         our_max_pdu -= 1
 
-    if opts.tls is not None and tls_context is None:
+    if head_start is not None:
+        tls_context = head_start.context
+    elif opts.tls is not None and tls_context is None:
         tls_context = _tls_context(opts, observer)
     if opts.verify_cert is not None or opts.is_root_cert is not None:
         return _offline_check(opts)
@@ -163,7 +169,7 @@ def _run(opts: EchoOptions, observer: Observer, tls_context) -> int:
     app.info("Requesting Association")
 
     session = _Session(opts, rq, our_max_pdu, observer)
-    session.open(tls_context)
+    session.open(tls_context, head_start)
     code = session.echo_and_finish()
     if code != EXIT_FAILURE and opts.tls is not None and (
         opts.tls.write_seed or opts.tls.write_seed_file
@@ -270,15 +276,6 @@ def max_send_pdv(peer_max_pdu: int | None) -> int:
     return pdv
 
 
-def _seconds(value: int | None) -> float | None:
-    """A DCMTK timeout option as a socket timeout: None (blocking) unless positive.
-
-    The parser keeps DCMTK's 32-bit wrap-around, so huge values arrive negative and,
-    as in DCMTK, mean no timeout.
-    """
-    return float(value) if value is not None and value > 0 else None
-
-
 
 class _Session:
     """One association: its transport, the ``dul`` requestor, DCMTK's timeouts, the observer."""
@@ -301,10 +298,10 @@ class _Session:
         self.max_send_pdv = _DEFAULT_SEND_PDV
         #: the last C-ECHO-RSP command set, for the status detail dump
         self.last_command = b""
-        self.socket_timeout = _seconds(opts.socket_timeout)
-        self.acse_timeout = _seconds(opts.acse_timeout)
+        self.socket_timeout = transport.option_seconds(opts.socket_timeout)
+        self.acse_timeout = transport.option_seconds(opts.acse_timeout)
         #: -td, or else the socket timeout (a silent peer then reads as an abort)
-        self.dimse_timeout = _seconds(opts.dimse_timeout) or self.socket_timeout
+        self.dimse_timeout = transport.option_seconds(opts.dimse_timeout) or self.socket_timeout
 
     # -- trace --------------------------------------------------------------------------
 
@@ -340,10 +337,11 @@ class _Session:
 
     # -- connection and association -------------------------------------------------------
 
-    def open(self, tls_context) -> None:
-        """Connect and associate; on any failure print DCMTK's lines and end the run."""
+    def open(self, tls_context, head_start: HeadStart | None = None) -> None:
+        """Connect (or take over ``head_start``'s connection) and associate; on any
+        failure print DCMTK's lines and end the run."""
         try:
-            self.connect(tls_context)
+            self.connect(tls_context, head_start)
             self.associate()
         except msg.Condition as cond:
             self.observer.failed(cond)
@@ -352,26 +350,31 @@ class _Session:
             raise Exit(EXIT_FAILURE) from None
         collector.resume()  # start-up is over: the message loop may run long (--repeat)
 
-    def connect(self, tls_context) -> None:
+    def connect(self, tls_context, head_start: HeadStart | None = None) -> None:
         """TCP connect (``-to``), socket options (``-ts``, environment), TLS handshake."""
         opts = self.opts
         observer = self.observer
         observer.begin("resolve")
         self._trace()
         try:
-            family, address = transport.resolve(opts.peer, opts.port, opts.ip_family)
-            observer.resolved(family, address)
-            self.transport = transport.connect(family, address, _seconds(opts.connect_timeout))
+            if head_start is not None:
+                self.transport = head_start.connected()  # configured there
+            else:
+                family, address = transport.resolve(opts.peer, opts.port, opts.ip_family)
+                observer.resolved(family, address)
+                self.transport = transport.connect(
+                    family, address, transport.option_seconds(opts.connect_timeout))
         except msg.Condition:
             self._transport_closed()  # no transport connection: Evt17 in Sta4
             raise
-        # DCMTK sets (and reports) the socket options once the connection exists
-        self.transport.configure(opts.socket_timeout, self.socket_timeout, self.tracing)
+        if head_start is None:
+            # DCMTK sets (and reports) the socket options once the connection exists
+            self.transport.configure(opts.socket_timeout, self.socket_timeout, self.tracing)
         if tls_context is not None:
             observer.begin("tls_handshake")
-            self._tls_handshake(tls_context)
+            self._tls_handshake(tls_context, head_start)
 
-    def _tls_handshake(self, tls_context) -> None:
+    def _tls_handshake(self, tls_context, head_start: HeadStart | None = None) -> None:
         """The TLS handshake, bounded by ``-ts`` and ``-ta``; DCMTK's condition on failure."""
         from certs.context import sni_hostname
         from certs.session import (
@@ -384,16 +387,22 @@ class _Session:
 
         observer = self.observer
         tls_log = _ObservedLog(get_logger(TLS_LOGGER), observer)
-        server_name = sni_hostname(self.opts.tls, tls_log)
-        limits = [t for t in (self.socket_timeout, self.acse_timeout) if t]
         tls_sock = answer = None
         try:
-            tls_sock = self.transport.start_tls(tls_context, server_name,
-                                                min(limits) if limits else None)
-            if observer.wants_tls_answer:
-                answer = self.transport.first_answer()
-            tls_sock.do_handshake()
+            if head_start is not None:
+                server_name = head_start.server_name
+                tls_sock = head_start.handshaken()
+            else:
+                server_name = sni_hostname(self.opts.tls, tls_log)
+                limits = [t for t in (self.socket_timeout, self.acse_timeout) if t]
+                tls_sock = self.transport.start_tls(tls_context, server_name,
+                                                    min(limits) if limits else None)
+                if observer.wants_tls_answer:
+                    answer = self.transport.first_answer()
+                tls_sock.do_handshake()
         except OSError as error:
+            if head_start is not None:
+                tls_sock = head_start.tls_sock
             # the profile's security level refused the peer's chain: say which certificate
             explain_refusal(error, tls_sock, self.opts.tls, "client", tls_log)
             observer.tls_failed(error, answer)
@@ -677,7 +686,7 @@ class _Session:
         if event is None and data is not None:
             event = self._next_event(timeout)
         if event is None:  # the wait ran out
-            if _seconds(self.opts.dimse_timeout):
+            if transport.option_seconds(self.opts.dimse_timeout):
                 raise msg.dimse_timeout()
             # the socket timed out: DCMTK closes the transport (Evt17), as if aborted
             self._transport_closed()

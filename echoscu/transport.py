@@ -33,6 +33,16 @@ _READ_SIZE = 65536
 
 # -- resolve and connect ----------------------------------------------------------------
 
+
+def option_seconds(value: int | None) -> float | None:
+    """A DCMTK timeout option as a socket timeout: None (blocking) unless positive.
+
+    The parser keeps DCMTK's 32-bit wrap-around, so huge values arrive negative and,
+    as in DCMTK, mean no timeout.
+    """
+    return float(value) if value is not None and value > 0 else None
+
+
 def resolve(peer: str, port: int, family: str) -> tuple[int, tuple]:
     """The address family and socket address to connect to, as DCMTK picks them (legacy
     IPv4 forms always win); a "dns" condition if there is none."""

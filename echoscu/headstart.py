@@ -1,0 +1,156 @@
+"""A TLS echo's handshake, started before the association machinery is imported.
+
+The handshake spends its time in OpenSSL with the interpreter lock released: our
+CertificateVerify signature, the peer's, the round trips (about 2.5 ms of a 33 ms TLS
+echo). Importing the driver and ``dul`` takes about as long. So for a quiet plain run
+the command line builds the context, connects and starts the handshake on a thread,
+then imports the driver, which takes over the connection where it would have made it.
+
+Nothing here prints: the head start is only taken when what DCMTK's flow prints
+before the connection could not come out in a different order (no ``-v``/``-d``, an
+even max PDU, nothing said while the context is built), and any failure it meets
+(resolution, connect, handshake) is raised by the driver at the point where it would
+have met it. Otherwise it steps aside and the driver does everything as usual.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+
+from dicomecho.log import APP_LOGGER, INFO, NET_LOGGER, TLS_LOGGER, get_logger
+from echoscu import messages as msg
+from echoscu import transport
+
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
+if TYPE_CHECKING:
+    from certs.options import TLSOptions
+    from echoscu.options import EchoOptions
+
+#: how soon the handshake thread gets the interpreter back between its OpenSSL calls
+#: while the main thread imports (the default, 5 ms, would stall it for most of that)
+_SWITCH_INTERVAL = 0.0002
+
+
+class _Silent:
+    """A certs log that prints nothing and remembers whether anything was said."""
+
+    __slots__ = ("spoke",)
+
+    def __init__(self) -> None:
+        self.spoke = False
+
+    def _said(self, text: str) -> None:
+        self.spoke = True
+
+    fatal = error = warn = info = debug = _said
+
+
+class HeadStart:
+    """The connection a head start made: the context, then the transport and the TLS
+    socket (or the condition or error met on the way), once :meth:`finish` returned."""
+
+    __slots__ = ("context", "server_name", "transport", "failure", "tls_sock", "error",
+                 "_done", "_interval")
+
+    def __init__(self, context, server_name: str | None) -> None:
+        self.context = context
+        self.server_name = server_name
+        self.transport: transport.Transport | None = None
+        #: resolution or connect failed: DCMTK's condition, for the driver to raise
+        self.failure: msg.Condition | None = None
+        self.tls_sock = None
+        #: what the handshake raised (an OSError), for the driver's usual reporting
+        self.error: BaseException | None = None
+        self._done = None
+        self._interval = sys.getswitchinterval()
+
+    def connected(self) -> transport.Transport:
+        """The configured TCP connection; raises the condition resolution or connect met."""
+        if self.failure is not None:
+            raise self.failure
+        return self.transport
+
+    def handshaken(self):
+        """Wait for the handshake; the TLS socket, or raise what the handshake raised."""
+        self.finish()
+        if self.error is not None:
+            raise self.error
+        return self.tls_sock
+
+    def finish(self) -> None:
+        """Wait until the handshake thread is done (at once if none ran)."""
+        done, self._done = self._done, None
+        if done is not None:
+            done.acquire()
+            sys.setswitchinterval(self._interval)
+
+    def _handshake(self, timeout: float | None, done) -> None:
+        try:
+            self.tls_sock = self.transport.start_tls(self.context, self.server_name, timeout)
+            self.tls_sock.do_handshake()
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread as is
+            self.error = error
+        finally:
+            done.release()
+
+    def _start(self, timeout: float | None) -> None:
+        done = self._done = _thread.allocate_lock()
+        done.acquire()
+        sys.setswitchinterval(_SWITCH_INTERVAL)
+        try:
+            _thread.start_new_thread(self._handshake, (timeout, done))
+        except RuntimeError:  # no thread to be had: the handshake runs here instead
+            self._handshake(timeout, done)
+
+
+def begin(opts: EchoOptions) -> HeadStart | None:
+    """Connect and start the TLS handshake for ``opts`` if that cannot change what the
+    run prints; None to let the driver do everything itself."""
+    if not _quiet(opts):
+        return None
+    from certs.context import TLSSetupError, client_context, sni_hostname
+
+    silent = _Silent()
+    try:
+        context = client_context(_without_prompt(opts.tls), silent)
+    except TLSSetupError:
+        return None  # the driver builds it again and says why it fails (or prompts)
+    server_name = sni_hostname(opts.tls, silent)
+    if silent.spoke:
+        return None
+    head = HeadStart(context, server_name)
+    try:
+        family, address = transport.resolve(opts.peer, opts.port, opts.ip_family)
+        head.transport = transport.connect(family, address,
+                                           transport.option_seconds(opts.connect_timeout))
+    except msg.Condition as failure:
+        head.failure = failure
+        return head
+    socket_timeout = transport.option_seconds(opts.socket_timeout)
+    head.transport.configure(opts.socket_timeout, socket_timeout, False)
+    limits = [t for t in (socket_timeout, transport.option_seconds(opts.acse_timeout)) if t]
+    head._start(min(limits) if limits else None)
+    return head
+
+
+def _without_prompt(tls: TLSOptions) -> TLSOptions:
+    """``tls`` with an empty pass phrase instead of the ``+ps`` prompt: a key that needs
+    one fails to load here, and the driver then asks for it, once, as usual."""
+    if tls.password_mode != "prompt":
+        return tls
+    from certs.options import TLSOptions
+
+    settings = {name: getattr(tls, name) for name in TLSOptions.__slots__}
+    settings["password_mode"] = "null"
+    return TLSOptions(**settings)
+
+
+def _quiet(opts: EchoOptions) -> bool:
+    """True when nothing DCMTK's flow prints before connecting can be reordered."""
+    if opts.tls is None or opts.verify_cert is not None or opts.is_root_cert is not None:
+        return False
+    if opts.max_pdu % 2:
+        return False  # its warning comes before the TLS set-up
+    return not any(get_logger(name).enabled(INFO)
+                   for name in (APP_LOGGER, NET_LOGGER, TLS_LOGGER))

@@ -1,0 +1,116 @@
+"""The TLS head start (echoscu.headstart): taken by quiet TLS runs only, invisible in
+what they print; every failure it meets is reported as the driver alone reports it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.peers import DCMTK_ECHOSCU, normalise
+
+from certs import pki as pkimod
+
+REPO = str(Path(__file__).resolve().parent.parent)
+ENV = {**os.environ,
+       "PYTHONPATH": os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))}
+
+pytestmark = pytest.mark.timeout(90)
+
+#: prepares options as echoscu's command line does, then reports what begin() did
+_PROBE = """\
+import sys
+from echoscu.cli import prepare
+from echoscu.headstart import begin
+head = begin(prepare(sys.argv[1:]))
+if head is None:
+    print("none")
+else:
+    try:
+        print("handshaken", head.handshaken().version())
+    except OSError as error:
+        print("failed", type(error).__name__)
+"""
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> pkimod.Pki:
+    return pkimod.make_pki(tmp_path_factory.mktemp("pki"), key_type="ec256")
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """A port whose connections complete and are never answered."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[1]
+
+
+def _tls(pki: pkimod.Pki) -> list[str]:
+    return ["+tls", pki.client.key, pki.client.cert, "+cf", pki.ca.cert]
+
+
+def _probe(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], env=ENV, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stderr == ""
+    return done.stdout.strip()
+
+
+def _echoscu(*args: str, command: tuple[str, ...] = (sys.executable, "-m", "echoscu")):
+    return subprocess.run([*command, *args], env=ENV, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_quiet_tls_run_hands_over_a_finished_handshake(pki, scp) -> None:
+    peer = scp("+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert)
+    assert _probe(*_tls(pki), "127.0.0.1", str(peer.port)) == "handshaken TLSv1.3"
+
+
+@pytest.mark.parametrize("extra", [["-v"], ["-d"], ["-pdu", "16383"],
+                                   ["+vc", "/nonexistent"]])
+def test_runs_that_print_before_connecting_go_without(pki, scp, extra: list[str]) -> None:
+    peer = scp("+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert)
+    assert _probe(*extra, *_tls(pki), "127.0.0.1", str(peer.port)) == "none"
+
+
+def test_a_failed_tls_set_up_is_left_to_the_driver(pki, closed_port: int) -> None:
+    """Nothing connects, nothing prints: the driver builds the context and reports."""
+    args = ["+tls", pki.client.key, "/nonexistent.pem", "+cf", pki.ca.cert]
+    assert _probe(*args, "127.0.0.1", str(closed_port)) == "none"
+
+
+def test_a_handshake_timeout_reads_as_without_the_head_start(pki, silent_listener) -> None:
+    args = ["-ta", "1", *_tls(pki), "127.0.0.1", str(silent_listener)]
+    started = time.monotonic()
+    quiet = _echoscu(*args)
+    assert time.monotonic() - started < 20
+    verbose = _echoscu("-v", *args)
+    assert quiet.returncode == verbose.returncode == 1
+    assert quiet.stderr.splitlines() == [line for line in verbose.stderr.splitlines()
+                                         if not line.startswith("I: ")]
+    assert "TLS read operation did not complete" in quiet.stderr
+
+
+@pytest.mark.skipif(not Path(DCMTK_ECHOSCU).exists(), reason="needs DCMTK's echoscu")
+def test_a_refused_connection_reads_as_dcmtk_says_it(pki, closed_port: int) -> None:
+    args = [*_tls(pki), "127.0.0.1", str(closed_port)]
+    mine, theirs = _echoscu(*args), _echoscu(*args, command=(DCMTK_ECHOSCU,))
+    assert mine.returncode == theirs.returncode == 1
+    assert normalise(mine.stderr) == normalise(theirs.stderr)
+
+
+def test_an_untrusted_server_is_refused_with_the_driver_s_words(pki, scp,
+                                                                 tmp_path: Path) -> None:
+    other = pkimod.make_pki(tmp_path / "other", key_type="ec256")
+    peer = scp("+tls", other.server.key, other.server.cert, "+cf", other.ca.cert)
+    args = [*_tls(pki), "127.0.0.1", str(peer.port)]
+    quiet, verbose = _echoscu(*args), _echoscu("-v", *args)
+    assert quiet.returncode == verbose.returncode == 1
+    assert quiet.stderr.splitlines() == [line for line in verbose.stderr.splitlines()
+                                         if not line.startswith("I: ")]
+    assert "certificate verify failed" in quiet.stderr
