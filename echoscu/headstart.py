@@ -8,9 +8,10 @@ then imports the driver, which takes over the connection where it would have mad
 
 Nothing here prints: the head start is only taken when what DCMTK's flow prints
 before the connection could not come out in a different order (no ``-v``/``-d``, an
-even max PDU, nothing said while the context is built), and any failure it meets
-(resolution, connect, handshake) is raised by the driver at the point where it would
-have met it. Otherwise it steps aside and the driver does everything as usual.
+even max PDU, no pass phrase prompt, nothing said while the context is built), and
+any failure it meets (resolution, connect, handshake) is raised by the driver at the
+point where it would have met it. Otherwise it steps aside and the driver does
+everything as usual.
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ def begin(opts: EchoOptions) -> HeadStart | None:
 
     silent = _Silent()
     try:
-        context = client_context(_without_prompt(opts.tls), silent)
+        context = client_context(opts.tls, silent)
     except TLSSetupError:
-        return None  # the driver builds it again and says why it fails (or prompts)
+        return None  # the driver builds it again and says why it fails
     server_name = sni_hostname(opts.tls, silent)
     if silent.spoke:
         return None
@@ -134,16 +135,18 @@ def begin(opts: EchoOptions) -> HeadStart | None:
     return head
 
 
-def _without_prompt(tls: TLSOptions) -> TLSOptions:
-    """``tls`` with an empty pass phrase instead of the ``+ps`` prompt: a key that needs
-    one fails to load here, and the driver then asks for it, once, as usual."""
-    if tls.password_mode != "prompt":
-        return tls
-    from certs.options import TLSOptions
-
-    settings = {name: getattr(tls, name) for name in TLSOptions.__slots__}
-    settings["password_mode"] = "null"
-    return TLSOptions(**settings)
+def _may_prompt(tls: TLSOptions) -> bool:
+    """Whether building the context could show the ``+ps`` pass phrase prompt: a PEM key
+    that says it is encrypted, or any DER key (its encryption shows only when parsed)."""
+    if tls.password_mode != "prompt" or tls.key_file is None:
+        return False
+    if tls.file_format != "pem":
+        return True
+    try:
+        with open(tls.key_file, "rb") as key:
+            return b"ENCRYPTED" in key.read(1 << 16)
+    except OSError:
+        return False  # the set-up fails without a prompt, and the driver says so
 
 
 def _quiet(opts: EchoOptions) -> bool:
@@ -152,5 +155,7 @@ def _quiet(opts: EchoOptions) -> bool:
         return False
     if opts.max_pdu % 2:
         return False  # its warning comes before the TLS set-up
+    if _may_prompt(opts.tls):
+        return False  # the driver asks, once
     return not any(get_logger(name).enabled(INFO)
                    for name in (APP_LOGGER, NET_LOGGER, TLS_LOGGER))

@@ -114,3 +114,12 @@ def test_an_untrusted_server_is_refused_with_the_driver_s_words(pki, scp,
     assert quiet.stderr.splitlines() == [line for line in verbose.stderr.splitlines()
                                          if not line.startswith("I: ")]
     assert "certificate verify failed" in quiet.stderr
+
+
+def test_an_encrypted_key_is_left_to_the_driver_s_prompt(tmp_path: Path, scp) -> None:
+    secret = pkimod.make_pki(tmp_path / "secret", key_type="ec256", password="s3cret pass")
+    peer = scp("+tls", secret.server.key, secret.server.cert, "+cf", secret.ca.cert,
+               "+pw", "s3cret pass")
+    assert _probe(*_tls(secret), "127.0.0.1", str(peer.port)) == "none"
+    with_password = _probe(*_tls(secret), "+pw", "s3cret pass", "127.0.0.1", str(peer.port))
+    assert with_password == "handshaken TLSv1.3"
