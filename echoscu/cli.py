@@ -127,12 +127,20 @@ def _run(args: list[str], prog: str) -> int:
 
         return extensions.run(options)
     head_start = None
-    if options.tls is not None:
-        from echoscu.headstart import begin
+    try:
+        if options.tls is not None:
+            from echoscu.headstart import begin
 
-        head_start = begin(options)
-    from echoscu import driver  # imported while a head start's handshake runs
+            head_start = begin(options)
+        from echoscu import driver  # imported while a head start's handshake runs
+    except KeyboardInterrupt:
+        if options.tls is None:
+            raise
+        # stopped in the TLS set-up or handshake the driver does: what it says then
+        from echoscu import messages
 
+        log.get_logger(log.APP_LOGGER).fatal(messages.INTERRUPTED)
+        return messages.EXIT_INTERRUPTED
     return driver.run(options, head_start=head_start)
 
 

@@ -63,7 +63,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID_INPUT_FILE = 22
 EXIT_ASSOCIATION_ABORTED = 70
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = msg.EXIT_INTERRUPTED
 
 #: a C-ECHO-RSP never carries a data set: one announced is read only this far
 _MAX_RESPONSE_DATASET = 1 << 20
@@ -136,7 +136,7 @@ def run(opts: EchoOptions, observer: Observer = NULL_OBSERVER, tls_context=None,
     except Exit as done:
         code = done.code
     except KeyboardInterrupt:
-        _fatal(observer, app, "Interrupted by signal SIGINT")
+        _fatal(observer, app, msg.INTERRUPTED)
         return EXIT_INTERRUPTED
     observer.finished(code)
     return code

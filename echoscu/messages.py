@@ -9,6 +9,10 @@ from __future__ import annotations
 DCMNET = 0x0006
 DCMTLS = 0x000B
 
+#: the F: line (and exit code) of a run Ctrl-C stopped after the command line was accepted
+INTERRUPTED = "Interrupted by signal SIGINT"
+EXIT_INTERRUPTED = 130
+
 
 class Condition(Exception):
     """A DCMTK condition: module, code and text, printed as ``mmmm:cccc text``.
