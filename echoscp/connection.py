@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import ssl
     from typing import Protocol
 
+    from dul.pdu import AssociateRQ
     from echoscp.options import ServerOptions
     from echoscp.records import JsonLog
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
         json_log: JsonLog | None
         connections: set[Connection]
         associations: int
+        requests: dul.RequestMemo
+        answers: negotiation.Answers
 
         def admit(self, connection: Connection, address: str) -> bool: ...
         def hold_bytes(self, connection: Connection, buffered: int) -> bool: ...
@@ -77,7 +80,8 @@ class Connection(asyncio.Protocol):
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.acceptor = dul.Acceptor(self.opts.max_pdu, max_association_pdu=MAX_ASSOCIATION_PDU,
-                                     max_dataset_length=MAX_DATASET_LENGTH)
+                                     max_dataset_length=MAX_DATASET_LENGTH,
+                                     requests=server.requests)
         self.phase = REQUEST
         self.record: records.AssociationRecord | None = None
         #: a JSON line is written for connections that asked for an association or
@@ -260,7 +264,7 @@ class Connection(asyncio.Protocol):
             elif kind is dul.MessageReceived:
                 self._on_message(event)
             elif kind is dul.AssociationRequested:
-                self._on_request(event.rq)
+                self._on_request(event.rq, event.raw)
             elif kind is dul.ReleaseRequested:
                 self._on_release()
             elif kind is dul.Aborted:
@@ -276,7 +280,7 @@ class Connection(asyncio.Protocol):
                 self.incomplete_since = self.loop.time()
                 self._rearm_for(self.incomplete_since + self.opts.dimse_timeout)
 
-    def _on_request(self, rq) -> None:
+    def _on_request(self, rq: AssociateRQ, raw: bytes) -> None:
         self.reportable = True
         record = self.record
         record.calling_ae = rq.calling_ae.strip(" ")
@@ -294,12 +298,11 @@ class Connection(asyncio.Protocol):
                                            f"reason {rj.reason}")
             self._wait_for_close()
             return
-        ac = negotiation.acceptance(rq, self.opts)
+        ac, data, self.accepted_ids = server.answers.get(raw, rq)
         app.info("Accepting Association")
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.associate_ac(ac, rq)))
-        self._write(self.acceptor.accept(ac))
-        self.accepted_ids = negotiation.accepted_contexts(ac)
+        self._write(self.acceptor.accept(ac, data))
         server.leave_pending(self)
         server.associations += 1
         self.counted = True

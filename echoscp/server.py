@@ -26,7 +26,8 @@ import socket
 from collections.abc import Callable
 
 from dicomecho import log
-from echoscp import listings
+from dul.association import RequestMemo
+from echoscp import listings, negotiation
 from echoscp.connection import Connection
 from echoscp.options import DEFAULT_MAX_PENDING, ServerOptions
 from echoscp.records import JsonLog
@@ -103,6 +104,9 @@ class Server:
         self.ssl_context = ssl_context
         self.json_log = json_log
         self.connections: set[Connection] = set()
+        #: repeated A-ASSOCIATE-RQs are decoded and answered once (issue #17, T5)
+        self.requests = RequestMemo()
+        self.answers = negotiation.Answers(opts)
         #: accepted associations running now (the --max-associations count)
         self.associations = 0
         self.max_pending = max_pending

@@ -304,6 +304,53 @@ def test_small_peer_max_pdu_fragments_our_response(scp):
     client.close()
 
 
+def test_repeated_requests_get_the_same_answer_changed_ones_a_fresh_one(scp):
+    """echoscp keeps its A-ASSOCIATE-AC per request PDU (issue #17): identical requests get
+    identical answers, anything that changes the request is negotiated afresh, and the
+    peer's max PDU still governs each association's responses."""
+    server = scp("-d")
+
+    def answer(**kwargs) -> bytes:
+        client = RawAssociation(server.port, **kwargs)
+        event = client.associate()
+        assert isinstance(event, dul_events.AssociationAccepted)
+        assert client.echo(1, context_id=event.ac.contexts[-1].id) == 0
+        client.release()
+        client.close()
+        return event.raw
+
+    first = answer()
+    assert answer() == first
+    renamed = answer(calling_ae="OTHERSCU")
+    assert renamed != first and pdu.decode(renamed).calling_ae == "OTHERSCU"
+    explicit = pdu.decode(answer(contexts=[(uids.VERIFICATION, [EXPLICIT_LE])]))
+    assert [c.transfer_syntax for c in explicit.contexts] == [EXPLICIT_LE]
+    assert answer() == first
+    # another max PDU is another request with the same answer; each association's
+    # responses still fit its own peer's limit (the echo is fragmented for this one)
+    assert answer(max_pdu=40) == answer(max_pdu=40) == first
+    server.stop()
+    assert server.stderr.count("I: Accepting Association") == 7
+    assert server.stderr.count("I: Received Echo Request (MsgID 1)") == 7
+
+
+def test_answers_are_bounded_and_keyed_by_the_request_bytes():
+    from echoscp import negotiation
+    from echoscp.options import ServerOptions
+
+    answers = negotiation.Answers(ServerOptions(port=0), size=2)
+    requests = [pdu.AssociateRQ("ANY-SCP", f"SCU{n}",
+                                [pdu.PresentationContextRQ(1, uids.VERIFICATION, [IMPLICIT])],
+                                pdu.UserInformation(16384, "1.2.3", "X"))
+                for n in range(4)]
+    got = [answers.get(pdu.encode(rq), rq) for rq in requests]
+    assert len(answers) == 2
+    assert [ac.calling_ae for ac, _, _ in got] == ["SCU0", "SCU1", "SCU2", "SCU3"]
+    assert all(data == pdu.encode(ac) and ids == frozenset({1}) for ac, data, ids in got)
+    again = answers.get(pdu.encode(requests[3]), requests[3])
+    assert again is got[3]
+
+
 def test_peer_max_pdu_too_small_for_any_response(scp):
     server = scp()
     client = RawAssociation(server.port, max_pdu=10)
