@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -349,6 +350,47 @@ def test_answers_are_bounded_and_keyed_by_the_request_bytes():
     assert all(data == pdu.encode(ac) and ids == frozenset({1}) for ac, data, ids in got)
     again = answers.get(pdu.encode(requests[3]), requests[3])
     assert again is got[3]
+
+
+def test_a_peer_that_reads_late_gets_every_response_in_order(scp):
+    """Responses the socket cannot take are buffered (reading pauses meanwhile) and all
+    arrive, in order, once the peer reads; other associations are served meanwhile."""
+    from dul import echo_rq_pdu
+
+    server = scp()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.settimeout(10.0)
+    sock.connect(("127.0.0.1", server.port))
+    client = RawAssociation(server.port, sock=sock)
+    client.associate()
+    count = 60000  # ~4.4 MB of responses: more than the kernel buffers on both sides take
+    sender = threading.Thread(
+        target=client.send, args=(b"".join(echo_rq_pdu(1, n) for n in range(count)),))
+    sender.start()  # it blocks until we read: the server stops reading while it cannot write
+    time.sleep(0.5)
+    assert dcmtk_echo(server.port).returncode == 0
+    ids = []
+    while len(ids) < count:
+        event = client.next_event()
+        assert isinstance(event, dul_events.MessageReceived), event
+        ids.append(dimse.decode_command(event.command)[dimse.MESSAGE_ID_RESPONDED])
+    assert ids == list(range(count))
+    sender.join()
+    client.release()
+    client.close()
+
+
+def test_a_reset_association_is_logged_and_the_server_goes_on(scp):
+    server = scp("-v")
+    client = RawAssociation(server.port)
+    client.associate()
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+    client.close()  # RST instead of FIN
+    assert dcmtk_echo(server.port).returncode == 0
+    server.stop()
+    assert info_lines(server.stderr)[:2] == ["I: Accepting Association",
+                                             "I: Association Aborted (A-P-ABORT)"]
 
 
 def test_peer_max_pdu_too_small_for_any_response(scp):
