@@ -4,7 +4,8 @@ Everything happens in event-loop callbacks: no thread, no polling. One timer per
 connection covers the TLS handshake, ARTIM (``-ta``, until the A-ASSOCIATE-RQ and
 after our RJ/RP), the idle timeout (``-tn``) and the DIMSE timeout (``-td``, a
 message or PDU that has begun must be finished in time); it is re-armed lazily,
-so a busy association costs no timer work per PDU. Each PDU goes out in one write.
+so a busy association costs no timer work per PDU and a short one a single timer.
+Each PDU goes out in one write.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class Connection(asyncio.Protocol):
         self.incomplete_since: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due = 0.0
+        #: loop time ARTIM ends after our RJ / RP (the timer may be due earlier, then re-armed)
+        self.close_due = 0.0
         #: responses waiting for --delay: (due time, PDU bytes)
         self.delayed: deque[tuple[float, bytes]] = deque()
         self.delay_timer: asyncio.TimerHandle | None = None
@@ -452,7 +455,10 @@ class Connection(asyncio.Protocol):
         self._leave_association()
         self.phase = CLOSING
         self._cancel_delayed()
-        self._arm(self.opts.acse_timeout)
+        # a timer due earlier (the one armed at connect) stays and re-arms when it fires:
+        # no cancel and new timer at every release
+        self.close_due = self.loop.time() + self.opts.acse_timeout
+        self._rearm_for(self.close_due)
 
     def _close(self) -> None:
         self._stop()
@@ -541,7 +547,11 @@ class Connection(asyncio.Protocol):
             self._finish(records.TIMEOUT, "no A-ASSOCIATE-RQ within the ACSE timeout")
             self._close()
         elif self.phase == CLOSING:
-            self._close()
+            if now < self.close_due:
+                self.timer_due = self.close_due
+                self.timer = self.loop.call_at(self.close_due, self._on_timer)
+            else:
+                self._close()
         elif self.phase == ASSOCIATED:
             self._check_association_timeouts(now)
 

@@ -714,6 +714,21 @@ def test_artim_closes_silent_connection_without_blocking_others(scp):
         in server.stderr
 
 
+def test_artim_after_release_runs_from_the_release(scp):
+    """After our A-RELEASE-RP the peer has -ta seconds to close, counted from the release
+    (not from the connect, whose timer is still pending then)."""
+    server = scp("-ta", "1")
+    client = RawAssociation(server.port)
+    client.associate()
+    time.sleep(0.6)
+    client.release()
+    released = time.monotonic()
+    assert receive_until_closed(client.sock) == b""
+    waited = time.monotonic() - released
+    assert 0.9 <= waited < 3.0, waited
+    client.close()
+
+
 def test_idle_timeout_aborts(scp):
     server = scp("-tn", "1", "-v")
     client = RawAssociation(server.port)
