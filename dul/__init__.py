@@ -14,6 +14,7 @@ _EXPORTS = {
     "Requestor": "association",
     "Acceptor": "association",
     "StateError": "association",
+    "RequestMemo": "association",
     "AssociationRequested": "association",
     "AssociationAccepted": "association",
     "AssociationRejected": "association",

@@ -209,6 +209,41 @@ class StateError(RuntimeError):
     """A local call that the current state does not allow (a bug in the caller)."""
 
 
+class RequestMemo:
+    """A-ASSOCIATE-RQs decoded once per distinct PDU, for the acceptors of one server.
+
+    A server's clients mostly repeat the same request byte for byte (one program
+    reconnecting), and decoding it is a good part of an association's cost. The key
+    is the whole PDU, so any change in it is decoded afresh; decoding is a pure
+    function of those bytes, so a remembered request is exactly what decoding would
+    give. Malformed requests are never kept (they raise every time), nor requests
+    longer than ``max_length``; past ``size`` requests the oldest is forgotten. The
+    decoded requests are shared: treat them as read-only.
+    """
+
+    __slots__ = ("size", "max_length", "_decoded")
+
+    def __init__(self, size: int = 32, max_length: int = 8192) -> None:
+        self.size = size
+        self.max_length = max_length
+        self._decoded: dict[bytes, wire.AssociateRQ] = {}
+
+    def __len__(self) -> int:
+        return len(self._decoded)
+
+    def decode(self, raw: bytes) -> wire.AssociateRQ:
+        """The request ``raw`` (a whole A-ASSOCIATE-RQ PDU) holds; PDUError if malformed."""
+        decoded = self._decoded
+        rq = decoded.get(raw)
+        if rq is None:
+            rq = wire.decode(raw)
+            if len(raw) <= self.max_length and self.size > 0:
+                if len(decoded) >= self.size:
+                    del decoded[next(iter(decoded))]
+                decoded[raw] = rq
+        return rq
+
+
 # --------------------------------------------------------------------------- machines
 
 
@@ -564,9 +599,13 @@ class Requestor(_Association):
 
 
 class Acceptor(_Association):
-    """The association acceptor (SCP side): starts in Sta2, connection open."""
+    """The association acceptor (SCP side): starts in Sta2, connection open.
 
-    __slots__ = ("rq", "ac")
+    ``requests``, when given, decodes received A-ASSOCIATE-RQs (a server shares one
+    between its acceptors so that a repeated request is decoded once).
+    """
+
+    __slots__ = ("rq", "ac", "_requests")
 
     _ROLE = fsm.ACCEPTOR
     _ECHO_PDU_LENGTH = _echo.RQ_PDU_LENGTH
@@ -578,19 +617,25 @@ class Acceptor(_Association):
         max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH,
         max_dataset_length: int = DEFAULT_MAX_DATASET_LENGTH,
         trace: bool = False,
+        requests: RequestMemo | None = None,
     ) -> None:
         super().__init__(
             fsm.STA2, max_receive_pdu, max_association_pdu, max_command_length,
             max_dataset_length, trace,
         )
+        self._requests = requests
         #: the peer's A-ASSOCIATE-RQ, once received
         self.rq: wire.AssociateRQ | None = None
         #: our answer, once accepted
         self.ac: wire.AssociateAC | None = None
 
-    def accept(self, ac: wire.AssociateAC) -> bytes:
-        """The A-ASSOCIATE-AC PDU answering an AssociationRequested event."""
-        data = wire.encode(ac)
+    def accept(self, ac: wire.AssociateAC, encoded: bytes | None = None) -> bytes:
+        """The A-ASSOCIATE-AC PDU answering an AssociationRequested event.
+
+        ``encoded`` is ``ac``'s PDU when the driver has it already (an answer it kept
+        for a byte-identical request): it is sent as it is, the transition is the same.
+        """
+        data = wire.encode(ac) if encoded is None else encoded
         self._fire(fsm.ACCEPT)
         self.ac = ac
         self.max_send_pdu = self.rq.user_info.max_pdu or 0
@@ -624,7 +669,8 @@ class Acceptor(_Association):
         return EchoRequested(request[0], data[_echo.COMMAND_AT:], request[1])
 
     def _on_associate_rq(self, raw: bytes) -> Event:
-        rq = wire.decode(raw)
+        requests = self._requests
+        rq = wire.decode(raw) if requests is None else requests.decode(raw)
         self.rq = rq
         return AssociationRequested(rq, raw)
 

@@ -4,7 +4,8 @@ Everything happens in event-loop callbacks: no thread, no polling. One timer per
 connection covers the TLS handshake, ARTIM (``-ta``, until the A-ASSOCIATE-RQ and
 after our RJ/RP), the idle timeout (``-tn``) and the DIMSE timeout (``-td``, a
 message or PDU that has begun must be finished in time); it is re-armed lazily,
-so a busy association costs no timer work per PDU. Each PDU goes out in one write.
+so a busy association costs no timer work per PDU and a short one a single timer.
+Each PDU goes out in one write.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import ssl
     from typing import Protocol
 
+    from dul.pdu import AssociateRQ
     from echoscp.options import ServerOptions
     from echoscp.records import JsonLog
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
         json_log: JsonLog | None
         connections: set[Connection]
         associations: int
+        requests: dul.RequestMemo
+        answers: negotiation.Answers
 
         def admit(self, connection: Connection, address: str) -> bool: ...
         def hold_bytes(self, connection: Connection, buffered: int) -> bool: ...
@@ -77,7 +81,8 @@ class Connection(asyncio.Protocol):
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.acceptor = dul.Acceptor(self.opts.max_pdu, max_association_pdu=MAX_ASSOCIATION_PDU,
-                                     max_dataset_length=MAX_DATASET_LENGTH)
+                                     max_dataset_length=MAX_DATASET_LENGTH,
+                                     requests=server.requests)
         self.phase = REQUEST
         self.record: records.AssociationRecord | None = None
         #: a JSON line is written for connections that asked for an association or
@@ -90,6 +95,8 @@ class Connection(asyncio.Protocol):
         self.incomplete_since: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_due = 0.0
+        #: loop time ARTIM ends after our RJ / RP (the timer may be due earlier, then re-armed)
+        self.close_due = 0.0
         #: responses waiting for --delay: (due time, PDU bytes)
         self.delayed: deque[tuple[float, bytes]] = deque()
         self.delay_timer: asyncio.TimerHandle | None = None
@@ -260,7 +267,7 @@ class Connection(asyncio.Protocol):
             elif kind is dul.MessageReceived:
                 self._on_message(event)
             elif kind is dul.AssociationRequested:
-                self._on_request(event.rq)
+                self._on_request(event.rq, event.raw)
             elif kind is dul.ReleaseRequested:
                 self._on_release()
             elif kind is dul.Aborted:
@@ -276,7 +283,7 @@ class Connection(asyncio.Protocol):
                 self.incomplete_since = self.loop.time()
                 self._rearm_for(self.incomplete_since + self.opts.dimse_timeout)
 
-    def _on_request(self, rq) -> None:
+    def _on_request(self, rq: AssociateRQ, raw: bytes) -> None:
         self.reportable = True
         record = self.record
         record.calling_ae = rq.calling_ae.strip(" ")
@@ -294,12 +301,11 @@ class Connection(asyncio.Protocol):
                                            f"reason {rj.reason}")
             self._wait_for_close()
             return
-        ac = negotiation.acceptance(rq, self.opts)
+        ac, data, self.accepted_ids = server.answers.get(raw, rq)
         app.info("Accepting Association")
         if app.enabled(log.DEBUG):
             app.debug("\n".join(dumps.associate_ac(ac, rq)))
-        self._write(self.acceptor.accept(ac))
-        self.accepted_ids = negotiation.accepted_contexts(ac)
+        self._write(self.acceptor.accept(ac, data))
         server.leave_pending(self)
         server.associations += 1
         self.counted = True
@@ -449,7 +455,10 @@ class Connection(asyncio.Protocol):
         self._leave_association()
         self.phase = CLOSING
         self._cancel_delayed()
-        self._arm(self.opts.acse_timeout)
+        # a timer due earlier (the one armed at connect) stays and re-arms when it fires:
+        # no cancel and new timer at every release
+        self.close_due = self.loop.time() + self.opts.acse_timeout
+        self._rearm_for(self.close_due)
 
     def _close(self) -> None:
         self._stop()
@@ -538,7 +547,11 @@ class Connection(asyncio.Protocol):
             self._finish(records.TIMEOUT, "no A-ASSOCIATE-RQ within the ACSE timeout")
             self._close()
         elif self.phase == CLOSING:
-            self._close()
+            if now < self.close_due:
+                self.timer_due = self.close_due
+                self.timer = self.loop.call_at(self.close_due, self._on_timer)
+            else:
+                self._close()
         elif self.phase == ASSOCIATED:
             self._check_association_timeouts(now)
 

@@ -15,6 +15,7 @@ from dul.pdu import (
     AssociateRQ,
     PresentationContextAC,
     UserInformation,
+    encode,
 )
 from dul.uids import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION
 from echoscp.options import (
@@ -79,3 +80,40 @@ def acceptance(rq: AssociateRQ, opts: ServerOptions) -> AssociateAC:
 def accepted_contexts(ac: AssociateAC) -> frozenset[int]:
     """IDs of the contexts accepted (all of them Verification)."""
     return frozenset(ctx.id for ctx in ac.contexts if ctx.result == ACCEPTANCE)
+
+
+class Answers:
+    """Our acceptance, encoded, per distinct A-ASSOCIATE-RQ PDU (issue #17, T5).
+
+    Building and encoding the A-ASSOCIATE-AC was about a tenth of an association's
+    CPU, and clients repeat the same request byte for byte. The key is the whole
+    request PDU: calling and called AE, contexts, max PDU, user identity, extended
+    negotiation all change it; our side of the answer (``opts``) is fixed for the
+    cache's life. Rejections are decided afresh for every request (the association
+    cap changes). At most ``size`` answers, the oldest forgotten first; requests
+    longer than ``max_length`` are negotiated every time.
+    """
+
+    __slots__ = ("opts", "size", "max_length", "_kept")
+
+    def __init__(self, opts: ServerOptions, size: int = 32, max_length: int = 8192) -> None:
+        self.opts = opts
+        self.size = size
+        self.max_length = max_length
+        self._kept: dict[bytes, tuple[AssociateAC, bytes, frozenset[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, raw: bytes, rq: AssociateRQ) -> tuple[AssociateAC, bytes, frozenset[int]]:
+        """(A-ASSOCIATE-AC, its PDU, accepted context IDs) for ``rq``, whose PDU is ``raw``."""
+        kept = self._kept
+        answer = kept.get(raw)
+        if answer is None:
+            ac = acceptance(rq, self.opts)
+            answer = (ac, encode(ac), accepted_contexts(ac))
+            if len(raw) <= self.max_length and self.size > 0:
+                if len(kept) >= self.size:
+                    del kept[next(iter(kept))]
+                kept[raw] = answer
+        return answer

@@ -26,10 +26,12 @@ import socket
 from collections.abc import Callable
 
 from dicomecho import log
-from echoscp import listings
+from dul.association import RequestMemo
+from echoscp import listings, negotiation
 from echoscp.connection import Connection
 from echoscp.options import DEFAULT_MAX_PENDING, ServerOptions
 from echoscp.records import JsonLog
+from echoscp.transport import SocketTransport
 
 app = log.get_logger("echoscp")
 
@@ -103,6 +105,9 @@ class Server:
         self.ssl_context = ssl_context
         self.json_log = json_log
         self.connections: set[Connection] = set()
+        #: repeated A-ASSOCIATE-RQs are decoded and answered once (issue #17, T5)
+        self.requests = RequestMemo()
+        self.answers = negotiation.Answers(opts)
         #: accepted associations running now (the --max-associations count)
         self.associations = 0
         self.max_pending = max_pending
@@ -173,7 +178,8 @@ class Server:
     # ------------------------------------------------------------------ accepting
 
     def accepted(self, sock: socket.socket, peer: tuple) -> None:
-        """A socket our listener accepted: admit it and let asyncio wrap it."""
+        """A socket our listener accepted: admit it and wrap it in a transport (ours
+        for plain TCP, asyncio's where TLS follows: ``loop.start_tls`` needs that one)."""
         connection = Connection(self)
         if not self.admit(connection, _shown_address(peer)):
             sock.close()
@@ -183,6 +189,9 @@ class Server:
         except OSError:
             self.leave_pending(connection)
             sock.close()
+            return
+        if self.ssl_context is None:
+            SocketTransport(self.loop, sock, connection, peer).start()
             return
         task = self.loop.create_task(self._attach(connection, sock))
         self._attaching.add(task)

@@ -542,3 +542,45 @@ def test_every_public_name_resolves_and_the_package_costs_nothing() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+# --------------------------------------------------------------------------- RequestMemo
+
+
+def test_request_memo_decodes_a_repeated_request_once():
+    from dul.association import RequestMemo
+
+    memo = RequestMemo(size=2)
+    first = events(Acceptor(16384, requests=memo), SAMPLES[0x01])[0]
+    again = events(Acceptor(16384, requests=memo), bytes(SAMPLES[0x01]))[0]
+    assert first.rq == RQ and again.rq is first.rq  # byte-identical: decoded once
+    other = encode(AssociateRQ("ANY-SCP", "OTHER", RQ.contexts, RQ.user_info))
+    changed = events(Acceptor(16384, requests=memo), other)[0]
+    assert changed.rq.calling_ae == "OTHER" and len(memo) == 2
+
+
+def test_request_memo_is_bounded_and_keeps_no_malformed_request():
+    from dul.association import RequestMemo
+
+    memo = RequestMemo(size=3, max_length=200)
+    for n in range(10):
+        memo.decode(encode(AssociateRQ("ANY-SCP", f"SCU{n}", RQ.contexts, RQ.user_info)))
+    assert len(memo) == 3
+    long = encode(AssociateRQ("ANY-SCP", "LONG", RQ.contexts * 4, RQ.user_info))
+    assert len(long) > 200
+    assert memo.decode(long).calling_ae == "LONG" and len(memo) == 3
+    # an item of unknown type with a length running past the PDU's end
+    body = SAMPLES[0x01][6:] + b"\xff\x00\x00\x09"
+    broken = b"\x01\x00" + len(body).to_bytes(4, "big") + body
+    fresh = RequestMemo()
+    for _ in range(2):
+        machine = Acceptor(16384, requests=fresh)
+        [violation] = events(machine, broken)
+        assert isinstance(violation, ProtocolViolation) and machine.state == "Sta13"
+    assert len(fresh) == 0
+
+
+def test_accept_with_an_encoded_answer_makes_the_same_transition():
+    machine = acceptor_in("Sta3")
+    assert machine.accept(AC, encode(AC)) == encode(AC)
+    assert machine.state == "Sta6" and machine.ac == AC and machine.max_send_pdu == 16384

@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -302,6 +303,94 @@ def test_small_peer_max_pdu_fragments_our_response(scp):
     assert dimse.decode_command(event.command)[dimse.STATUS] == 0
     client.release()
     client.close()
+
+
+def test_repeated_requests_get_the_same_answer_changed_ones_a_fresh_one(scp):
+    """echoscp keeps its A-ASSOCIATE-AC per request PDU (issue #17): identical requests get
+    identical answers, anything that changes the request is negotiated afresh, and the
+    peer's max PDU still governs each association's responses."""
+    server = scp("-d")
+
+    def answer(**kwargs) -> bytes:
+        client = RawAssociation(server.port, **kwargs)
+        event = client.associate()
+        assert isinstance(event, dul_events.AssociationAccepted)
+        assert client.echo(1, context_id=event.ac.contexts[-1].id) == 0
+        client.release()
+        client.close()
+        return event.raw
+
+    first = answer()
+    assert answer() == first
+    renamed = answer(calling_ae="OTHERSCU")
+    assert renamed != first and pdu.decode(renamed).calling_ae == "OTHERSCU"
+    explicit = pdu.decode(answer(contexts=[(uids.VERIFICATION, [EXPLICIT_LE])]))
+    assert [c.transfer_syntax for c in explicit.contexts] == [EXPLICIT_LE]
+    assert answer() == first
+    # another max PDU is another request with the same answer; each association's
+    # responses still fit its own peer's limit (the echo is fragmented for this one)
+    assert answer(max_pdu=40) == answer(max_pdu=40) == first
+    server.stop()
+    assert server.stderr.count("I: Accepting Association") == 7
+    assert server.stderr.count("I: Received Echo Request (MsgID 1)") == 7
+
+
+def test_answers_are_bounded_and_keyed_by_the_request_bytes():
+    from echoscp import negotiation
+    from echoscp.options import ServerOptions
+
+    answers = negotiation.Answers(ServerOptions(port=0), size=2)
+    requests = [pdu.AssociateRQ("ANY-SCP", f"SCU{n}",
+                                [pdu.PresentationContextRQ(1, uids.VERIFICATION, [IMPLICIT])],
+                                pdu.UserInformation(16384, "1.2.3", "X"))
+                for n in range(4)]
+    got = [answers.get(pdu.encode(rq), rq) for rq in requests]
+    assert len(answers) == 2
+    assert [ac.calling_ae for ac, _, _ in got] == ["SCU0", "SCU1", "SCU2", "SCU3"]
+    assert all(data == pdu.encode(ac) and ids == frozenset({1}) for ac, data, ids in got)
+    again = answers.get(pdu.encode(requests[3]), requests[3])
+    assert again is got[3]
+
+
+def test_a_peer_that_reads_late_gets_every_response_in_order(scp):
+    """Responses the socket cannot take are buffered (reading pauses meanwhile) and all
+    arrive, in order, once the peer reads; other associations are served meanwhile."""
+    from dul import echo_rq_pdu
+
+    server = scp()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.settimeout(10.0)
+    sock.connect(("127.0.0.1", server.port))
+    client = RawAssociation(server.port, sock=sock)
+    client.associate()
+    count = 60000  # ~4.4 MB of responses: more than the kernel buffers on both sides take
+    sender = threading.Thread(
+        target=client.send, args=(b"".join(echo_rq_pdu(1, n) for n in range(count)),))
+    sender.start()  # it blocks until we read: the server stops reading while it cannot write
+    time.sleep(0.5)
+    assert dcmtk_echo(server.port).returncode == 0
+    ids = []
+    while len(ids) < count:
+        event = client.next_event()
+        assert isinstance(event, dul_events.MessageReceived), event
+        ids.append(dimse.decode_command(event.command)[dimse.MESSAGE_ID_RESPONDED])
+    assert ids == list(range(count))
+    sender.join()
+    client.release()
+    client.close()
+
+
+def test_a_reset_association_is_logged_and_the_server_goes_on(scp):
+    server = scp("-v")
+    client = RawAssociation(server.port)
+    client.associate()
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+    client.close()  # RST instead of FIN
+    assert dcmtk_echo(server.port).returncode == 0
+    server.stop()
+    assert info_lines(server.stderr)[:2] == ["I: Accepting Association",
+                                             "I: Association Aborted (A-P-ABORT)"]
 
 
 def test_peer_max_pdu_too_small_for_any_response(scp):
@@ -623,6 +712,21 @@ def test_artim_closes_silent_connection_without_blocking_others(scp):
     server.stop()
     assert "E: ACSE timeout reached while waiting for an A-ASSOCIATE-RQ from 127.0.0.1" \
         in server.stderr
+
+
+def test_artim_after_release_runs_from_the_release(scp):
+    """After our A-RELEASE-RP the peer has -ta seconds to close, counted from the release
+    (not from the connect, whose timer is still pending then)."""
+    server = scp("-ta", "1")
+    client = RawAssociation(server.port)
+    client.associate()
+    time.sleep(0.6)
+    client.release()
+    released = time.monotonic()
+    assert receive_until_closed(client.sock) == b""
+    waited = time.monotonic() - released
+    assert 0.9 <= waited < 3.0, waited
+    client.close()
 
 
 def test_idle_timeout_aborts(scp):
