@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     import datetime
 
 _DAY = 86400
+#: notAfter by certificate DER (see ``not_after``)
+_NOT_AFTER: dict[bytes, float | None] = {}
+_NOT_AFTER_MAX = 256
 
 
 def _asn1_time(value: tuple[int, str]) -> float:
@@ -29,21 +32,27 @@ def _asn1_time(value: tuple[int, str]) -> float:
 
 
 def not_after(der: bytes) -> float | None:
-    """A certificate's notAfter in seconds since the epoch (None if the DER is unreadable)."""
+    """A certificate's notAfter in seconds since the epoch (None if the DER is unreadable).
+
+    Kept per distinct DER (at most ``_NOT_AFTER_MAX``, emptied when full): a ``--peers``
+    table asks for every line's chain, and the lines of a fleet mostly share their CA
+    and often their peer certificate. Parsing and ``strptime`` each time cost 110 us a
+    line, all of it in the main thread after the checks (issue #17, T7).
+    """
+    try:
+        return _NOT_AFTER[der]
+    except KeyError:
+        pass
     from certs.der import Certificate, DerError
 
     try:
-        return _asn1_time(Certificate(der).not_after)
+        end: float | None = _asn1_time(Certificate(der).not_after)
     except (DerError, ValueError, IndexError):
-        return None
-
-
-def days_left(der: bytes, now: float | None = None) -> int | None:
-    """Whole days until the certificate expires (negative once it has)."""
-    end = not_after(der)
-    if end is None:
-        return None
-    return int((end - (time.time() if now is None else now)) // _DAY)
+        end = None
+    if len(_NOT_AFTER) >= _NOT_AFTER_MAX:
+        _NOT_AFTER.clear()
+    _NOT_AFTER[bytes(der)] = end
+    return end
 
 
 def earliest_expiry(chain: list[bytes]) -> tuple[float, int] | None:
@@ -53,9 +62,10 @@ def earliest_expiry(chain: list[bytes]) -> tuple[float, int] | None:
 
 
 def chain_days_left(chain: list[bytes]) -> int | None:
-    """Days until the first certificate of ``chain`` expires (None if none is readable)."""
+    """Whole days until the first certificate of ``chain`` expires (negative once it has;
+    None if none is readable)."""
     earliest = earliest_expiry(chain)
-    return None if earliest is None else days_left(chain[earliest[1]])
+    return None if earliest is None else int((earliest[0] - time.time()) // _DAY)
 
 
 def _iso(moment: datetime.datetime) -> str:

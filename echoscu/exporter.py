@@ -92,9 +92,8 @@ def prepare_targets(options: EchoOptions, peers: list[PeerLine]) -> list[Target]
     """Each peer line's options, and the TLS contexts they share (built here, once)."""
     all_opts = [fleet.peer_options(options, peer) for peer in peers]
     contexts = fleet._build_contexts(all_opts)
-    return [Target(peer, opts, None if opts.tls is None
-                   else contexts.get(fleet._context_key(opts.tls)))
-            for peer, opts in zip(peers, all_opts, strict=True)]
+    return [Target(peer, opts, context)
+            for peer, opts, context in zip(peers, all_opts, contexts, strict=True)]
 
 
 def check(target: Target, opts: EchoOptions) -> RunReport:

@@ -105,24 +105,29 @@ def _context_key(tls) -> str:
         tls.sni = sni
 
 
-def _build_contexts(peer_opts: list[EchoOptions]) -> dict[str, object]:
-    """One client SSLContext per distinct TLS set-up (or the failure lines it printed)."""
+def _build_contexts(peer_opts: list[EchoOptions]) -> list[object]:
+    """Each peer's client SSLContext (or the failure lines its set-up printed; None without
+    TLS), built once per distinct TLS set-up."""
     from certs.context import TLSSetupError, client_context
     from dicomecho.log import TLS_LOGGER, get_logger
 
     tls_log = get_logger(TLS_LOGGER)
     contexts: dict[str, object] = {}
+    per_peer: list[object] = []
     for opts in peer_opts:
         if opts.tls is None:
+            per_peer.append(None)
             continue
         key = _context_key(opts.tls)
-        if key in contexts:
-            continue
-        try:
-            contexts[key] = client_context(opts.tls, tls_log)
-        except TLSSetupError as error:
-            contexts[key] = [f"{level}: {text}" for level, text in error.messages]
-    return contexts
+        context = contexts.get(key)
+        if context is None:
+            try:
+                context = client_context(opts.tls, tls_log)
+            except TLSSetupError as error:
+                context = [f"{level}: {text}" for level, text in error.messages]
+            contexts[key] = context
+        per_peer.append(context)
+    return per_peer
 
 
 def _check(opts: EchoOptions, context: object) -> RunReport:
@@ -208,8 +213,8 @@ def run(options: EchoOptions, ext: Extensions) -> int:
     jobs = _fd_budget(min(ext.jobs, len(peers)))
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="echoscu-peer")
     try:
-        futures = [pool.submit(_check, opts, contexts.get(_context_key(opts.tls))
-                               if opts.tls is not None else None) for opts in all_opts]
+        futures = [pool.submit(_check, opts, context)
+                   for opts, context in zip(all_opts, contexts, strict=True)]
         reports = [future.result() for future in futures]
     finally:
         # on Ctrl-C, do not wait for the checks under way (their timeouts may be long)
