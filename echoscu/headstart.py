@@ -17,7 +17,7 @@ everything as usual.
 from __future__ import annotations
 
 import _thread
-import sys
+from time import monotonic
 
 from dicomecho.log import APP_LOGGER, INFO, NET_LOGGER, TLS_LOGGER, get_logger
 from echoscu import messages as msg
@@ -27,11 +27,6 @@ TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.options import TLSOptions
     from echoscu.options import EchoOptions
-
-#: how soon the handshake thread gets the interpreter back between its OpenSSL calls
-#: while the main thread imports (the default, 5 ms, would stall it for most of that)
-_SWITCH_INTERVAL = 0.0002
-
 
 class _Silent:
     """A certs log that prints nothing and remembers whether anything was said."""
@@ -52,7 +47,7 @@ class HeadStart:
     socket (or the condition or error met on the way), once :meth:`finish` returned."""
 
     __slots__ = ("context", "server_name", "transport", "failure", "tls_sock", "error",
-                 "_done", "_interval")
+                 "_done", "_deadline")
 
     def __init__(self, context, server_name: str | None) -> None:
         self.context = context
@@ -64,7 +59,8 @@ class HeadStart:
         #: what the handshake raised (an OSError), for the driver's usual reporting
         self.error: BaseException | None = None
         self._done = None
-        self._interval = sys.getswitchinterval()
+        #: monotonic time by which the handshake must be over (None: no bound)
+        self._deadline: float | None = None
 
     def connected(self) -> transport.Transport:
         """The configured TCP connection; raises the condition resolution or connect met."""
@@ -80,15 +76,25 @@ class HeadStart:
         return self.tls_sock
 
     def finish(self) -> None:
-        """Wait until the handshake thread is done (at once if none ran)."""
+        """Wait until the handshake thread is done (at once if none ran), at most until
+        the handshake's time limit: then it fails as a socket timeout would make it."""
         done, self._done = self._done, None
-        if done is not None:
+        if done is None:
+            return
+        if self._deadline is None:
             done.acquire()
-            sys.setswitchinterval(self._interval)
+            return
+        if done.acquire(timeout=max(self._deadline - monotonic(), 0.0)):
+            return
+        import socket  # loaded already, by ssl
 
-    def _handshake(self, timeout: float | None, done) -> None:
+        socket.socket.shutdown(self.tls_sock, socket.SHUT_RDWR)  # ends the thread's read
+        done.acquire()
+        self.error = TimeoutError("The handshake operation timed out")
+
+    def _handshake(self, started, done) -> None:
+        started.release()
         try:
-            self.tls_sock = self.transport.start_tls(self.context, self.server_name, timeout)
             self.tls_sock.do_handshake()
         except BaseException as error:  # noqa: BLE001 - handed to the main thread as is
             self.error = error
@@ -96,13 +102,40 @@ class HeadStart:
             done.release()
 
     def _start(self, timeout: float | None) -> None:
+        """Send the ClientHello from here (the peer starts on its answer at once), then
+        leave the rest of the handshake to a thread.
+
+        The thread's socket blocks without a timeout, so that OpenSSL waits for the peer
+        with the interpreter lock released throughout; :meth:`finish` keeps the limit.
+        """
+        import ssl  # loaded already: the context was built with it
+
+        try:
+            tls_sock = self.tls_sock = self.transport.start_tls(self.context,
+                                                                self.server_name, 0.0)
+            try:
+                tls_sock.do_handshake()
+                return  # done without waiting (a client never is, but nothing is left)
+            except ssl.SSLWantReadError:
+                pass
+        except OSError as error:
+            self.error = error
+            return
+        started = _thread.allocate_lock()
+        started.acquire()
         done = self._done = _thread.allocate_lock()
         done.acquire()
-        sys.setswitchinterval(_SWITCH_INTERVAL)
+        if timeout is not None:
+            self._deadline = monotonic() + timeout
+        tls_sock.settimeout(None)
         try:
-            _thread.start_new_thread(self._handshake, (timeout, done))
-        except RuntimeError:  # no thread to be had: the handshake runs here instead
-            self._handshake(timeout, done)
+            _thread.start_new_thread(self._handshake, (started, done))
+        except RuntimeError:  # no thread to be had: the handshake ends here, bounded
+            tls_sock.settimeout(timeout)
+            self._handshake(started, done)
+        # the new thread needs the interpreter to begin: waiting for it here hands it
+        # over at once, not when the imports that follow next let go of it
+        started.acquire()
 
 
 def begin(opts: EchoOptions) -> HeadStart | None:
