@@ -14,7 +14,7 @@ import ssl
 import warnings
 from collections.abc import Callable
 
-from certs import der, profiles, session
+from certs import der, profiles
 from certs.errors import ErrorQueue, TLSSetupError
 from certs.identity import load_identity
 from certs.options import TLSOptions
@@ -115,7 +115,7 @@ def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
         raise TLSSetupError(
             [("F", "000b:0018 DICOM TLS Secure Transport Connection Profile not supported")])
     names = profiles.cipher_list(profile, opts.ciphers, log.warn, server, supported)
-    level = session.security_level(opts.profile, server, own_chain)
+    level = profiles.security_level(opts.profile, server, own_chain)
     context.set_ciphers(":".join(names) + f":@SECLEVEL={level}")
     tls13 = profiles.tls13_suites(profile, server)
     if tls13:

@@ -140,7 +140,7 @@ def _parsed(chain: list[bytes]) -> list[der.Certificate | None]:
 
 
 def _own_chain(parsed: list[der.Certificate | None]) -> list[der.Certificate]:
-    """The own chain for certs.session.security_level: [] if any certificate is unreadable."""
+    """The own chain for certs.profiles.security_level: [] if any certificate is unreadable."""
     return [] if None in parsed else parsed  # type: ignore[return-value]
 
 

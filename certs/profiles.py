@@ -13,6 +13,10 @@ from collections.abc import Callable
 from certs.errors import TLSSetupError
 from certs.profiletable import CS_BCP195, CS_FORBIDDEN, CS_RFC8996, PROFILES, Profile
 
+TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
+if TYPE_CHECKING:
+    from certs import der
+
 
 class Ciphersuite:
     """One row of DCMTK's TLS <= 1.2 table (docs/dcmtk-behaviour.md Appendix A).
@@ -369,3 +373,42 @@ def tls13_suites(prof: Profile, server: bool = False) -> list[str] | None:
         return list(prof.tls13_suites)
     order = [name for name, _bits in TLS13_CIPHERSUITES]
     return sorted(prof.tls13_suites, key=order.index, reverse=True)
+
+
+#: the OpenSSL security level of the profiles whose rules it can enforce in the handshake
+#: (level 2: keys of at least 112 bits of strength, i.e. RSA/DSA >= 2048 and EC >= 224,
+#: and no MD5 or SHA-1 signature, in every certificate of the peer's chain)
+_PROFILE_LEVEL = 2
+
+
+def security_level(profile: str, server: bool,
+                   own_chain: list[der.Certificate] | None) -> int:
+    """The OpenSSL security level of a context (the cipher string's ``@SECLEVEL``).
+
+    DCMTK sets level 0 and refuses weak peer certificates in its verification callback,
+    inside the handshake. Python has no such callback, so where a profile refuses what
+    OpenSSL's level 2 refuses, level 2 makes OpenSSL do it, in every element of the
+    chain: ``+pm`` in both roles, and ``+pg`` as requestor (its acceptor only warns about
+    small client keys). The level covers our own chain too, and OpenSSL would then refuse
+    to send an own certificate DCMTK takes with a warning; with such a certificate the
+    level stays 0 and the checks after the handshake decide, as on every other profile.
+    """
+    strict = profile == "8996-mod" or (profile == "8996" and not server)
+    if not strict or (own_chain is not None and not all(map(_meets_level, own_chain))):
+        return 0
+    return _PROFILE_LEVEL
+
+
+def _meets_level(certificate: der.Certificate) -> bool:
+    """Whether OpenSSL's security level 2 takes ``certificate`` in our own chain."""
+    if certificate.key_type in ("RSA", "RSA-PSS", "DSA", "DH") and certificate.key_bits < 2048:
+        return False
+    if certificate.key_type == "EC" and certificate.key_bits < 224:
+        return False
+    if certificate.key_type == "unknown":
+        return False
+    if certificate.issuer_der == certificate.subject_der:
+        return True  # OpenSSL does not judge a self-signature
+    name = certificate.signature_name.upper()
+    return certificate.signature_class != "weak" and not name.endswith(("SHA1", "SHA1-2",
+                                                                         "SHA1-OLD", "UNDEF"))

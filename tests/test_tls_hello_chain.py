@@ -21,7 +21,7 @@ from support.peers import dcmtk, dcmtk_installed, ours
 from support.tls import TIMEOUT, RecordingLog, connect, echo_as_requestor, expected_lines
 
 from certs import pki as pkimod
-from certs import session
+from certs import profiles, session
 from certs.context import client_context
 from certs.options import TLSOptions
 
@@ -383,13 +383,13 @@ def test_security_level_by_profile_role_and_own_chain(pki):
         good = [der.Certificate(der.load_pem_certificates(handle.read())[0])]
     with open(f"{pki.directory}/client1024.pem", "rb") as handle:
         weak = [der.Certificate(der.load_pem_certificates(handle.read())[0])]
-    assert session.security_level("8996", False, good) == 2
-    assert session.security_level("8996", False, None) == 2  # +tla
-    assert session.security_level("8996-mod", True, good) == 2
-    assert session.security_level("8996", True, good) == 0  # acceptor +pg only warns
-    assert session.security_level("8996", False, weak) == 0  # DCMTK takes it with a warning
+    assert profiles.security_level("8996", False, good) == 2
+    assert profiles.security_level("8996", False, None) == 2  # +tla
+    assert profiles.security_level("8996-mod", True, good) == 2
+    assert profiles.security_level("8996", True, good) == 0  # acceptor +pg only warns
+    assert profiles.security_level("8996", False, weak) == 0  # DCMTK takes it with a warning
     for retired in ("bcp195-nd", "bcp195", "bcp195-ex", "aes", "null"):
-        assert session.security_level(retired, False, good) == 0
+        assert profiles.security_level(retired, False, good) == 0
 
 
 @pytest.mark.dcmtk
