@@ -26,18 +26,21 @@ ROOT = Path(__file__).parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 FULL_PYTHON = "3.13"
 #: the tests that differ between interpreters, platforms and dependency versions: TLS,
-#: echoscp, echocerts, certificates, the command line, the packaging, and the options
+#: echoscp, echocerts, certificates, the command line, the packaging, start-up (the TLS
+#: head start thread, the paused collector), and the options
 #: that read certificates (cryptography) or build DICOM data sets (pydicom)
 PORTABILITY_TESTS = [
     "tests/test_tls_*.py", "tests/test_echoscu_tls.py", "tests/test_echoscp_*.py",
     "tests/test_echoscu_hostname.py", "tests/test_beyond_probe.py",
     "tests/test_echocerts_*.py", "tests/test_certs_*.py", "tests/test_cli_*.py",
     "tests/test_packaging.py", "tests/test_portability.py", "tests/test_portable_*.py",
+    "tests/test_echoscu_headstart.py", "tests/test_startup_collector.py",
 ]
 #: what the portable session runs (the rest does not touch the removed extras)
 PORTABLE_TESTS = [
     "tests/test_tls_*.py", "tests/test_echoscu_tls.py", "tests/test_echoscp_*.py",
     "tests/test_portability.py", "tests/test_portable_*.py", "tests/test_echocerts_init.py",
+    "tests/test_echoscu_headstart.py",
 ]
 
 

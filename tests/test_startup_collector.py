@@ -20,14 +20,15 @@ ENV = {**os.environ,
 pytestmark = pytest.mark.timeout(60)
 
 #: runs echoscu's main as the console entry does (collector paused first) and reports
-#: the exit code, whether the collector is on and whether start-up's objects were frozen
+#: the exit code, whether the collector is on and whether it froze more objects since
 _PROBE = """\
 import gc, sys
 from dicomecho import collector
 from echoscu.cli import main
 collector.pause()
+frozen = gc.get_freeze_count()
 code = main(sys.argv[1:])
-print(code, gc.isenabled(), gc.get_freeze_count() > 0)
+print(code, gc.isenabled(), gc.get_freeze_count() > frozen)
 """
 
 
