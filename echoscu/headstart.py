@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from certs.options import TLSOptions
     from echoscu.options import EchoOptions
 
+
 class _Silent:
-    """A certs log that prints nothing and remembers whether anything was said."""
+    """A certs log that prints nothing and remembers whether a line a quiet run shows
+    (a warning or worse) was said; information and debug lines it would not show."""
 
     __slots__ = ("spoke",)
 
@@ -39,7 +41,11 @@ class _Silent:
     def _said(self, text: str) -> None:
         self.spoke = True
 
-    fatal = error = warn = info = debug = _said
+    def _unseen(self, text: str) -> None:
+        pass
+
+    fatal = error = warn = _said
+    info = debug = _unseen
 
 
 class HeadStart:

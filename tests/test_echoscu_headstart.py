@@ -123,3 +123,18 @@ def test_an_encrypted_key_is_left_to_the_driver_s_prompt(tmp_path: Path, scp) ->
     assert _probe(*_tls(secret), "127.0.0.1", str(peer.port)) == "none"
     with_password = _probe(*_tls(secret), "+pw", "s3cret pass", "127.0.0.1", str(peer.port))
     assert with_password == "handshaken TLSv1.3"
+
+
+def test_a_warning_while_the_context_is_built_is_printed_once(pki, scp,
+                                                               tmp_path: Path) -> None:
+    """The head start steps aside before connecting; the driver warns, once."""
+    peer = scp("+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert)
+    missing = str(tmp_path / "missing.pem")
+    args = [*_tls(pki), "+cf", missing, "127.0.0.1", str(peer.port)]
+    assert _probe(*args) == "none"
+    quiet, verbose = _echoscu(*args), _echoscu("-v", *args)
+    assert quiet.returncode == verbose.returncode == 0
+    lines = quiet.stderr.splitlines()
+    assert lines.count(f"W: unable to load certificate file '{missing}', ignoring") == 1
+    assert lines == [line for line in verbose.stderr.splitlines()
+                     if not line.startswith("I: ")]
