@@ -160,6 +160,15 @@ def _pem_is_encrypted(data: bytes) -> bool:
     return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
 
 
+def may_prompt(opts: TLSOptions) -> bool:
+    """Whether loading the own key would show the ``+ps`` pass phrase prompt: an
+    encrypted PEM key under ``+ps`` (a DER key is read without a pass phrase)."""
+    if opts.mode != "enabled" or opts.password_mode != "prompt" or opts.file_format != "pem":
+        return False
+    data, _errno = _read(opts.key_file)
+    return data is not None and _pem_is_encrypted(data)
+
+
 def _read_private_key(opts: TLSOptions, pass_phrase: _PassPhrase, errors: ErrorQueue) -> object:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization

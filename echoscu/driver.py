@@ -276,7 +276,6 @@ def max_send_pdv(peer_max_pdu: int | None) -> int:
     return pdv
 
 
-
 class _Session:
     """One association: its transport, the ``dul`` requestor, DCMTK's timeouts, the observer."""
 
@@ -394,9 +393,9 @@ class _Session:
                 tls_sock = head_start.handshaken()
             else:
                 server_name = sni_hostname(self.opts.tls, tls_log)
-                limits = [t for t in (self.socket_timeout, self.acse_timeout) if t]
-                tls_sock = self.transport.start_tls(tls_context, server_name,
-                                                    min(limits) if limits else None)
+                tls_sock = self.transport.start_tls(
+                    tls_context, server_name,
+                    transport.handshake_timeout(self.socket_timeout, self.acse_timeout))
                 if observer.wants_tls_answer:
                     answer = self.transport.first_answer()
                 tls_sock.do_handshake()

@@ -25,7 +25,6 @@ from echoscu import transport
 
 TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
-    from certs.options import TLSOptions
     from echoscu.options import EchoOptions
 
 
@@ -169,23 +168,9 @@ def begin(opts: EchoOptions) -> HeadStart | None:
         return head
     socket_timeout = transport.option_seconds(opts.socket_timeout)
     head.transport.configure(opts.socket_timeout, socket_timeout, False)
-    limits = [t for t in (socket_timeout, transport.option_seconds(opts.acse_timeout)) if t]
-    head._start(min(limits) if limits else None)
+    head._start(transport.handshake_timeout(socket_timeout,
+                                            transport.option_seconds(opts.acse_timeout)))
     return head
-
-
-def _may_prompt(tls: TLSOptions) -> bool:
-    """Whether building the context could show the ``+ps`` pass phrase prompt: a PEM key
-    that says it is encrypted, or any DER key (its encryption shows only when parsed)."""
-    if tls.password_mode != "prompt" or tls.key_file is None:
-        return False
-    if tls.file_format != "pem":
-        return True
-    try:
-        with open(tls.key_file, "rb") as key:
-            return b"ENCRYPTED" in key.read(1 << 16)
-    except OSError:
-        return False  # the set-up fails without a prompt, and the driver says so
 
 
 def _quiet(opts: EchoOptions) -> bool:
@@ -194,7 +179,9 @@ def _quiet(opts: EchoOptions) -> bool:
         return False
     if opts.max_pdu % 2:
         return False  # its warning comes before the TLS set-up
-    if _may_prompt(opts.tls):
+    from certs.identity import may_prompt  # loaded anyway, by the context it builds
+
+    if may_prompt(opts.tls):
         return False  # the driver asks, once
     return not any(get_logger(name).enabled(INFO)
                    for name in (APP_LOGGER, NET_LOGGER, TLS_LOGGER))

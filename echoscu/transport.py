@@ -43,6 +43,13 @@ def option_seconds(value: int | None) -> float | None:
     return float(value) if value is not None and value > 0 else None
 
 
+def handshake_timeout(socket_timeout: float | None,
+                      acse_timeout: float | None) -> float | None:
+    """The bound of a TLS handshake: the shorter of ``-ts`` and ``-ta`` that is set."""
+    limits = [limit for limit in (socket_timeout, acse_timeout) if limit]
+    return min(limits) if limits else None
+
+
 def resolve(peer: str, port: int, family: str) -> tuple[int, tuple]:
     """The address family and socket address to connect to, as DCMTK picks them (legacy
     IPv4 forms always win); a "dns" condition if there is none."""

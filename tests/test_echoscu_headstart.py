@@ -138,3 +138,12 @@ def test_a_warning_while_the_context_is_built_is_printed_once(pki, scp,
     assert lines.count(f"W: unable to load certificate file '{missing}', ignoring") == 1
     assert lines == [line for line in verbose.stderr.splitlines()
                      if not line.startswith("I: ")]
+
+
+def test_a_der_key_takes_the_head_start(pki, scp) -> None:
+    """DCMTK reads a DER key without a pass phrase, so no prompt can come."""
+    peer = scp("+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert)
+    args = ["-der", "+tls", pki.client.key_der, pki.client.cert_der, "+cf", pki.ca.cert_der,
+            "127.0.0.1", str(peer.port)]
+    assert _probe(*args) == "handshaken TLSv1.3"
+    assert _echoscu(*args).returncode == 0
