@@ -233,10 +233,9 @@ class UserInformation(Record):
         self.unknown = [] if unknown is None else unknown
 
 
-class AssociateRQ(Record):
-    """A-ASSOCIATE-RQ PDU (type 0x01)."""
+class _Association(Record):
+    """What an A-ASSOCIATE-RQ and its AC share: titles, contexts, user information."""
 
-    pdu_type = A_ASSOCIATE_RQ
     __slots__ = (
         "called_ae",
         "calling_ae",
@@ -250,7 +249,7 @@ class AssociateRQ(Record):
         self,
         called_ae: str,
         calling_ae: str,
-        contexts: list[PresentationContextRQ],
+        contexts: list,
         user_info: UserInformation | None = None,
         application_context: str = DEFAULT_APPLICATION_CONTEXT,
         protocol_version: int = 1,
@@ -263,27 +262,21 @@ class AssociateRQ(Record):
         self.protocol_version = protocol_version
 
 
-class AssociateAC(Record):
-    """A-ASSOCIATE-AC PDU (type 0x02); the AE titles echo the request's."""
+class AssociateRQ(_Association):
+    """A-ASSOCIATE-RQ PDU (type 0x01); ``contexts`` are PresentationContextRQ."""
+
+    pdu_type = A_ASSOCIATE_RQ
+    __slots__ = ()
+    contexts: list[PresentationContextRQ]
+
+
+class AssociateAC(_Association):
+    """A-ASSOCIATE-AC PDU (type 0x02); the AE titles echo the request's, ``contexts``
+    are PresentationContextAC."""
 
     pdu_type = A_ASSOCIATE_AC
-    __slots__ = AssociateRQ.__slots__
-
-    def __init__(
-        self,
-        called_ae: str,
-        calling_ae: str,
-        contexts: list[PresentationContextAC],
-        user_info: UserInformation | None = None,
-        application_context: str = DEFAULT_APPLICATION_CONTEXT,
-        protocol_version: int = 1,
-    ) -> None:
-        self.called_ae = called_ae
-        self.calling_ae = calling_ae
-        self.contexts = contexts
-        self.user_info = UserInformation() if user_info is None else user_info
-        self.application_context = application_context
-        self.protocol_version = protocol_version
+    __slots__ = ()
+    contexts: list[PresentationContextAC]
 
 
 class AssociateRJ(Record):
