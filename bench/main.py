@@ -65,10 +65,24 @@ def metadata_block(mode: str) -> dict:
         "commit": commit or "unknown", "cores": os.cpu_count(), "dcmtk": dcmtk,
         "pynetdicom": f"pynetdicom {metadata.version('pynetdicom')}",
         "pip": _installed("pip"),
-        "python": sys.version.split()[0], "pause_ms": scenarios.PAUSE * 1000,
+        "python": sys.version.split()[0], "interpreter": _interpreter(),
+        "pause_ms": scenarios.PAUSE * 1000,
         "warmup": "one warm-up round that is not counted (none for the multi-second runs)",
         "load_start": load_average(), "load_end": None,
     }
+
+
+def _interpreter() -> str:
+    """The Python the measured venv runs on: its path and how it is linked (a static
+    interpreter runs Python code faster than one calling into libpython.so)."""
+    base = os.path.realpath(sys.executable)  # a venv's python links to its base
+    try:
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            shared = any("libpython" in line for line in maps)
+    except OSError:
+        return f"{base} {sys.version.split()[0]}"
+    linked = "shared libpython" if shared else "static"
+    return f"{base} {sys.version.split()[0]}, {linked}"
 
 
 def _installed(name: str) -> str:

@@ -183,7 +183,9 @@ METHOD = """\
 How this was measured (`bench/run`{mode_flag}, {date}, commit {commit}, {cores} cores):
 
 - Programs are run whole, as a user runs them: our `echoscu` console script from a
-  dedicated venv like the one pipx or `uv tool` makes (project installed non-editable
+  dedicated venv on {interpreter} (the distribution's python3 when there is one, as
+  DCMTK is the distribution's build; `BENCH_PYTHON` picks another), like the venv
+  pipx or `uv tool` makes (project installed non-editable
   by {pip}, whose launcher does not import `re`; no setuptools, whose .pth file costs
   every start an import; byte-compiled, `PYTHONDONTWRITEBYTECODE` unset), DCMTK's
   `/usr/bin/echoscu` ({dcmtk}) and `python -m pynetdicom echoscu` ({pynetdicom}). In
@@ -236,7 +238,7 @@ def write_results_md(results: dict, plot_name: str, path: Path) -> None:
         "",
         METHOD.format(mode_flag=" --quick" if meta["mode"] == "quick" else "",
                       fleet_rounds="once" if meta["mode"] == "quick" else "3 times (median)",
-                      **{"pip": "pip", **meta}),
+                      **{"pip": "pip", "interpreter": "python3", **meta}),
     ]
     scaling = BENCH_DIR / "SCALING.md"
     if scaling.exists():
