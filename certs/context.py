@@ -41,9 +41,14 @@ if TYPE_CHECKING:  # the interface matters to type checkers only
     from certs.errors import Log
 
 
-def client_context(opts: TLSOptions, log: Log) -> ssl.SSLContext:
-    """A requestor (TLS client) context as DCMTK's echoscu would set it up."""
-    return _build(opts, log, server=False)
+def client_context(opts: TLSOptions, log: Log,
+                   bare: ssl.SSLContext | None = None) -> ssl.SSLContext:
+    """A requestor (TLS client) context as DCMTK's echoscu would set it up.
+
+    ``bare``: a new ``SSLContext(PROTOCOL_TLS_CLIENT)`` to set up, made beforehand (on
+    echoscu's head start thread, while the command line was parsed); None makes one.
+    """
+    return _build(opts, log, server=False, context=bare)
 
 
 def server_context(opts: TLSOptions, log: Log) -> ssl.SSLContext:
@@ -89,8 +94,10 @@ def write_seed(opts: TLSOptions) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _build(opts: TLSOptions, log: Log, server: bool) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+def _build(opts: TLSOptions, log: Log, server: bool,
+           context: ssl.SSLContext | None = None) -> ssl.SSLContext:
+    if context is None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     profile = profiles.profile(opts.profile)
     # which suites this OpenSSL knows, asked of this context (no second one)
     supported = profiles.probe_suites(context, profiles.suites_to_probe(profile, opts.ciphers))

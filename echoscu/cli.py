@@ -41,6 +41,7 @@ from echoscu.helptext import (
 TYPE_CHECKING = False  # the start-up rule: see dicomecho/__init__.py
 if TYPE_CHECKING:
     from certs.options import TLSOptions
+    from echoscu.headstart import HeadStart
     from echoscu.options import EchoOptions
 
 EXIT_OK = 0
@@ -53,6 +54,9 @@ _WINDOWS_CONTROL_C_EXIT = 0xC000013A
 _LOG_BLOCK_LEVELS = {"--debug": log.DEBUG, "--verbose": log.INFO, "--quiet": log.FATAL}
 _IP_FAMILIES = {"--ipv4": "ipv4", "--ipv6": "ipv6", "--ip-auto": "auto"}
 _AE_TITLE_MAX = 16
+#: options that ask for TLS: seen among the arguments, they start the TLS head start
+#: before the command line is parsed (a guess: parsing decides)
+_TLS_OPTIONS = frozenset(("+tls", "--enable-tls", "+tla", "--anonymous-tls"))
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -114,6 +118,19 @@ def _interrupted() -> int:
 
 def _run(args: list[str], prog: str) -> int:
     """Steps 1-7 of DCMTK's flow; then the driver does the rest."""
+    head_start = None
+    if _TLS_OPTIONS.intersection(args):
+        from echoscu.headstart import launch
+
+        head_start = launch()  # makes the bare TLS context while we parse
+    try:
+        return _prepare_and_run(args, prog, head_start)
+    finally:
+        if head_start is not None:
+            head_start.cancel()  # unused: its thread ends (nothing once handed over)
+
+
+def _prepare_and_run(args: list[str], prog: str, early: HeadStart | None) -> int:
     options = prepare(args, prog)
     if isinstance(options, int):
         if options == EXIT_COMMAND_LINE and "--nagios" in args:
@@ -125,13 +142,19 @@ def _run(args: list[str], prog: str) -> int:
         # our options, or the hint line a terminal gets after a plain/TLS mismatch
         from echoscu import extensions
 
+        if early is not None:
+            early.cancel()
         return extensions.run(options)
     head_start = None
     try:
         if options.tls is not None:
             from echoscu.headstart import begin
 
-            head_start = begin(options)
+            head_start = begin(options, early)
+            # wait while its thread builds the context and connects: imports here would
+            # hold the interpreter lock it needs between its calls into OpenSSL
+            if head_start is not None and not head_start.settled():
+                head_start = None  # it stepped aside: the driver does everything itself
         from echoscu import driver  # imported while a head start's handshake runs
     except KeyboardInterrupt:
         if options.tls is None:

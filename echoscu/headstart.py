@@ -1,17 +1,21 @@
-"""A TLS echo's handshake, started before the association machinery is imported.
+"""A TLS echo's set-up and handshake, done on a thread while the main thread parses the
+command line and imports the association machinery.
 
-The handshake spends its time in OpenSSL with the interpreter lock released: our
-CertificateVerify signature, the peer's, the round trips (about 2.5 ms of a 33 ms TLS
-echo). Importing the driver and ``dul`` takes about as long. So for a quiet plain run
-the command line builds the context, connects and starts the handshake on a thread,
-then imports the driver, which takes over the connection where it would have made it.
+Much of a TLS set-up runs in OpenSSL with the interpreter lock released: the first
+SSL_CTX_new (about 1 ms: OpenSSL fetches its algorithms), loading the key and the
+certificates, our CertificateVerify signature, the peer's, the round trips. Parsing the
+command line and importing the driver and ``dul`` hold the lock about as long. So when
+the arguments name a TLS option, :func:`launch` starts a thread that makes the bare
+client context while the command line is parsed; for a quiet run :func:`begin` then
+hands it the options, and it builds the context, connects and does the handshake while
+the driver is imported. The driver takes the connection over where it would have made it.
 
 Nothing here prints: the head start is only taken when what DCMTK's flow prints
 before the connection could not come out in a different order (no ``-v``/``-d``, an
 even max PDU, no pass phrase prompt, nothing said while the context is built), and
 any failure it meets (resolution, connect, handshake) is raised by the driver at the
-point where it would have met it. Otherwise it steps aside and the driver does
-everything as usual.
+point where it would have met it. Otherwise it steps aside before connecting and the
+driver does everything as usual.
 """
 
 from __future__ import annotations
@@ -48,24 +52,43 @@ class _Silent:
 
 
 class HeadStart:
-    """The connection a head start made: the context, then the transport and the TLS
-    socket (or the condition or error met on the way), once :meth:`finish` returned."""
+    """The thread that sets up a TLS connection ahead of the driver, and what it made.
+
+    Once :meth:`settled` returned True: the context, then the transport and the TLS
+    socket (or the condition met on the way); once :meth:`finish` returned, the
+    handshake's outcome.
+    """
 
     __slots__ = ("context", "server_name", "transport", "failure", "tls_sock", "error",
-                 "_done", "_deadline")
+                 "_orders", "_ordered", "_opts", "_settled", "_taken", "_done", "_deadline")
 
-    def __init__(self, context, server_name: str | None) -> None:
-        self.context = context
-        self.server_name = server_name
+    def __init__(self) -> None:
+        self.context = None
+        self.server_name: str | None = None
         self.transport: transport.Transport | None = None
         #: resolution or connect failed: DCMTK's condition, for the driver to raise
         self.failure: msg.Condition | None = None
         self.tls_sock = None
         #: what the handshake raised (an OSError), for the driver's usual reporting
         self.error: BaseException | None = None
-        self._done = None
+        #: held until begin() hands over the options (None: cancelled)
+        self._orders = _locked()
+        self._ordered = False
+        self._opts: EchoOptions | None = None
+        #: held until the thread connected, or stepped aside (then _taken is False)
+        self._settled = _locked()
+        self._taken = False
+        #: held until the handshake is over
+        self._done = _locked()
         #: monotonic time by which the handshake must be over (None: no bound)
         self._deadline: float | None = None
+
+    def settled(self) -> bool:
+        """Wait until the thread connected or stepped aside; True if the driver is to
+        take the connection over, False if it does everything itself."""
+        self._settled.acquire()
+        self._settled.release()
+        return self._taken
 
     def connected(self) -> transport.Transport:
         """The configured TCP connection; raises the condition resolution or connect met."""
@@ -81,8 +104,8 @@ class HeadStart:
         return self.tls_sock
 
     def finish(self) -> None:
-        """Wait until the handshake thread is done (at once if none ran), at most until
-        the handshake's time limit: then it fails as a socket timeout would make it."""
+        """Wait until the handshake is over, at most until its time limit: then it fails
+        as a socket timeout would make it fail."""
         done, self._done = self._done, None
         if done is None:
             return
@@ -97,80 +120,129 @@ class HeadStart:
         done.acquire()
         self.error = TimeoutError("The handshake operation timed out")
 
-    def _handshake(self, started, done) -> None:
+    def cancel(self) -> None:
+        """End the thread unused if begin() did not hand it the options (else nothing)."""
+        self._order(None)
+
+    def _order(self, opts: EchoOptions | None) -> None:
+        """Let the thread go on with ``opts`` (None: end); only the first call counts."""
+        if not self._ordered:
+            self._ordered = True
+            self._opts = opts
+            self._orders.release()
+
+    def _work(self, started) -> None:
+        settled, done = self._settled, self._done  # finish() lets go of _done
         started.release()
         try:
-            self.tls_sock.do_handshake()
+            self._taken = self._prepare()
+        except BaseException:  # noqa: BLE001 - the driver does it again and reports it
+            self._taken = False
+        if not self._taken and self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        settled.release()
+        try:
+            if self._taken and self.tls_sock is not None:
+                self.tls_sock.do_handshake()  # blocks with the interpreter lock released
         except BaseException as error:  # noqa: BLE001 - handed to the main thread as is
             self.error = error
         finally:
             done.release()
 
-    def _start(self, timeout: float | None) -> None:
-        """Send the ClientHello from here (the peer starts on its answer at once), then
-        leave the rest of the handshake to a thread.
-
-        The thread's socket blocks without a timeout, so that OpenSSL waits for the peer
-        with the interpreter lock released throughout; :meth:`finish` keeps the limit.
-        """
-        import ssl  # loaded already: the context was built with it
-
+    def _prepare(self) -> bool:
+        """The bare context, then (once begin() handed over the options) the rest of the
+        set-up; False if cancelled or stepping aside."""
         try:
-            tls_sock = self.tls_sock = self.transport.start_tls(self.context,
-                                                                self.server_name, 0.0)
-            try:
-                tls_sock.do_handshake()
-                return  # done without waiting (a client never is, but nothing is left)
-            except ssl.SSLWantReadError:
-                pass
+            import ssl  # loaded already (by launch(), or by begin()'s checks)
+
+            bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # OpenSSL lets go of the lock
+        except Exception:  # noqa: BLE001 - the driver meets it again and reports it
+            bare = None
+        self._orders.acquire()
+        opts = self._opts
+        return opts is not None and self._connect(opts, bare)
+
+    def _connect(self, opts: EchoOptions, bare) -> bool:
+        """Build the context, connect and wrap the socket; False to step aside (nothing
+        connected), True once connected or once resolve/connect failed as DCMTK reports."""
+        from certs.context import TLSSetupError, client_context, sni_hostname
+
+        silent = _Silent()
+        try:
+            self.context = client_context(opts.tls, silent, bare)
+        except TLSSetupError:
+            return False  # the driver builds it again and says why it fails
+        self.server_name = sni_hostname(opts.tls, silent)
+        if silent.spoke:
+            return False
+        try:
+            family, address = transport.resolve(opts.peer, opts.port, opts.ip_family)
+            self.transport = transport.connect(family, address,
+                                               transport.option_seconds(opts.connect_timeout))
+        except msg.Condition as failure:
+            self.failure = failure
+            return True
+        socket_timeout = transport.option_seconds(opts.socket_timeout)
+        self.transport.configure(opts.socket_timeout, socket_timeout, False)
+        limit = transport.handshake_timeout(socket_timeout,
+                                            transport.option_seconds(opts.acse_timeout))
+        try:
+            # blocking without a timeout, so that OpenSSL waits for the peer with the
+            # interpreter lock released throughout; finish() keeps the limit
+            self.tls_sock = self.transport.start_tls(self.context, self.server_name, None)
         except OSError as error:
             self.error = error
-            return
-        started = _thread.allocate_lock()
-        started.acquire()
-        done = self._done = _thread.allocate_lock()
-        done.acquire()
-        if timeout is not None:
-            self._deadline = monotonic() + timeout
-        tls_sock.settimeout(None)
-        try:
-            _thread.start_new_thread(self._handshake, (started, done))
-        except RuntimeError:  # no thread to be had: the handshake ends here, bounded
-            tls_sock.settimeout(timeout)
-            self._handshake(started, done)
-        # the new thread needs the interpreter to begin: waiting for it here hands it
-        # over at once, not when the imports that follow next let go of it
-        started.acquire()
+            return True
+        if limit is not None:
+            self._deadline = monotonic() + limit
+        return True
 
 
-def begin(opts: EchoOptions) -> HeadStart | None:
-    """Connect and start the TLS handshake for ``opts`` if that cannot change what the
-    run prints; None to let the driver do everything itself."""
+def launch() -> HeadStart | None:
+    """Import ssl and start the head start's thread, which makes the bare client context
+    while the command line is parsed, then waits for :func:`begin` (or
+    :meth:`HeadStart.cancel`). None where no thread can be had."""
+    import ssl  # noqa: F401 - here, so that the thread does not wait for the import
+
+    return _started()
+
+
+def begin(opts: EchoOptions, head: HeadStart | None = None) -> HeadStart | None:
+    """Hand ``opts`` to the head start (launched now if :func:`launch` was not) when
+    that cannot change what the run prints; otherwise end it and return None, for the
+    driver to do everything itself. Call :meth:`HeadStart.settled` before taking over."""
     if not _quiet(opts):
+        if head is not None:
+            head.cancel()
         return None
-    from certs.context import TLSSetupError, client_context, sni_hostname
-
-    silent = _Silent()
-    try:
-        context = client_context(opts.tls, silent)
-    except TLSSetupError:
-        return None  # the driver builds it again and says why it fails
-    server_name = sni_hostname(opts.tls, silent)
-    if silent.spoke:
-        return None
-    head = HeadStart(context, server_name)
-    try:
-        family, address = transport.resolve(opts.peer, opts.port, opts.ip_family)
-        head.transport = transport.connect(family, address,
-                                           transport.option_seconds(opts.connect_timeout))
-    except msg.Condition as failure:
-        head.failure = failure
-        return head
-    socket_timeout = transport.option_seconds(opts.socket_timeout)
-    head.transport.configure(opts.socket_timeout, socket_timeout, False)
-    head._start(transport.handshake_timeout(socket_timeout,
-                                            transport.option_seconds(opts.acse_timeout)))
+    if head is None:
+        head = _started()
+        if head is None:
+            return None
+    head._order(opts)
     return head
+
+
+def _started() -> HeadStart | None:
+    """A head start with its thread running; None where no thread can be had."""
+    head = HeadStart()
+    started = _locked()
+    try:
+        _thread.start_new_thread(head._work, (started,))
+    except RuntimeError:
+        return None
+    # the new thread needs the interpreter to begin: waiting for it here hands it over
+    # at once, and it lets go again inside SSL_CTX_new
+    started.acquire()
+    return head
+
+
+def _locked():
+    """A new lock, already held (released to signal)."""
+    lock = _thread.allocate_lock()
+    lock.acquire()
+    return lock
 
 
 def _quiet(opts: EchoOptions) -> bool:

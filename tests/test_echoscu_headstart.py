@@ -28,7 +28,7 @@ import sys
 from echoscu.cli import prepare
 from echoscu.headstart import begin
 head = begin(prepare(sys.argv[1:]))
-if head is None:
+if head is None or not head.settled():
     print("none")
 else:
     try:
@@ -147,3 +147,51 @@ def test_a_der_key_takes_the_head_start(pki, scp) -> None:
             "127.0.0.1", str(peer.port)]
     assert _probe(*args) == "handshaken TLSv1.3"
     assert _echoscu(*args).returncode == 0
+
+
+#: runs echoscu's main() in one process for each argument list given as JSON, then
+#: prints how many threads the process has once the head starts had time to end
+_THREADS = """\
+import json, os, sys, time
+from echoscu.cli import main
+for argv in json.loads(sys.argv[1]):
+    print(main(argv))
+deadline = time.monotonic() + 10
+while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("threads", len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_every_head_start_thread_ends(pki, scp) -> None:
+    """Launched for the TLS options it sees before parsing: it ends whether the run
+    takes it (a quiet echo), leaves it (-v), or never gets that far (a usage error)."""
+    import json
+
+    peer = scp("+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert)
+    target = ["127.0.0.1", str(peer.port)]
+    runs = [[*_tls(pki), *target], ["-v", *_tls(pki), *target], ["+tls"],
+            [*_tls(pki), "-pdu", "16383", *target]]
+    done = subprocess.run([sys.executable, "-c", _THREADS, json.dumps(runs)], env=ENV,
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["0", "0", "1", "0", "threads", "1"], done.stderr
+
+
+def test_tls_options_from_a_command_file_take_the_head_start(pki, scp,
+                                                             tmp_path: Path) -> None:
+    """Not seen before parsing (they are in the file), so begin() starts the thread."""
+    peer = scp("+tls", pki.server.key, pki.server.cert, "+cf", pki.ca.cert)
+    arguments = tmp_path / "tls.args"
+    arguments.write_text(" ".join(_tls(pki)) + "\n")
+    done = _echoscu(f"@{arguments}", "127.0.0.1", str(peer.port))
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.skipif(not Path(DCMTK_ECHOSCU).exists(), reason="needs DCMTK's echoscu")
+@pytest.mark.parametrize("args", [["+tls"], ["+tls", "a.key", "a.pem"], ["--enable-tls", "-h"]])
+def test_tls_usage_errors_read_as_dcmtk_s(args: list[str]) -> None:
+    mine, theirs = _echoscu(*args), _echoscu(*args, command=(DCMTK_ECHOSCU,))
+    assert mine.returncode == theirs.returncode
+    assert normalise(mine.stdout) == normalise(theirs.stdout)
+    assert normalise(mine.stderr) == normalise(theirs.stderr)
