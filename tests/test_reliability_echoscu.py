@@ -213,6 +213,18 @@ def test_connect_timeout_into_a_black_hole(black_hole):
                                    "Initialization Error: Operation now in progress (Timeout)"]
 
 
+def test_tls_connect_timeout_into_a_black_hole(black_hole, tmp_path):
+    """The same condition when the head start thread connects (a quiet TLS run)."""
+    from certs.pki import make_pki
+
+    pki = make_pki(tmp_path / "pki", key_type="ec256")
+    result = echoscu("-to", "2", "+tls", pki.client.key, pki.client.cert, "+cf",
+                     pki.ca.cert, port=black_hole)
+    assert result.returncode == 1
+    assert result.stderr_lines == ["F: Association Request Failed: 0006:031c TCP "
+                                   "Initialization Error: Operation now in progress (Timeout)"]
+
+
 # --------------------------------------------------------------------------- memory
 
 _PEAK = """
@@ -366,6 +378,17 @@ def test_sigint_during_the_tls_handshake(silent_listener, tmp_path):
 
 def test_sigint_during_a_hanging_connect(black_hole):
     process = _start(HOST, str(black_hole))
+    _wait_for(lambda: _has_syn_sent(process.pid), "started to connect")
+    _interrupted_as_expected(*_interrupt(process))
+
+
+def test_sigint_during_a_hanging_tls_connect(black_hole, tmp_path):
+    """A quiet TLS run connects on its head start thread; the main thread waits."""
+    from certs.pki import make_pki
+
+    pki = make_pki(tmp_path / "pki", key_type="ec256")
+    process = _start("+tls", pki.client.key, pki.client.cert, "+cf", pki.ca.cert,
+                     HOST, str(black_hole))
     _wait_for(lambda: _has_syn_sent(process.pid), "started to connect")
     _interrupted_as_expected(*_interrupt(process))
 
