@@ -198,7 +198,14 @@ def _read_private_key(opts: TLSOptions, pass_phrase: _PassPhrase, errors: ErrorQ
     try:
         return serialization.load_pem_private_key(data, secret or None)
     except (ValueError, TypeError) as exc:
-        raise failure(errorqueue.key_bad_decrypt() if encrypted else unsupported) from exc
+        if not encrypted:
+            raise failure(unsupported) from exc
+        from certs.pemcrypt import decrypts_to_valid_padding
+
+        # a wrong pass phrase that happens to give valid padding: OpenSSL reports the
+        # content it decrypted, not "bad decrypt"
+        garbled = secret is not None and decrypts_to_valid_padding(data, secret)
+        raise failure(unsupported if garbled else errorqueue.key_bad_decrypt()) from exc
     except UnsupportedAlgorithm:
         raise failure(unsupported) from None
 

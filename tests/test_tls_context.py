@@ -141,6 +141,35 @@ def test_setup_messages_like_dcmtk(pki, closed_port, case):
     same(ours(options_from_args(args)), theirs)
 
 
+def _pass_phrase(key: bytes, padding_valid: bool) -> str:
+    """A wrong pass phrase whose decryption of ``key`` has valid padding, or not."""
+    from certs.pemcrypt import decrypts_to_valid_padding
+
+    return next(word for word in (f"wrong{n}" for n in range(20000))
+                if decrypts_to_valid_padding(key, word.encode()) is padding_valid)
+
+
+@pytest.mark.dcmtk
+@pytest.mark.parametrize("padding_valid", [True, False])
+@pytest.mark.parametrize("key_format", ["pkcs8", "traditional"])
+def test_a_wrong_pass_phrase_reads_as_dcmtk_s_either_way(pki, closed_port, tmp_path,
+                                                        key_format, padding_valid):
+    """About one wrong pass phrase in 256 passes OpenSSL's padding check, which then
+    reports the garbled content ("unsupported") instead of "bad decrypt"."""
+    key = p(pki, "server.key")
+    if key_format == "traditional":
+        key = str(tmp_path / "traditional.key")
+        subprocess.run(["/usr/bin/openssl", "rsa", "-in", p(pki, "plain/server.key"),
+                        "-aes256", "-traditional", "-passout", "pass:secret", "-out", key],
+                       check=True, timeout=60, capture_output=True)
+    with open(key, "rb") as handle:
+        word = _pass_phrase(handle.read(), padding_valid)
+    args = ["+tls", key, p(pki, "server.pem"), "+pw", word]
+    theirs = dcmtk_setup_lines(args, closed_port)
+    assert ("unsupported" in theirs[0]) is padding_valid
+    same(ours(options_from_args(args)), theirs)
+
+
 @pytest.mark.dcmtk
 @pytest.mark.parametrize(("stdin", "succeeds"), [(b"secret\n", True), (b"wrong\n", False),
                                                   (b"", False), (b"secret", False)])
