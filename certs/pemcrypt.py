@@ -91,11 +91,13 @@ def _pkcs8_parameters(pem: bytes, secret: bytes) -> tuple[bytes, bytes, bytes]:
 
 def _traditional_parameters(pem: bytes, secret: bytes) -> tuple[bytes, bytes, bytes]:
     """Key, IV and ciphertext of a traditional encrypted PEM key (``DEK-Info``, AES):
-    OpenSSL's EVP_BytesToKey with MD5, one round, the IV's first 8 bytes as salt."""
-    label = pem[pem.index(b"-----BEGIN ") + 11:].split(b"-----", 1)[0]
-    headers, data = _pem_body(pem, label)
-    info = next(line for line in headers if line.startswith(b"DEK-Info:"))
-    name, iv_hex = info.split(b":", 1)[1].strip().split(b",")
+    OpenSSL's EVP_BytesToKey with MD5, one round, the IV's first 8 bytes as salt. The
+    key's block is the one with the ``Proc-Type`` header (a certificate may come first)."""
+    begin = pem.rindex(b"-----BEGIN ", 0, pem.index(b"Proc-Type: 4,ENCRYPTED"))
+    label = pem[begin + 11:].split(b"-----", 1)[0]
+    headers, data = _pem_body(pem[begin:], label)
+    info = [line for line in headers if line.startswith(b"DEK-Info:")]
+    name, iv_hex = info[0].split(b":", 1)[1].strip().split(b",")
     length = _DEK_AES[name.decode("ascii")]
     iv = binascii.unhexlify(iv_hex.strip())
     key = b""

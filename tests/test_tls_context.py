@@ -151,17 +151,22 @@ def _pass_phrase(key: bytes, padding_valid: bool) -> str:
 
 @pytest.mark.dcmtk
 @pytest.mark.parametrize("padding_valid", [True, False])
-@pytest.mark.parametrize("key_format", ["pkcs8", "traditional"])
+@pytest.mark.parametrize("key_format", ["pkcs8", "traditional", "certificate-first"])
 def test_a_wrong_pass_phrase_reads_as_dcmtk_s_either_way(pki, closed_port, tmp_path,
                                                         key_format, padding_valid):
     """About one wrong pass phrase in 256 passes OpenSSL's padding check, which then
     reports the garbled content ("unsupported") instead of "bad decrypt"."""
     key = p(pki, "server.key")
-    if key_format == "traditional":
+    if key_format != "pkcs8":
         key = str(tmp_path / "traditional.key")
         subprocess.run(["/usr/bin/openssl", "rsa", "-in", p(pki, "plain/server.key"),
                         "-aes256", "-traditional", "-passout", "pass:secret", "-out", key],
                        check=True, timeout=60, capture_output=True)
+    if key_format == "certificate-first":  # the key's block follows a certificate's
+        with open(p(pki, "server.pem"), "rb") as certificate, open(key, "rb") as handle:
+            joined = certificate.read() + handle.read()
+        with open(key, "wb") as handle:
+            handle.write(joined)
     with open(key, "rb") as handle:
         word = _pass_phrase(handle.read(), padding_valid)
     args = ["+tls", key, p(pki, "server.pem"), "+pw", word]
