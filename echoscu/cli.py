@@ -55,7 +55,9 @@ _LOG_BLOCK_LEVELS = {"--debug": log.DEBUG, "--verbose": log.INFO, "--quiet": log
 _IP_FAMILIES = {"--ipv4": "ipv4", "--ipv6": "ipv6", "--ip-auto": "auto"}
 _AE_TITLE_MAX = 16
 #: options that ask for TLS: seen among the arguments, they start the TLS head start
-#: before the command line is parsed (a guess: parsing decides)
+#: before the command line is parsed (a guess: parsing decides). The twin of the
+#: certs.tlsflags rows that set a mode, kept literal so that a plain run imports no
+#: certs module; a test holds the two together.
 _TLS_OPTIONS = frozenset(("+tls", "--enable-tls", "+tla", "--anonymous-tls"))
 
 

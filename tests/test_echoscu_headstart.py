@@ -195,3 +195,15 @@ def test_tls_usage_errors_read_as_dcmtk_s(args: list[str]) -> None:
     assert mine.returncode == theirs.returncode
     assert normalise(mine.stdout) == normalise(theirs.stdout)
     assert normalise(mine.stderr) == normalise(theirs.stderr)
+
+
+def test_the_early_scan_names_every_option_that_turns_tls_on() -> None:
+    """cli's literal list (a plain run does not import certs to find out) stays the
+    twin of certs.tlsflags' rows that set a TLS mode."""
+    from certs import tlsflags
+    from echoscu.cli import _TLS_OPTIONS
+
+    turning_on = {name for flag in tlsflags.rows(tlsflags.REQUESTOR)
+                  if (flag.sets or {}).get("mode") is not None
+                  for name in (flag.long, flag.short)}
+    assert _TLS_OPTIONS == turning_on
